@@ -1,0 +1,220 @@
+/**
+ * The error classes of taskscope. Every class has an explicit `name` and a stable string `code`;
+ * match on `code` (it survives duplicated package copies, where `instanceof` does not).
+ * HTTP-facing classes also carry `statusCode` and `expose`.
+ *
+ * @module
+ */
+
+/** Sets `name`, `code` and any extra fields once, on the prototype: no per-instance cost. */
+function identify(Class: { prototype: object }, name: string, code: string, extra: object = {}): void {
+  for (const [key, value] of Object.entries({ name, code, ...extra })) {
+    Object.defineProperty(Class.prototype, key, { value, writable: true, configurable: true, enumerable: false })
+  }
+}
+
+/**
+ * A task or a wait was cancelled. `cause` holds the reason that was given.
+ * A cancellation is never a failure: it does not cancel siblings and is never reported as an error.
+ *
+ * @example
+ * ```ts
+ * try { await task } catch (err) { if (err instanceof CancelledError) return }
+ * ```
+ */
+export class CancelledError extends Error {
+  /** Stable code: `'ERR_CANCELLED'` (or a subclass's own code). */
+  declare readonly code: string
+  constructor(message = 'The operation was cancelled', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(CancelledError, 'CancelledError', 'ERR_CANCELLED')
+
+/**
+ * A deadline passed (a group `timeout`, a wait `timeout`, a pool task `timeout`).
+ *
+ * @example
+ * ```ts
+ * await event.wait({ timeout: 100 }).catch((err) => err.code === 'ERR_TIMEOUT')
+ * ```
+ */
+export class TimeoutError extends CancelledError {
+  constructor(message = 'The operation timed out', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(TimeoutError, 'TimeoutError', 'ERR_TIMEOUT')
+
+/**
+ * The client went away before the response completed. `statusCode` 499 (nginx's "client closed
+ * request"), `expose` true, so frameworks log it quietly.
+ *
+ * @example
+ * ```ts
+ * if (request.taskGroup.signal.reason?.code === 'ERR_CLIENT_CLOSED_REQUEST') return
+ * ```
+ */
+export class ClientDisconnectedError extends CancelledError {
+  /** 499 */
+  declare readonly statusCode: number
+  /** 499 as `status`, for Koa and http-errors. */
+  declare readonly status: number
+  /** true: the message is safe to show. */
+  declare readonly expose: boolean
+  constructor(message = 'The client closed the request before the response completed', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(ClientDisconnectedError, 'ClientDisconnectedError', 'ERR_CLIENT_CLOSED_REQUEST', {
+  statusCode: 499,
+  status: 499,
+  expose: true,
+})
+
+/**
+ * The response completed while tasks of the request's group were still running: they are
+ * cancelled with this reason. Work that must outlive a request belongs in background tasks.
+ *
+ * @example
+ * ```ts
+ * signal.reason?.code === 'ERR_REQUEST_FINISHED'
+ * ```
+ */
+export class RequestFinishedError extends CancelledError {
+  constructor(message = 'The response completed while the task was still running', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(RequestFinishedError, 'RequestFinishedError', 'ERR_REQUEST_FINISHED')
+
+/**
+ * The application is shutting down. `statusCode` 503.
+ *
+ * @example
+ * ```ts
+ * job.signal.reason?.code === 'ERR_SHUTTING_DOWN'
+ * ```
+ */
+export class ShutdownError extends CancelledError {
+  /** 503 */
+  declare readonly statusCode: number
+  /** 503 as `status`, for Koa and http-errors. */
+  declare readonly status: number
+  /** false */
+  declare readonly expose: boolean
+  constructor(message = 'The application is shutting down', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(ShutdownError, 'ShutdownError', 'ERR_SHUTTING_DOWN', { statusCode: 503, status: 503, expose: false })
+
+/**
+ * One or more tasks of a group failed. `errors` lists the failures in the order they happened;
+ * `cause` is the first of them.
+ *
+ * @example
+ * ```ts
+ * try { await group.close() } catch (err) { if (err instanceof TaskGroupError) console.log(err.errors) }
+ * ```
+ */
+export class TaskGroupError extends AggregateError {
+  /** `'ERR_TASK_GROUP'` */
+  declare readonly code: string
+  constructor(errors: Iterable<unknown>, message?: string, options?: ErrorOptions) {
+    const list = [...errors]
+    super(
+      list,
+      message ?? `${list.length} task${list.length === 1 ? '' : 's'} of the group failed`,
+      options ?? (list.length > 0 ? { cause: list[0] } : undefined),
+    )
+  }
+}
+identify(TaskGroupError, 'TaskGroupError', 'ERR_TASK_GROUP')
+
+/**
+ * New work was offered to something closed: a task group whose `close()` finished, a background
+ * registry that is shutting down, a closed pool.
+ *
+ * @example
+ * ```ts
+ * try { tasks.add(work) } catch (err) { if (err.code === 'ERR_CLOSED') reply.code(503) }
+ * ```
+ */
+export class ClosedError extends Error {
+  /** `'ERR_CLOSED'` */
+  declare readonly code: string
+  /** 503 */
+  declare readonly statusCode: number
+  constructor(message = 'It is closed and accepts no new work', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(ClosedError, 'ClosedError', 'ERR_CLOSED', { statusCode: 503 })
+
+/**
+ * The threadpool queue is at its limit (`maxQueue`). `statusCode` 503: shed the load.
+ *
+ * @example
+ * ```ts
+ * pool.run(fn, []).catch((err) => { if (err.code === 'ERR_QUEUE_FULL') reply.code(503) })
+ * ```
+ */
+export class QueueFullError extends Error {
+  /** `'ERR_QUEUE_FULL'` */
+  declare readonly code: string
+  /** 503 */
+  declare readonly statusCode: number
+  /** false */
+  declare readonly expose: boolean
+  constructor(message = 'The threadpool queue is full', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(QueueFullError, 'QueueFullError', 'ERR_QUEUE_FULL', { statusCode: 503, expose: false })
+
+/**
+ * The worker running a task died (it called `process.exit`, threw asynchronously, or ran out of
+ * memory). The pool replaced it; other tasks are unaffected.
+ *
+ * @example
+ * ```ts
+ * pool.run(fn, []).catch((err) => err.code === 'ERR_WORKER_CRASHED')
+ * ```
+ */
+export class WorkerCrashedError extends Error {
+  /** `'ERR_WORKER_CRASHED'` */
+  declare readonly code: string
+  constructor(message = 'The worker running the task died', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+identify(WorkerCrashedError, 'WorkerCrashedError', 'ERR_WORKER_CRASHED')
+
+const cancellationCodes = new Set([
+  'ERR_CANCELLED',
+  'ERR_TIMEOUT',
+  'ERR_CLIENT_CLOSED_REQUEST',
+  'ERR_REQUEST_FINISHED',
+  'ERR_SHUTTING_DOWN',
+  // Node's own AbortError (timers/promises, events.once, streams, fetch in some paths).
+  'ABORT_ERR',
+])
+
+/**
+ * True for a cancellation: a {@link CancelledError} (any subclass, also from another copy of this
+ * package), a DOMException named `AbortError` or `TimeoutError` (what `fetch` and
+ * `AbortSignal.timeout` throw), and Node's own `AbortError` (code `ABORT_ERR`).
+ *
+ * @example
+ * ```ts
+ * try { await fetch(url, { signal }) } catch (err) { if (!isCancellation(err)) throw err }
+ * ```
+ */
+export function isCancellation(error: unknown): boolean {
+  if (error instanceof CancelledError) return true
+  if (typeof error !== 'object' || error === null) return false
+  const { code, name } = error as { code?: unknown; name?: unknown }
+  if (typeof code === 'string' && cancellationCodes.has(code)) return true
+  return (name === 'AbortError' || name === 'TimeoutError') && error instanceof Error
+}

@@ -1,0 +1,18 @@
+// Turning abort reasons into CancelledErrors, and signal plumbing shared by every primitive.
+import { CancelledError, TimeoutError } from '../errors.js'
+
+/**
+ * The CancelledError for a reason: a CancelledError is kept as it is (so subclasses such as
+ * ClientDisconnectedError survive); anything else becomes the `cause` of a new one. A DOMException
+ * `TimeoutError` (from `AbortSignal.timeout`) becomes our TimeoutError.
+ */
+export function toCancelledError(reason: unknown, message = 'The operation was cancelled'): CancelledError {
+  if (reason instanceof CancelledError) return reason
+  if (reason === undefined) return new CancelledError(message)
+  if ((reason as { name?: unknown } | null)?.name === 'TimeoutError') {
+    return new TimeoutError((reason as Error).message || message, { cause: reason })
+  }
+  return new CancelledError(message, { cause: reason })
+}
+
+export const noop = (): void => {}

@@ -1,0 +1,74 @@
+// The promise side of Task and BackgroundTask. The outward promise is created lazily, on the first
+// `then`, so an outcome nobody asked for can never become an unhandled rejection (G8), and tasks
+// nobody awaits cost no promise at all.
+import { deferred, type Deferred } from './deferred.js'
+
+const State = { Pending: 0, Fulfilled: 1, Rejected: 2 } as const
+type State = (typeof State)[keyof typeof State]
+
+export abstract class Settleable<T> implements PromiseLike<T> {
+  #state: State = State.Pending
+  #value: unknown
+  #waiter: Deferred<any> | undefined
+  #observed = false
+  #done: Deferred<void> | undefined
+
+  /** True once anybody attached a handler (`then`, `catch`, `finally`, `await`). */
+  get observed(): boolean {
+    return this.#observed
+  }
+
+  /** Whether the outcome is known. */
+  protected get settled(): boolean {
+    return this.#state !== State.Pending
+  }
+
+  /** The rejection reason, once rejected. */
+  protected get reason(): unknown {
+    return this.#state === State.Rejected ? this.#value : undefined
+  }
+
+  /** Records the outcome once; later calls are ignored. Returns whether this call settled it. */
+  protected settle(fulfilled: boolean, value: unknown): boolean {
+    if (this.#state !== State.Pending) return false
+    this.#state = fulfilled ? State.Fulfilled : State.Rejected
+    this.#value = value
+    this.#done?.resolve()
+    const waiter = this.#waiter
+    if (waiter !== undefined) {
+      this.#waiter = undefined
+      if (fulfilled) waiter.resolve(value as T)
+      else waiter.reject(value)
+    }
+    return true
+  }
+
+  /** Resolves (never rejects) once settled, without counting as observing the outcome. */
+  whenSettled(): Promise<void> {
+    if (this.#state !== State.Pending) return Promise.resolve()
+    return (this.#done ??= deferred<void>()).promise
+  }
+
+  #promise(): Promise<T> {
+    if (this.#state === State.Fulfilled) return Promise.resolve(this.#value as T)
+    if (this.#state === State.Rejected) return Promise.reject(this.#value)
+    return (this.#waiter ??= deferred<T>()).promise
+  }
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    this.#observed = true
+    return this.#promise().then(onfulfilled, onrejected)
+  }
+
+  catch<R = never>(onrejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onrejected)
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    this.#observed = true
+    return this.#promise().finally(onfinally)
+  }
+}
