@@ -2,14 +2,16 @@
 // vitest.config.ts imports it into `test.projects`.
 import type { TestProjectInlineConfiguration } from 'vitest/config'
 
+const project = (name: string, root: string): TestProjectInlineConfiguration => ({
+  test: { name, root, include: ['test/**/*.test.ts'] },
+})
+
 const projects: TestProjectInlineConfiguration[] = [
-  {
-    test: {
-      name: 'core',
-      root: './packages/core',
-      include: ['test/**/*.test.ts'],
-    },
-  },
+  project('core', './packages/core'),
+  project('fastify', './packages/fastify'),
+  project('express', './packages/express'),
+  project('koa', './packages/koa'),
+  project('integration', './integration-tests'),
 ]
 
 export default projects

@@ -16,6 +16,8 @@ function identify(Class: { prototype: object }, name: string, code: string, extr
 /**
  * A task or a wait was cancelled. `cause` holds the reason that was given.
  * A cancellation is never a failure: it does not cancel siblings and is never reported as an error.
+ * One that escapes an HTTP handler answers 499 (`statusCode`, `status`; `expose` true), so Fastify
+ * logs it at info and Koa stays quiet; subclasses set their own status.
  *
  * @example
  * ```ts
@@ -25,14 +27,20 @@ function identify(Class: { prototype: object }, name: string, code: string, extr
 export class CancelledError extends Error {
   /** Stable code: `'ERR_CANCELLED'` (or a subclass's own code). */
   declare readonly code: string
+  /** The HTTP status for a handler that ends with this error: 499 (504 for timeouts, 503 on shutdown). */
+  declare readonly statusCode: number
+  /** Same as `statusCode`, for Koa and http-errors. */
+  declare readonly status: number
+  /** Whether the message is safe to show to the client. */
+  declare readonly expose: boolean
   constructor(message = 'The operation was cancelled', options?: ErrorOptions) {
     super(message, options)
   }
 }
-identify(CancelledError, 'CancelledError', 'ERR_CANCELLED')
+identify(CancelledError, 'CancelledError', 'ERR_CANCELLED', { statusCode: 499, status: 499, expose: true })
 
 /**
- * A deadline passed (a group `timeout`, a wait `timeout`, a pool task `timeout`).
+ * A deadline passed (a group `timeout`, a wait `timeout`, a pool task `timeout`). `statusCode` 504.
  *
  * @example
  * ```ts
@@ -44,7 +52,7 @@ export class TimeoutError extends CancelledError {
     super(message, options)
   }
 }
-identify(TimeoutError, 'TimeoutError', 'ERR_TIMEOUT')
+identify(TimeoutError, 'TimeoutError', 'ERR_TIMEOUT', { statusCode: 504, status: 504, expose: true })
 
 /**
  * The client went away before the response completed. `statusCode` 499 (nginx's "client closed
@@ -56,12 +64,6 @@ identify(TimeoutError, 'TimeoutError', 'ERR_TIMEOUT')
  * ```
  */
 export class ClientDisconnectedError extends CancelledError {
-  /** 499 */
-  declare readonly statusCode: number
-  /** 499 as `status`, for Koa and http-errors. */
-  declare readonly status: number
-  /** true: the message is safe to show. */
-  declare readonly expose: boolean
   constructor(message = 'The client closed the request before the response completed', options?: ErrorOptions) {
     super(message, options)
   }
@@ -97,12 +99,6 @@ identify(RequestFinishedError, 'RequestFinishedError', 'ERR_REQUEST_FINISHED')
  * ```
  */
 export class ShutdownError extends CancelledError {
-  /** 503 */
-  declare readonly statusCode: number
-  /** 503 as `status`, for Koa and http-errors. */
-  declare readonly status: number
-  /** false */
-  declare readonly expose: boolean
   constructor(message = 'The application is shutting down', options?: ErrorOptions) {
     super(message, options)
   }

@@ -205,18 +205,21 @@ export class TaskGroup implements AsyncDisposable, TaskOwner {
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
   taskSettled(task: Task<unknown>, wasRunning: boolean, failed: boolean): void {
     this.#live.delete(task)
-    if (wasRunning) {
-      this.#running--
-      this.#startQueued()
-    }
+    // A failure cancels the group first, so the slot it frees starts nothing (G3).
     if (failed) {
       this.#failures.push(task)
       this.#cancel(new CancelledError(`Task "${task.name}" failed, so its siblings were cancelled`, { cause: task.error }), 'failure')
+    }
+    if (wasRunning) {
+      this.#running--
+      this.#startQueued()
     }
     if (this.#live.size === 0 && this.#idle !== undefined) this.#idle.resolve()
   }
 
   #startQueued(): void {
+    // Once cancelled, queued tasks are being cancelled too (possibly right now, mid-iteration).
+    if (this.#controller.signal.aborted) return
     const queue = this.#queue
     while (this.#queueHead < queue.length && this.#running < this.#limit) {
       const { task, run } = queue[this.#queueHead]!

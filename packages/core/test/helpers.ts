@@ -1,0 +1,52 @@
+// Shared test helpers for @taskscope/core: deferreds, flushing, unhandled-rejection checks.
+import { setImmediate as immediate } from 'node:timers/promises'
+
+export interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T | PromiseLike<T>) => void
+  reject: (reason?: unknown) => void
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: Deferred<T>['resolve']
+  let reject!: Deferred<T>['reject']
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/** Lets every pending microtask and one macrotask turn run. */
+export async function flush(turns = 2): Promise<void> {
+  for (let i = 0; i < turns; i++) await immediate()
+}
+
+/**
+ * Collects unhandled rejections while `fn` runs and for a few turns after it; returns them.
+ * Vitest reports unhandled rejections itself, but collecting them lets a test assert "none".
+ */
+export async function collectUnhandled(fn: () => Promise<void> | void): Promise<unknown[]> {
+  const seen: unknown[] = []
+  const onUnhandled = (reason: unknown): void => {
+    seen.push(reason)
+  }
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    await fn()
+    await flush(3)
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+  return seen
+}
+
+/** The rejection of a promise (fails the test if it fulfils). */
+export async function rejectionOf(promise: PromiseLike<unknown>): Promise<any> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('Expected a rejection, but the promise fulfilled')
+}
