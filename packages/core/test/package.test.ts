@@ -1,0 +1,81 @@
+// What ships: the package's exports map, its declarations, its public surface, and that a plain
+// Node ESM consumer (no TypeScript, no bundler) can use it — the README's own tour included.
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import * as core from '@taskscope/core'
+
+const run = promisify(execFile)
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const pkgDir = fileURLToPath(new URL('../', import.meta.url))
+const pkg = JSON.parse(readFileSync(`${pkgDir}package.json`, 'utf8'))
+
+/** Runs an ES module source with plain `node` from the repository root (workspace resolution). */
+async function node(source: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', source], { cwd: root, timeout: 30_000 })
+  return stdout
+}
+
+describe('@taskscope/core package', () => {
+  it('exports only "." and "./package.json", ESM only, Node >= 20.19', () => {
+    expect(Object.keys(pkg.exports)).toEqual(['.', './package.json'])
+    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' })
+    expect(pkg.type).toBe('module')
+    expect(pkg.engines.node).toBe('>=20.19')
+  })
+
+  it('ships declarations for every module it builds', () => {
+    for (const file of ['index', 'task-group', 'task', 'errors', 'async-lazy']) {
+      expect(existsSync(`${pkgDir}dist/${file}.js`), file).toBe(true)
+      expect(existsSync(`${pkgDir}dist/${file}.d.ts`), file).toBe(true)
+    }
+  })
+
+  it('has an explicit public surface', () => {
+    expect(Object.keys(core).sort()).toEqual(
+      [
+        'AsyncEvent',
+        'AsyncLazy',
+        'BackgroundTask',
+        'BackgroundTasks',
+        'CancelledError',
+        'ClientDisconnectedError',
+        'ClosedError',
+        'QueueFullError',
+        'RequestFinishedError',
+        'ShutdownError',
+        'Task',
+        'TaskGroup',
+        'TaskGroupError',
+        'TimeoutError',
+        'WorkerCrashedError',
+        'createBackgroundTask',
+        'createTaskGroup',
+        'firstSuccessful',
+        'isCancellation',
+        'runUntilFirstComplete',
+      ].sort(),
+    )
+  })
+
+  it('works from plain Node ESM', async () => {
+    const out = await node(`
+      import { TaskGroup, TaskGroupError } from '@taskscope/core'
+      const group = new TaskGroup()
+      group.createTask(async () => { throw new Error('boom') })
+      try { await group.close() } catch (err) { console.log(err instanceof TaskGroupError, err.code, err.errors[0].message) }
+    `)
+    expect(out.trim()).toBe('true ERR_TASK_GROUP boom')
+  })
+
+  it("runs the README tour's primitive snippets as written", async () => {
+    const readme = readFileSync(`${root}README.md`, 'utf8')
+    const tour = readme.slice(readme.indexOf('## A short tour'), readme.indexOf('**Threadpool**'))
+    const snippets = [...tour.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    expect(snippets.length).toBeGreaterThanOrEqual(5)
+    for (const snippet of snippets) await node(snippet)
+    expect(await node(snippets[0]!)).toContain('[ 2, 4, 6 ]')
+  })
+})
