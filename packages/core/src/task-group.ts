@@ -12,7 +12,7 @@ import {
   validateString,
 } from './internal/validate.js'
 import { isWork } from './internal/run-work.js'
-import { Task, type TaskOptions, type TaskOwner, type TaskWork } from './task.js'
+import { Task, type TaskOptions, type TaskWork } from './task.js'
 
 /** Options of {@link TaskGroup}. */
 export interface TaskGroupOptions {
@@ -42,7 +42,7 @@ type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
  * return { user: await user, posts: await posts }
  * ```
  */
-export class TaskGroup implements AsyncDisposable, TaskOwner {
+export class TaskGroup implements AsyncDisposable {
   /** The group's name, if given. */
   readonly name: string | undefined
   #controller = new AbortController()
