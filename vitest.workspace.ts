@@ -12,6 +12,7 @@ const projects: TestProjectInlineConfiguration[] = [
   project('express', './packages/express'),
   project('koa', './packages/koa'),
   project('integration', './integration-tests'),
+  project('bench', './bench'),
 ]
 
 export default projects
