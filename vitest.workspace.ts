@@ -13,6 +13,7 @@ const projects: TestProjectInlineConfiguration[] = [
   project('koa', './packages/koa'),
   project('integration', './integration-tests'),
   project('bench', './bench'),
+  project('examples', './examples'),
 ]
 
 export default projects
