@@ -3,6 +3,7 @@
 import type { TestProjectInlineConfiguration } from 'vitest/config'
 
 const project = (name: string, root: string): TestProjectInlineConfiguration => ({
+  extends: true, // inherit the root config (timeouts)
   test: { name, root, include: ['test/**/*.test.ts'] },
 })
 

@@ -81,7 +81,7 @@ export class AsyncLazy<T> {
     }
     if (signal?.aborted) return Promise.reject(toCancelledError(signal.reason, 'The wait was cancelled'))
     if (this.#fresh()) return Promise.resolve(this.#value as T)
-    const computation = (this.#pending ??= this.#compute())
+    const computation = this.#pending ?? this.#compute()
     if (signal === undefined) {
       computation.plainWaiters = true
       return computation.result.promise
@@ -110,6 +110,8 @@ export class AsyncLazy<T> {
   #compute(): Computation<T> {
     const computation: Computation<T> = { result: deferred<T>(), controller: new AbortController(), waiters: 0, plainWaiters: false }
     setMaxListeners(0, computation.controller.signal)
+    // Registered before the factory runs: a synchronous throw settles it at once, and must clear it.
+    this.#pending = computation
     // Callers attach their handlers after this returns; the computation's own promise must not
     // report an unhandled rejection when every caller has left.
     computation.result.promise.catch(() => {})

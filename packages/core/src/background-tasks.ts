@@ -23,9 +23,9 @@ export interface BackgroundTaskInfo {
 
 /** Options of {@link BackgroundTasks.shutdown}. */
 export interface BackgroundShutdownOptions {
-  /** How long running tasks may take to finish before they are cancelled. Default: 5000 ms. */
+  /** How long running tasks may take to finish before they are cancelled (Infinity: no limit). Default: 5000 ms. */
   timeout?: number
-  /** How long cancelled tasks get to settle before they are reported abandoned. Default: 1000 ms. */
+  /** How long cancelled tasks get to settle before they are reported abandoned (Infinity: no limit). Default: 1000 ms. */
   grace?: number
 }
 
@@ -117,8 +117,9 @@ export class BackgroundTasks implements AsyncDisposable {
   shutdown(options?: BackgroundShutdownOptions): Promise<BackgroundShutdownReport> {
     if (this.#shutdown !== undefined) return this.#shutdown
     const opts = copyOptions(options, 'The shutdown options')
-    const timeout = validateDuration(opts.timeout, 'The "timeout" option') ?? 5000
-    const grace = validateDuration(opts.grace, 'The "grace" option') ?? 1000
+    // Infinity means "as long as it takes" (validateDuration reads it as "no timer").
+    const timeout = opts.timeout === Infinity ? Infinity : (validateDuration(opts.timeout, 'The "timeout" option') ?? 5000)
+    const grace = opts.grace === Infinity ? Infinity : (validateDuration(opts.grace, 'The "grace" option') ?? 1000)
     return (this.#shutdown = this.#drain(timeout, grace))
   }
 
@@ -162,7 +163,9 @@ async function settledWithin(tasks: BackgroundTask[], ms: number): Promise<void>
   try {
     await Promise.race([
       Promise.all(pending.map((task) => task.whenSettled())),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      new Promise<void>((resolve) => {
+        if (ms !== Infinity) timer = setTimeout(resolve, ms)
+      }),
     ])
   } finally {
     clearTimeout(timer)

@@ -34,12 +34,14 @@ type Value<E> = E extends RaceEntry<infer T> ? Awaited<T> : never
  * )
  * ```
  */
-export async function runUntilFirstComplete<const E extends readonly RaceEntry<unknown>[]>(
-  ...entries: [...E] | [...E, RaceOptions]
-): Promise<Value<E[number]>> {
+export function runUntilFirstComplete<const E extends readonly RaceEntry<unknown>[]>(...entries: E): Promise<Value<E[number]>>
+export function runUntilFirstComplete<const E extends readonly RaceEntry<unknown>[]>(
+  ...args: [...E, RaceOptions]
+): Promise<Value<E[number]>>
+export async function runUntilFirstComplete(...entries: unknown[]): Promise<unknown> {
   const last = entries.at(-1)
   const options = last !== undefined && typeof last === 'object' && !Array.isArray(last) ? (entries.pop() as RaceOptions) : undefined
-  return race(entries as RaceEntry<unknown>[], options, 'first-settled') as Promise<Value<E[number]>>
+  return race(entries as RaceEntry<unknown>[], options, 'first-settled')
 }
 
 /**

@@ -50,3 +50,22 @@ export async function rejectionOf(promise: PromiseLike<unknown>): Promise<any> {
   }
   throw new Error('Expected a rejection, but the promise fulfilled')
 }
+
+/** Resolves on the next `process.nextTick` turn (after the current synchronous code). */
+export function nextTick(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve))
+}
+
+/**
+ * Where a promise (or PromiseLike) stands once pending microtasks and one macrotask turn have run:
+ * `'pending'`, `'fulfilled'` or `'rejected'`. Attaches a handler, so it counts as observing a task.
+ */
+export async function promiseState(promise: PromiseLike<unknown>): Promise<'pending' | 'fulfilled' | 'rejected'> {
+  let state: 'pending' | 'fulfilled' | 'rejected' = 'pending'
+  Promise.resolve(promise).then(
+    () => (state = 'fulfilled'),
+    () => (state = 'rejected'),
+  )
+  await flush(1)
+  return state
+}
