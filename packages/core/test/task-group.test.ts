@@ -5,7 +5,6 @@ import {
   CancelledError,
   ClosedError,
   createTaskGroup,
-  type Task,
   TaskGroup,
   TaskGroupError,
   TimeoutError,
@@ -504,34 +503,6 @@ describe('TaskGroup', () => {
       expect(() => group.createTask(42 as never)).toThrow(/"work".*42 \(number\)/)
       expect(() => group.createTask(() => 1, { name: 3 as never })).toThrow(/"name"/)
       expect(group.size).toBe(0)
-    })
-  })
-
-  describe('Task', () => {
-    it('is named after its function, else Task-<n>, unless named', async () => {
-      await using group = new TaskGroup()
-      const named = group.createTask(async function loadUser() {})
-      const anonymous = group.createTask(Promise.resolve(1))
-      const given = group.createTask(() => 1, { name: 'given' })
-      expect([named.name, anonymous.name, given.name]).toEqual(['loadUser', 'Task-1', 'given'])
-    })
-
-    it('is PromiseLike: Promise.all, then, catch and finally work', async () => {
-      await using group = new TaskGroup()
-      const tasks: Task<number>[] = [1, 2, 3].map((n) => group.createTask(async () => n * 2))
-      expect(await Promise.all(tasks)).toEqual([2, 4, 6])
-      expect(await tasks[0]!.then((v) => v + 1)).toBe(3)
-      let finallyRan = false
-      expect(await tasks[1]!.finally(() => (finallyRan = true))).toBe(4)
-      expect(finallyRan).toBe(true)
-      expect(group.size).toBe(0)
-    })
-
-    it('synchronous work settles at once', async () => {
-      await using group = new TaskGroup()
-      const task = group.createTask(() => 'now')
-      expect(task.status).toBe('fulfilled')
-      expect(await task).toBe('now')
     })
   })
 
