@@ -81,3 +81,17 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === 'function'
   )
 }
+
+/** A duration in milliseconds where Infinity is kept, meaning "no limit". */
+export function validateLimit(value: unknown, what: string): number | undefined {
+  return value === Infinity ? Infinity : validateDuration(value, what)
+}
+
+/** True for an object with these methods: duck typing, as `instanceof` fails across package copies. */
+export function hasMethods(value: unknown, names: readonly string[]): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
+  )
+}

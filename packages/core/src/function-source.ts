@@ -1,0 +1,77 @@
+/**
+ * Main-thread side of function shipping: the source text of a function a Threadpool runs, and a
+ * process-wide id for each distinct source, so a task message carries a small number instead of
+ * the source (workers ask for the source of an id they have not compiled yet).
+ *
+ * @module
+ */
+
+/** A function a pool can ship, as the main thread knows it. */
+export interface ShippedFunction {
+  /** Process-wide id of `name` + `source`: equal functions share one id, so workers compile them once. */
+  readonly id: number
+  /** `fn.name`, or `'anonymous'`. */
+  readonly name: string
+  /** `Function.prototype.toString` of the function. */
+  readonly source: string
+}
+
+const byFunction = new WeakMap<object, ShippedFunction>()
+const idBySource = new Map<string, number>()
+const sources: string[] = []
+const nativeCode = /\{\s*\[native code\]\s*\}\s*$/
+const classSource = /^class\b/
+
+function refuse(message: string): TypeError & { code: string } {
+  const error = new TypeError(message) as TypeError & { code: string }
+  error.code = 'ERR_INVALID_ARG_VALUE'
+  return error
+}
+
+/**
+ * The source and id of `fn`, computed once per function object. Throws a TypeError (code
+ * `ERR_INVALID_ARG_VALUE`) for functions that have no shippable source: bound functions, native
+ * functions (and proxies of functions, which print as native), and classes.
+ *
+ * Each distinct source stays registered for the life of the process, so build pool functions
+ * statically (not with `new Function` per request).
+ *
+ * @example
+ * ```ts
+ * shipFunction((a: number, b: number) => a + b) // { id: 0, name: 'anonymous', source: '(a, b) => a + b' }
+ * shipFunction(Math.max)                        // throws TypeError
+ * ```
+ */
+export function shipFunction(fn: (...args: never[]) => unknown): ShippedFunction {
+  const known = byFunction.get(fn)
+  if (known !== undefined) return known
+  const source = Function.prototype.toString.call(fn)
+  const name = fn.name || 'anonymous'
+  if (nativeCode.test(source)) {
+    throw refuse(
+      name.startsWith('bound ')
+        ? `A Threadpool cannot ship the bound function "${name}": a bound function has no source. ` +
+            'Pass the original function and put the bound values in the arguments.'
+        : `A Threadpool cannot ship the native function "${name}": it has no JavaScript source. ` +
+            'Wrap the call in a self-contained function, e.g. (...args) => Math.max(...args).',
+    )
+  }
+  if (classSource.test(source)) {
+    throw refuse(`A Threadpool cannot run the class "${name}": pass a function (classes cannot be called).`)
+  }
+  // The name is part of the key: it is bound in the compiled code (see compile-function.ts).
+  const key = `${name}\0${source}`
+  let id = idBySource.get(key)
+  if (id === undefined) {
+    id = sources.push(source) - 1
+    idBySource.set(key, id)
+  }
+  const shipped: ShippedFunction = { id, name, source }
+  byFunction.set(fn, shipped)
+  return shipped
+}
+
+/** The source registered under `id`, or undefined. */
+export function sourceOf(id: number): string | undefined {
+  return sources[id]
+}

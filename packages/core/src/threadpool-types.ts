@@ -1,0 +1,76 @@
+/**
+ * The public types of {@link Threadpool}: its options, run and close options, and stats.
+ *
+ * @module
+ */
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
+import type { Threadpool } from './threadpool.js'
+
+/** Options of {@link Threadpool}. Defaults suit a web server (see {@link ThreadpoolSettings}). */
+export interface ThreadpoolOptions {
+  /** Threads kept alive while idle (they never keep the process alive). Default: 1. */
+  minThreads?: number
+  /** Most threads running at once. Default: `max(1, availableParallelism() - 1)`. */
+  maxThreads?: number
+  /** Ms an idle thread above `minThreads` is kept before it stops. Default: 30_000; Infinity: never. */
+  idleTimeout?: number
+  /** Most tasks waiting for a thread; past it `run` rejects with QueueFullError. Default: 64 per thread. */
+  maxQueue?: number
+  /** Per-thread V8 limits (`worker_threads` `resourceLimits`); a thread exceeding them dies. */
+  resourceLimits?: ResourceLimits
+}
+
+/** The options a pool runs with, defaults applied (`pool.options`). */
+export interface ThreadpoolSettings {
+  readonly minThreads: number
+  readonly maxThreads: number
+  readonly idleTimeout: number
+  readonly maxQueue: number
+  readonly resourceLimits: ResourceLimits | undefined
+}
+
+/** Options of {@link Threadpool.run}. */
+export interface ThreadpoolRunOptions {
+  /** Cancels the task: a queued task is removed, a running one has its thread terminated. */
+  signal?: AbortSignal
+  /** Ms from the `run` call after which the task is cancelled with a TimeoutError. */
+  timeout?: number
+  /** ArrayBuffers (and MessagePorts) to move to the worker instead of copying them. */
+  transfer?: readonly TransferListItem[]
+}
+
+/** Options of {@link Threadpool.close}. */
+export interface ThreadpoolCloseOptions {
+  /** Ms to wait for queued and running tasks; then the rest are stopped with ShutdownError. */
+  timeout?: number
+}
+
+/** A summary of durations in milliseconds. All zero before the first record. */
+export interface DurationStats {
+  readonly count: number
+  readonly mean: number
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly max: number
+}
+
+/** A snapshot of a pool (`pool.stats()`). */
+export interface ThreadpoolStats {
+  /** Worker threads alive (starting, busy or idle). */
+  readonly threads: number
+  /** Tasks handed to a thread. */
+  readonly running: number
+  /** Tasks waiting for a thread. */
+  readonly queued: number
+  /** Tasks that fulfilled. */
+  readonly completed: number
+  /** Tasks that rejected: the function threw, or its thread died. */
+  readonly failed: number
+  /** Tasks ended by their signal, their timeout, or the pool's shutdown. */
+  readonly cancelled: number
+  /** Time on a thread, from hand-over to outcome. */
+  readonly runTime: DurationStats
+  /** Time waiting in the queue. */
+  readonly waitTime: DurationStats
+}

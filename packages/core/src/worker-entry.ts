@@ -1,0 +1,133 @@
+/**
+ * The tinypool worker of a Threadpool: this module runs inside each worker thread (tinypool
+ * imports it by URL as `dist/worker-entry.js`; the main thread never imports it). Its default
+ * export runs one task and never throws: whatever the task throws comes back as a `TaskReply`
+ * (see internal/pool-protocol.ts), serialized with remote-error.ts.
+ *
+ * @module
+ */
+import { BroadcastChannel, MessagePort, type TransferListItem } from 'node:worker_threads'
+import { Tinypool } from 'tinypool'
+import { compileFunction, isShippedFrame } from './internal/compile-function.js'
+import { deferred, type Deferred } from './internal/deferred.js'
+import {
+  dataCloneCode,
+  type FunctionTaskMessage,
+  type ModuleTaskMessage,
+  type PoolWorkerData,
+  type SourceAnswer,
+  type SourceRequest,
+  type TaskMessage,
+  type TaskReply,
+} from './internal/pool-protocol.js'
+import { serializeThrown } from './remote-error.js'
+
+type Callable = (...args: unknown[]) => unknown
+
+if (!Tinypool.isWorkerThread) throw new Error('worker-entry.js runs only inside a Threadpool worker thread')
+
+const channel = new BroadcastChannel((Tinypool.workerData as PoolWorkerData).channel)
+// The worker stays alive through tinypool's own port; this channel must not keep it alive alone.
+channel.unref()
+const compiled = new Map<number, Callable>()
+const awaitedSources = new Map<number, Deferred<string>>()
+const modules = new Map<string, Promise<Record<string, unknown>>>()
+/** Successful replies and their task's name, to explain a result that cannot be cloned. */
+const replies = new WeakMap<object, string>()
+
+channel.onmessage = (event: unknown): void => {
+  const message = (event as { data: SourceAnswer | SourceRequest }).data
+  if (!('id' in message)) return // another worker's request
+  const awaited = awaitedSources.get(message.id)
+  if (awaited === undefined) return
+  awaitedSources.delete(message.id)
+  if (message.source === undefined) awaited.reject(new Error(`The pool has no function with id ${message.id}`))
+  else awaited.resolve(message.source)
+}
+
+function sourceOf(id: number): Promise<string> {
+  let awaited = awaitedSources.get(id)
+  if (awaited === undefined) {
+    awaited = deferred()
+    awaitedSources.set(id, awaited)
+    channel.postMessage({ need: id } satisfies SourceRequest)
+  }
+  return awaited.promise
+}
+
+async function shippedFunction({ fnId, name }: FunctionTaskMessage): Promise<Callable> {
+  let fn = compiled.get(fnId)
+  if (fn === undefined) {
+    const source = await sourceOf(fnId)
+    fn = compiled.get(fnId) ?? compileFunction(source, fnId, name)
+    compiled.set(fnId, fn)
+  }
+  return fn
+}
+
+async function exportedFunction({ moduleUrl, exportName }: ModuleTaskMessage): Promise<Callable> {
+  let module = modules.get(moduleUrl)
+  if (module === undefined) {
+    module = import(moduleUrl) as Promise<Record<string, unknown>>
+    modules.set(moduleUrl, module)
+    module.catch(() => modules.delete(moduleUrl)) // retry a failed import on the next task
+  }
+  const fn = (await module)[exportName]
+  if (typeof fn !== 'function') {
+    const error = new TypeError(`The module ${moduleUrl} has no function export "${exportName}" (found ${typeof fn})`)
+    throw Object.assign(error, { code: 'ERR_THREADPOOL_NO_EXPORT' })
+  }
+  return fn as Callable
+}
+
+/** A ReferenceError thrown by the shipped code itself means it read a variable of its old scope. */
+function explain(error: unknown, message: TaskMessage): unknown {
+  if (!('fnId' in message) || !(error instanceof ReferenceError) || !isShippedFrame(error.stack, message.fnId)) return error
+  const variable = /^(\S+) is not defined$/.exec(error.message)?.[1]
+  if (variable === undefined) return error
+  const explained = new ReferenceError(
+    `The Threadpool function "${message.name}" is not self-contained: it reads "${variable}", which does not ` +
+      'exist in the worker thread. Pool functions must be self-contained: they may use only their ' +
+      'parameters, globals and what they import() themselves. Pass values as arguments, or export the ' +
+      'function from a module and run it with workerTask().',
+    { cause: error },
+  )
+  return Object.assign(explained, { code: 'ERR_THREADPOOL_NOT_SELF_CONTAINED' })
+}
+
+/**
+ * Runs one task: compiles or imports its function (once per worker), calls it with the task's
+ * arguments and returns the outcome as a reply. Never rejects.
+ */
+export default async function runTask(message: TaskMessage): Promise<TaskReply> {
+  try {
+    const fn = 'fnId' in message ? await shippedFunction(message) : await exportedFunction(message)
+    const reply: TaskReply = { ok: true, value: await fn(...message.args) }
+    replies.set(reply, message.name)
+    return reply
+  } catch (error) {
+    return { ok: false, error: serializeThrown(explain(error, message)) }
+  }
+}
+
+// tinypool posts our reply with `port.postMessage({ taskId, result: reply, ... })` and, when the
+// value cannot be cloned, the throw escapes into process.nextTick and kills the worker: the main
+// thread would see a crash with an empty error. Wrapping postMessage is the one place where that
+// throw can be caught; only replies made above are retried, as a clear error, and the worker lives.
+// Any other message (user code may post its own) behaves exactly as before.
+const postMessage = MessagePort.prototype.postMessage
+MessagePort.prototype.postMessage = function (this: MessagePort, value: unknown, transferList?: readonly TransferListItem[]): void {
+  try {
+    return postMessage.call(this, value, transferList)
+  } catch (error) {
+    const response = value as { result?: unknown } | null
+    const name = typeof response?.result === 'object' && response.result !== null ? replies.get(response.result) : undefined
+    if (name === undefined || (error as { name?: unknown } | null)?.name !== 'DataCloneError') throw error
+    const failure = new TypeError(
+      `The result of the Threadpool task "${name}" could not be cloned back to the main thread: ${(error as Error).message}`,
+      { cause: error },
+    )
+    const result: TaskReply = { ok: false, error: serializeThrown(Object.assign(failure, { code: dataCloneCode })) }
+    return postMessage.call(this, { ...response, result }, [])
+  }
+}

@@ -1,0 +1,340 @@
+// @taskscope/express against real Express 5 apps: supertest for the happy paths, real sockets for
+// disconnects and shutdown.
+import { once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import express, { type Express } from 'express'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  BackgroundTasks,
+  CancelledError,
+  ClientDisconnectedError,
+  RequestFinishedError,
+  type RuntimeLogger,
+  ShutdownError,
+  TaskGroup,
+  TaskGroupError,
+} from '@taskscope/core'
+import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+type Entry = { level: string; fields: Record<string, unknown>; message?: string }
+
+/** A logger that records entries; `next(level)` resolves with the next entry at that level. */
+function memoryLogger() {
+  const entries: Entry[] = []
+  const waiters: Array<{ level: string; resolve: (entry: Entry) => void }> = []
+  const at = (level: string) => (fields: object, message?: string) => {
+    const entry = { level, fields: fields as Record<string, unknown>, message }
+    entries.push(entry)
+    const waiter = waiters.find((w) => w.level === level)
+    if (waiter) {
+      waiters.splice(waiters.indexOf(waiter), 1)
+      waiter.resolve(entry)
+    }
+  }
+  const logger: RuntimeLogger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  return { logger, entries, next: (level: string) => new Promise<Entry>((resolve) => waiters.push({ level, resolve })) }
+}
+
+const untilAborted = (signal: AbortSignal): Promise<never> =>
+  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  vi.restoreAllMocks()
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function setup(options?: Parameters<typeof concurrency>[0]) {
+  const log = memoryLogger()
+  const c = concurrency({ logger: log.logger, ...options })
+  const app = express()
+  app.use(c)
+  cleanups.push(() => c.close({ timeout: 0 }))
+  return { app, c, log }
+}
+
+async function listen(app: Express, c?: ConcurrencyMiddleware): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer(app)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  c?.attach(server)
+  cleanups.push(async () => {
+    server.closeAllConnections()
+    if (server.listening) await new Promise((resolve) => server.close(resolve))
+  })
+  return { server, port: (server.address() as net.AddressInfo).port }
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.on('error', () => {})
+  socket.resume()
+  return socket
+}
+
+describe('concurrency()', () => {
+  it('catches app.use(concurrency) with a clear TypeError', async () => {
+    const socket = new net.Socket()
+    expect(() => (concurrency as (...args: unknown[]) => unknown)(new http.IncomingMessage(socket), {}, () => {})).toThrow(
+      /app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/,
+    )
+    const app = express()
+    app.use(concurrency as never)
+    const response = await request(app).get('/')
+    expect(response.status).toBe(500)
+  })
+
+  it('validates options at once, naming the option and the value', () => {
+    expect(() => concurrency({ shutdownTimeout: '5s' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/"shutdownTimeout" option .* '5s'/) }),
+    )
+    expect(() => concurrency({ threadpool: { maxQueue: -1 } })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
+    expect(() => concurrency({ logger: console as never })).not.toThrow()
+  })
+
+  it('carries the app-level handle: runtime, lazy threadpool, backgroundTasks, stats, close, attach, errorHandler', async () => {
+    const { c } = setup()
+    expect(c.backgroundTasks).toBeInstanceOf(BackgroundTasks)
+    expect(c.runtime.backgroundTasks).toBe(c.backgroundTasks)
+    expect(c.stats().pool).toBeNull()
+    expect(c.threadpool).toBe(c.runtime.threadpool)
+    expect(c.stats().pool).not.toBeNull()
+    expect(typeof c.errorHandler()).toBe('function')
+    expect(c.errorHandler().length).toBe(4) // Express recognises error middleware by arity
+  })
+})
+
+describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
+  it('are lazy getters on the request prototype, one group per request', async () => {
+    const { app, c } = setup()
+    app.get('/', async (req, res) => {
+      const before = c.stats().requests.active
+      const group = req.taskGroup
+      res.json({
+        before,
+        group: group instanceof TaskGroup,
+        same: group === req.taskGroup,
+        own: Object.hasOwn(req, 'taskGroup'),
+        pool: req.threadpool === c.threadpool,
+        background: req.backgroundTasks === c.backgroundTasks,
+        value: await group.createTask(async () => 'v'),
+      })
+    })
+    const response = await request(app).get('/')
+    expect(response.body).toEqual({ before: 0, group: true, same: true, own: false, pool: true, background: true, value: 'v' })
+  })
+
+  it('explain themselves when read before the middleware ran', async () => {
+    const app = express()
+    const c = concurrency()
+    cleanups.push(() => c.close({ timeout: 0 }))
+    let message = ''
+    app.get('/early', (req, res) => {
+      try {
+        void req.taskGroup
+      } catch (error) {
+        message = (error as Error).message
+      }
+      res.end()
+    })
+    app.use(c)
+    app.get('/', (req, res) => void res.end(String(req.taskGroup instanceof TaskGroup)))
+    await request(app).get('/') // defines the accessors on the app's request prototype
+    await request(app).get('/early')
+    expect(message).toMatch(/after the concurrency\(\) middleware ran/)
+  })
+
+  it('reach routes of a mounted sub-app', async () => {
+    const { app } = setup()
+    const sub = express()
+    sub.get('/', (req, res) => void res.json({ group: req.taskGroup instanceof TaskGroup }))
+    app.use('/sub', sub)
+    expect((await request(app).get('/sub')).body).toEqual({ group: true })
+  })
+
+  it('uses one group when the middleware is mounted twice', async () => {
+    const { app, c } = setup()
+    const router = express.Router()
+    router.use(c)
+    router.get('/', (req, res) => void res.json({ active: c.stats().requests.active, group: req.taskGroup instanceof TaskGroup }))
+    app.use('/r', router)
+    expect((await request(app).get('/r')).body).toEqual({ active: 0, group: true })
+  })
+
+  it('cancels the group when the client leaves after express.json() parsed the body', async () => {
+    const { app, c, log } = setup()
+    app.use(express.json())
+    const started = deferred<TaskGroup>()
+    const handled = deferred<unknown>()
+    app.post('/', async (req) => {
+      expect(req.body).toEqual({ hello: 'world' })
+      started.resolve(req.taskGroup)
+      try {
+        await req.taskGroup.createTask(untilAborted)
+      } catch (error) {
+        handled.resolve(error)
+        throw error
+      }
+    })
+    app.use(c.errorHandler())
+    const { port } = await listen(app)
+    const socket = await connect(port)
+    const body = JSON.stringify({ hello: 'world' })
+    socket.write(`POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+    const group = await started.promise
+    expect(group.cancelled).toBe(false)
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const quiet = log.next('debug')
+    socket.destroy()
+    expect(await handled.promise).toBeInstanceOf(ClientDisconnectedError)
+    expect((await quiet).message).toMatch(/client went away/)
+    expect(consoleError).not.toHaveBeenCalled()
+    expect(log.entries.filter((entry) => entry.level === 'error')).toEqual([])
+  })
+
+  it('cancels tasks still running when the response is sent, with RequestFinishedError', async () => {
+    const { app, log } = setup()
+    const reason = deferred<unknown>()
+    app.get('/', (req, res) => {
+      req.taskGroup.createTask(untilAborted).then(undefined, reason.resolve)
+      res.send('early')
+    })
+    const warned = log.next('warn')
+    expect((await request(app).get('/')).text).toBe('early')
+    expect(await reason.promise).toBeInstanceOf(RequestFinishedError)
+    expect((await warned).fields).toMatchObject({ tasks: 1 })
+  })
+
+  it("logs unobserved failures at error, through pino-http's req.log when present", async () => {
+    const { app } = setup()
+    const requestLog = memoryLogger()
+    app.use((req, _res, next) => {
+      ;(req as unknown as { log: RuntimeLogger }).log = requestLog.logger
+      next()
+    })
+    app.get('/', (req, res) => {
+      req.taskGroup.createTask(async () => {
+        throw new Error('lost')
+      })
+      res.send('ok')
+    })
+    const failed = requestLog.next('error')
+    await request(app).get('/')
+    expect((await failed).fields.err).toBeInstanceOf(TaskGroupError)
+  })
+})
+
+describe('c.errorHandler()', () => {
+  const cases: Array<[string, () => Promise<unknown>, number]> = [
+    ['a CancelledError', async () => { throw new CancelledError() }, 499],
+    ['a ShutdownError', async () => { throw new ShutdownError() }, 503],
+    ["Node's AbortError (ABORT_ERR)", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
+  ]
+
+  it.each(cases)('answers %s quietly with its status', async (_name, fail, status) => {
+    const { app, c, log } = setup()
+    app.get('/', async () => {
+      await fail()
+    })
+    app.use(c.errorHandler())
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const response = await request(app).get('/')
+    expect(response.status).toBe(status)
+    expect(consoleError).not.toHaveBeenCalled()
+    expect(log.entries.find((entry) => entry.level === 'info')?.fields).toMatchObject({ statusCode: status })
+  })
+
+  it('passes every other error on to the next error handler', async () => {
+    const { app, c } = setup()
+    const seen: unknown[] = []
+    app.get('/', async () => {
+      throw new Error('boom')
+    })
+    app.use(c.errorHandler())
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      seen.push(error)
+      res.status(500).send('handled')
+    })
+    const response = await request(app).get('/')
+    expect(response.status).toBe(500)
+    expect((seen[0] as Error).message).toBe('boom')
+  })
+
+  it('ends the exchange without a new answer when headers were already sent', async () => {
+    const { app, c } = setup()
+    app.get('/', async (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' })
+      res.write('partial')
+      throw new CancelledError()
+    })
+    app.use(c.errorHandler())
+    const { port } = await listen(app)
+    const req = http.get(`http://127.0.0.1:${port}/`)
+    const [response] = (await once(req, 'response')) as [http.IncomingMessage]
+    expect(response.statusCode).toBe(200)
+    response.resume()
+    const [error] = (await once(response, 'error')) as [Error & { code?: string }]
+    expect(error.code).toBe('ECONNRESET')
+  })
+})
+
+describe('shutdown', () => {
+  it('answers requests with 503 + Connection: close once closing (without attach too)', async () => {
+    const { app, c } = setup()
+    app.get('/', (_req, res) => void res.send('app'))
+    await c.close()
+    const response = await request(app).get('/')
+    expect(response.status).toBe(503)
+    expect(response.headers.connection).toBe('close')
+    expect(response.headers['retry-after']).toBe('1')
+  })
+
+  it('with attach(server): an in-flight request finishes with Connection: close and close() resolves', async () => {
+    const { app, c, log } = setup()
+    const gate = deferred()
+    const started = deferred()
+    app.get('/slow', async (req, res) => {
+      started.resolve()
+      res.send(await req.taskGroup.createTask(() => gate.promise.then(() => 'finished')))
+    })
+    const { server, port } = await listen(app, c)
+    const agent = new http.Agent({ keepAlive: true })
+    cleanups.push(async () => agent.destroy())
+    const req = http.get(`http://127.0.0.1:${port}/slow`, { agent })
+    await started.promise
+    const closing = c.close({ timeout: 60_000 })
+    expect(c.close()).toBe(closing)
+    expect(() => c.backgroundTasks.add(async () => {})).toThrow(/shutting down/)
+    gate.resolve()
+    const [response] = (await once(req, 'response')) as [http.IncomingMessage]
+    response.resume()
+    expect(response.headers.connection).toBe('close')
+    const summary = await closing
+    expect(summary).toMatchObject({ requests: { inFlight: 1, cancelled: 0, abandoned: 0 }, pool: 'not-started' })
+    expect(server.listening).toBe(false)
+    expect(log.entries.at(-1)).toMatchObject({ level: 'info', message: 'shut down cleanly' })
+  })
+
+  it('logs background failures at error through the logger', async () => {
+    const { c, log } = setup()
+    const failed = log.next('error')
+    c.backgroundTasks.add(async () => {
+      throw new Error('bg')
+    })
+    expect(((await failed).fields.err as Error).message).toBe('bg')
+  })
+})

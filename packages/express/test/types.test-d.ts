@@ -1,0 +1,37 @@
+// Type tests, checked by `tsc -p tsconfig.json` at the root.
+import type { Server } from 'node:http'
+import express from 'express'
+import { expectTypeOf } from 'vitest'
+import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
+
+const app = express()
+const c = concurrency({ shutdownTimeout: 5_000, threadpool: { maxThreads: 2 } })
+expectTypeOf(c).toEqualTypeOf<ConcurrencyMiddleware>()
+// @ts-expect-error shutdownTimeout is a number of milliseconds
+concurrency({ shutdownTimeout: '5s' })
+
+// Mounts as a middleware and as an error middleware, with Express' own types.
+app.use(c)
+app.use(c.errorHandler())
+
+// The app-level handle.
+expectTypeOf(c.runtime).toEqualTypeOf<Runtime>()
+expectTypeOf(c.threadpool).toEqualTypeOf<Threadpool>()
+expectTypeOf(c.backgroundTasks).toEqualTypeOf<BackgroundTasks>()
+expectTypeOf(c.stats()).toEqualTypeOf<RuntimeStats>()
+expectTypeOf(c.close()).toEqualTypeOf<Promise<RuntimeCloseSummary>>()
+declare const server: Server
+expectTypeOf(c.attach(server)).toEqualTypeOf<Server>()
+
+// req.taskGroup, req.threadpool, req.backgroundTasks, with no cast.
+app.get('/', async (req, res) => {
+  expectTypeOf(req.taskGroup).toEqualTypeOf<TaskGroup>()
+  expectTypeOf(req.threadpool).toEqualTypeOf<Threadpool>()
+  expectTypeOf(req.backgroundTasks).toEqualTypeOf<BackgroundTasks>()
+  const task = req.taskGroup.createTask(async () => 'x')
+  expectTypeOf(task).toEqualTypeOf<Task<string>>()
+  // @ts-expect-error there is no req.taskgroup (typo)
+  void req.taskgroup
+  res.send(await task)
+})

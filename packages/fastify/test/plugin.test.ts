@@ -1,0 +1,339 @@
+// @taskscope/fastify against real Fastify 5 instances: inject for the happy paths, real sockets
+// for disconnects and shutdown.
+import { once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  BackgroundTasks,
+  CancelledError,
+  ClientDisconnectedError,
+  ClosedError,
+  RequestFinishedError,
+  ShutdownError,
+  TaskGroup,
+  TimeoutError,
+} from '@taskscope/core'
+import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
+
+interface Line {
+  level: number
+  msg?: string
+  reqId?: string
+  err?: { type?: string; message?: string; code?: string }
+  [key: string]: unknown
+}
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/** Work that waits until its signal aborts, then rejects with the signal's reason. */
+const untilAborted = (signal: AbortSignal): Promise<never> =>
+  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+
+const apps: FastifyInstance[] = []
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()))
+})
+
+/** A Fastify app whose JSON log lines are collected; `logged(match)` waits for a matching line. */
+function createApp() {
+  const lines: Line[] = []
+  const waiters: Array<{ match: (line: Line) => boolean; resolve: (line: Line) => void }> = []
+  const app = Fastify({
+    logger: {
+      level: 'debug',
+      stream: {
+        write(text: string) {
+          const line = JSON.parse(text) as Line
+          lines.push(line)
+          for (const waiter of [...waiters]) {
+            if (!waiter.match(line)) continue
+            waiters.splice(waiters.indexOf(waiter), 1)
+            waiter.resolve(line)
+          }
+        },
+      },
+    },
+  })
+  apps.push(app)
+  const logged = (match: (line: Line) => boolean): Promise<Line> => {
+    const found = lines.find(match)
+    return found ? Promise.resolve(found) : new Promise((resolve) => waiters.push({ match, resolve }))
+  }
+  return { app, lines, logged }
+}
+
+async function listen(app: FastifyInstance): Promise<number> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return (app.server.address() as net.AddressInfo).port
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.on('error', () => {})
+  socket.resume()
+  return socket
+}
+
+describe('registration', () => {
+  it('is a fastify-plugin named @taskscope/fastify, exported by name and as default', () => {
+    expect(concurrencyPluginDefault).toBe(concurrencyPlugin)
+    const meta = concurrencyPlugin as unknown as Record<symbol, unknown>
+    expect(meta[Symbol.for('skip-override')]).toBe(true)
+    expect(meta[Symbol.for('fastify.display-name')]).toBe('@taskscope/fastify')
+    expect(meta[Symbol.for('plugin-meta')]).toMatchObject({ fastify: '5.x', name: '@taskscope/fastify' })
+  })
+
+  it('decorates the instance: concurrency, backgroundTasks, and a threadpool that starts on first use', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    await app.ready()
+    expect(app.backgroundTasks).toBeInstanceOf(BackgroundTasks)
+    expect(app.concurrency.backgroundTasks).toBe(app.backgroundTasks)
+    expect(app.concurrency.logger).toBe(app.log) // the default logger
+    expect(app.concurrency.stats().pool).toBeNull()
+    const pool = app.threadpool
+    expect(app.threadpool).toBe(pool)
+    expect(app.concurrency.stats().pool).not.toBeNull()
+    expect(await pool.run((a: number, b: number) => a * b, [6, 7])).toBe(42)
+  })
+
+  it('gives each request one lazy taskGroup, and leaves Fastify\'s own request.signal alone', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    let active = -1
+    app.get('/', async (request) => {
+      active = app.concurrency.stats().requests.active // not created yet: costs nothing
+      const group = request.taskGroup
+      const again = request.taskGroup
+      return {
+        group: group instanceof TaskGroup,
+        same: group === again,
+        active: app.concurrency.stats().requests.active,
+        signal: request.signal instanceof AbortSignal && request.signal !== group.signal,
+        value: await group.createTask(async () => 21 * 2),
+      }
+    })
+    const response = await app.inject('/')
+    expect(response.json()).toEqual({ group: true, same: true, active: 1, signal: true, value: 42 })
+    expect(active).toBe(0)
+  })
+
+  it('validates options when it registers, naming the option', async () => {
+    const cases: Array<[object, string, RegExp]> = [
+      [{ shutdownTimeout: -1 }, 'ERR_OUT_OF_RANGE', /"shutdownTimeout" option .* Received -1/],
+      [{ logger: { info: 1 } }, 'ERR_INVALID_ARG_TYPE', /"logger" option/],
+      [{ threadpool: 'big' }, 'ERR_INVALID_ARG_TYPE', /"threadpool" option must be an object/],
+      [{ backgroundTasks: { onError: 1 } }, 'ERR_INVALID_ARG_TYPE', /"onError" option must be a function/],
+    ]
+    for (const [options, code, message] of cases) {
+      const { app } = createApp()
+      const error = await app.register(concurrencyPlugin, options as never).ready().then(
+        () => undefined,
+        (caught: unknown) => caught as Error & { code: string },
+      )
+      expect(error?.code, JSON.stringify(options)).toBe(code)
+      expect(error?.message).toMatch(message)
+    }
+  })
+
+  it('refuses a second registration with a clear error', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    const error = await app.register(concurrencyPlugin).ready().then(
+      () => undefined,
+      (caught: unknown) => caught as Error & { code: string },
+    )
+    expect(error?.code).toBe('ERR_TASKSCOPE_ALREADY_REGISTERED')
+    expect(error?.message).toMatch(/already registered/)
+  })
+})
+
+describe('escaped cancellations', () => {
+  const cases: Array<[string, () => Promise<unknown>, number]> = [
+    ['a CancelledError', async () => { throw new CancelledError() }, 499],
+    ['a ClientDisconnectedError', async () => { throw new ClientDisconnectedError() }, 499],
+    ['a ShutdownError', async () => { throw new ShutdownError() }, 503],
+    ['a TimeoutError', async () => { throw new TimeoutError() }, 504],
+    ["Node's AbortError (ABORT_ERR), no status of its own", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
+    ["Node's AbortError whose cause is a ShutdownError", () => sleep(60_000, undefined, { signal: AbortSignal.abort(new ShutdownError()) }), 503],
+  ]
+
+  it.each(cases)('%s answers its status, never a 500', async (_name, fail, status) => {
+    const { app, lines } = createApp()
+    await app.register(concurrencyPlugin)
+    app.get('/', async () => fail())
+    const response = await app.inject('/')
+    expect(response.statusCode).toBe(status)
+    const logged = lines.find((line) => line.err !== undefined)
+    expect(logged?.level).toBe(status >= 500 ? 50 : 30) // Fastify: info below 500
+  })
+
+  it('leaves other errors alone: a 500 logged at error', async () => {
+    const { app, lines } = createApp()
+    await app.register(concurrencyPlugin)
+    app.get('/', async () => {
+      throw new Error('boom')
+    })
+    expect((await app.inject('/')).statusCode).toBe(500)
+    expect(lines.find((line) => line.err !== undefined)?.level).toBe(50)
+  })
+})
+
+describe('request lifecycle over real sockets', () => {
+  it('cancels the group when the client disconnects after its POST body was parsed, logged at info', async () => {
+    const { app, lines, logged } = createApp()
+    await app.register(concurrencyPlugin)
+    const started = deferred<TaskGroup>()
+    const outcome = deferred<unknown>()
+    app.post('/', async (request) => {
+      const task = request.taskGroup.createTask(untilAborted)
+      started.resolve(request.taskGroup)
+      await task.then(undefined, (error: unknown) => {
+        outcome.resolve(error)
+        throw error
+      })
+    })
+    const port = await listen(app)
+    const socket = await connect(port)
+    const body = JSON.stringify({ hello: 'world' })
+    socket.write(`POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+    const group = await started.promise
+    expect(group.cancelled).toBe(false) // the body was read: not a disconnect
+    socket.destroy()
+    expect(await outcome.promise).toBeInstanceOf(ClientDisconnectedError)
+    expect(group.signal.reason).toBeInstanceOf(ClientDisconnectedError)
+    const line = await logged((l) => typeof l.msg === 'string' && l.msg.startsWith('client went away'))
+    expect(line.level).toBe(30)
+    expect(line.reqId).toBeDefined()
+    await app.close()
+    expect(lines.filter((l) => l.level >= 50)).toEqual([])
+  })
+
+  it('logs unobserved failures at error through request.log (with the request id)', async () => {
+    const { app, logged } = createApp()
+    await app.register(concurrencyPlugin)
+    app.get('/', async (request) => {
+      request.taskGroup.createTask(async () => {
+        throw new Error('lost')
+      })
+      return 'ok'
+    })
+    const response = await app.inject('/')
+    expect(response.body).toBe('ok')
+    const line = await logged((l) => l.level === 50)
+    expect(typeof line.reqId).toBe('string')
+    expect(line.err?.type).toBe('TaskGroupError')
+    expect(line.msg).toMatch(/nobody awaited/)
+  })
+
+  it('cancels tasks still running when the response is sent, with RequestFinishedError (warn)', async () => {
+    const { app, logged } = createApp()
+    await app.register(concurrencyPlugin)
+    const reason = deferred<unknown>()
+    app.get('/', async (request) => {
+      request.taskGroup.createTask(untilAborted).then(undefined, reason.resolve)
+      return 'early'
+    })
+    expect((await app.inject('/')).body).toBe('early')
+    expect(await reason.promise).toBeInstanceOf(RequestFinishedError)
+    expect((await logged((l) => l.level === 40)).tasks).toBe(1)
+  })
+})
+
+describe('shutdown on app.close()', () => {
+  it('refuses new background tasks from preClose, drains running ones, logs a summary', async () => {
+    const { app, logged } = createApp()
+    await app.register(concurrencyPlugin, { shutdownTimeout: 60_000 })
+    const gate = deferred()
+    const job = app.backgroundTasks.add(() => gate.promise.then(() => 'done'))
+    let refused: unknown
+    app.addHook('preClose', async () => {
+      // Runs after ours (registration order): the runtime is already draining.
+      try {
+        app.backgroundTasks.add(async () => {})
+      } catch (error) {
+        refused = error
+      }
+      gate.resolve()
+    })
+    await app.ready()
+    await app.close()
+    expect(refused).toBeInstanceOf(ClosedError)
+    expect(app.concurrency.draining).toBe(true)
+    expect(await job).toBe('done')
+    const summary = await logged((l) => l.msg === 'shut down cleanly')
+    expect(summary).toMatchObject({ level: 30, background: { completed: 1 }, pool: 'not-started' })
+  })
+
+  it('cancels background tasks still running at the deadline with ShutdownError, and closes a started pool', async () => {
+    const { app, logged } = createApp()
+    await app.register(concurrencyPlugin, { shutdownTimeout: 0 })
+    await app.ready()
+    const job = app.backgroundTasks.add(untilAborted)
+    const pool = app.threadpool
+    await app.close()
+    expect(job.signal.reason).toBeInstanceOf(ShutdownError)
+    await expect(pool.run(() => 1, [])).rejects.toBeInstanceOf(ClosedError)
+    const summary = await logged((l) => typeof l.msg === 'string' && l.msg.startsWith('shut down'))
+    expect(summary).toMatchObject({ level: 40, background: { cancelled: 1 }, pool: 'closed' })
+  })
+
+  it('cancels a request still running at the deadline with ShutdownError: it answers 503 and close() resolves', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin, { shutdownTimeout: 0 })
+    const started = deferred()
+    app.get('/hang', async (request) => {
+      started.resolve()
+      await request.taskGroup.createTask(untilAborted) // would wait forever without the deadline
+    })
+    const port = await listen(app)
+    const request = http.get(`http://127.0.0.1:${port}/hang`, { agent: false })
+    await started.promise
+    await app.close()
+    const [response] = (await once(request, 'response')) as [http.IncomingMessage]
+    response.resume()
+    expect(response.statusCode).toBe(503)
+  })
+
+  it('lets an in-flight request over keep-alive finish with Connection: close, and close() resolves', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    const gate = deferred()
+    const started = deferred()
+    const draining = deferred()
+    app.addHook('preClose', async () => draining.resolve()) // runs after the plugin's own preClose
+    app.get('/slow', async (request) => {
+      started.resolve()
+      return request.taskGroup.createTask(() => gate.promise.then(() => 'finished'))
+    })
+    const port = await listen(app)
+    const agent = new http.Agent({ keepAlive: true })
+    try {
+      const request = http.get(`http://127.0.0.1:${port}/slow`, { agent })
+      await started.promise
+      const closed = app.close()
+      await draining.promise
+      gate.resolve()
+      const [response] = (await once(request, 'response')) as [http.IncomingMessage]
+      let body = ''
+      for await (const chunk of response) body += chunk
+      expect(body).toBe('finished')
+      expect(response.headers.connection).toBe('close')
+      await closed // would hang until keepAliveTimeout without Connection: close
+    } finally {
+      agent.destroy()
+    }
+  })
+})

@@ -1,0 +1,36 @@
+// Type tests, checked by `tsc -p tsconfig.json` at the root.
+import Fastify, { type FastifyPluginAsync } from 'fastify'
+import { expectTypeOf } from 'vitest'
+import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, TaskGroup, Task, Threadpool } from '@taskscope/core'
+import concurrencyPluginDefault, { concurrencyPlugin, type FastifyConcurrencyOptions } from '@taskscope/fastify'
+
+const app = Fastify()
+
+// The plugin and its options.
+expectTypeOf(concurrencyPlugin).toEqualTypeOf<FastifyPluginAsync<FastifyConcurrencyOptions>>()
+expectTypeOf(concurrencyPluginDefault).toEqualTypeOf(concurrencyPlugin)
+void app.register(concurrencyPlugin, { shutdownTimeout: 5_000, threadpool: { maxThreads: 2 }, logger: app.log })
+// @ts-expect-error shutdownTimeout is a number of milliseconds
+void app.register(concurrencyPlugin, { shutdownTimeout: '5s' })
+// @ts-expect-error threadpool options are checked too
+void app.register(concurrencyPlugin, { threadpool: { maxThreads: 'many' } })
+
+// Instance decorators, with no cast.
+expectTypeOf(app.threadpool).toEqualTypeOf<Threadpool>()
+expectTypeOf(app.backgroundTasks).toEqualTypeOf<BackgroundTasks>()
+expectTypeOf(app.concurrency).toEqualTypeOf<Runtime>()
+expectTypeOf(app.concurrency.stats()).toEqualTypeOf<RuntimeStats>()
+expectTypeOf(app.concurrency.close()).toEqualTypeOf<Promise<RuntimeCloseSummary>>()
+
+// request.taskGroup in a handler, with no cast.
+app.get('/', async (request) => {
+  expectTypeOf(request.taskGroup).toEqualTypeOf<TaskGroup>()
+  const task = request.taskGroup.createTask(async (signal) => {
+    expectTypeOf(signal).toEqualTypeOf<AbortSignal>()
+    return 42
+  })
+  expectTypeOf(task).toEqualTypeOf<Task<number>>()
+  // @ts-expect-error taskGroup is a TaskGroup, not a function
+  request.taskGroup()
+  return { value: await task }
+})

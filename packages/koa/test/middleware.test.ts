@@ -1,0 +1,296 @@
+// @taskscope/koa against real Koa 3 apps: supertest for the happy paths, real sockets for
+// disconnects and shutdown.
+import { once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Koa from 'koa'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  BackgroundTasks,
+  CancelledError,
+  ClientDisconnectedError,
+  RequestFinishedError,
+  type RuntimeLogger,
+  ShutdownError,
+  TaskGroup,
+  TaskGroupError,
+} from '@taskscope/core'
+import { concurrency, type ConcurrencyMiddleware } from '@taskscope/koa'
+
+interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+type Entry = { level: string; fields: Record<string, unknown>; message?: string }
+
+function memoryLogger() {
+  const entries: Entry[] = []
+  const waiters: Array<{ level: string; resolve: (entry: Entry) => void }> = []
+  const at = (level: string) => (fields: object, message?: string) => {
+    const entry = { level, fields: fields as Record<string, unknown>, message }
+    entries.push(entry)
+    const waiter = waiters.find((w) => w.level === level)
+    if (waiter) {
+      waiters.splice(waiters.indexOf(waiter), 1)
+      waiter.resolve(entry)
+    }
+  }
+  const logger: RuntimeLogger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  return { logger, entries, next: (level: string) => new Promise<Entry>((resolve) => waiters.push({ level, resolve })) }
+}
+
+const untilAborted = (signal: AbortSignal): Promise<never> =>
+  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  vi.restoreAllMocks()
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function setup(options?: Parameters<typeof concurrency>[0], koaOptions?: { asyncLocalStorage?: boolean }) {
+  const log = memoryLogger()
+  const c = concurrency({ logger: log.logger, ...options })
+  const app = new Koa<Koa.DefaultState, Koa.DefaultContext>(koaOptions)
+  const errors: unknown[] = []
+  app.on('error', (error: unknown) => void errors.push(error))
+  app.use(c)
+  cleanups.push(() => c.close({ timeout: 0 }))
+  return { app, c, log, errors }
+}
+
+async function listen(app: Koa, c?: ConcurrencyMiddleware): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer(app.callback())
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  c?.attach(server)
+  cleanups.push(async () => {
+    server.closeAllConnections()
+    if (server.listening) await new Promise((resolve) => server.close(resolve))
+  })
+  return { server, port: (server.address() as net.AddressInfo).port }
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.on('error', () => {})
+  socket.resume()
+  return socket
+}
+
+describe('concurrency()', () => {
+  it('catches app.use(concurrency) with a clear TypeError', () => {
+    const app = new Koa()
+    const ctx = app.createContext(new http.IncomingMessage(new net.Socket()), {} as http.ServerResponse)
+    expect(() => (concurrency as (...args: unknown[]) => unknown)(ctx, async () => {})).toThrow(
+      /app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/,
+    )
+  })
+
+  it('validates options at once, naming the option and the value', () => {
+    expect(() => concurrency({ shutdownTimeout: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/"shutdownTimeout" option/) }),
+    )
+    expect(() => concurrency({ backgroundTasks: 'x' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }))
+    expect(() => concurrency('x' as never)).toThrow(/runtime options must be an object/)
+  })
+
+  it('carries the app-level handle: runtime, lazy threadpool, backgroundTasks, stats, close, attach', () => {
+    const { c } = setup()
+    expect(c.backgroundTasks).toBeInstanceOf(BackgroundTasks)
+    expect(c.stats().pool).toBeNull()
+    expect(c.threadpool).toBe(c.runtime.threadpool)
+    expect(c.stats().pool).not.toBeNull()
+    expect(typeof c.attach).toBe('function')
+  })
+})
+
+describe('ctx.taskGroup, ctx.threadpool, ctx.backgroundTasks', () => {
+  it.each([false, true])('are lazy getters on app.context, one group per request (asyncLocalStorage: %s)', async (asyncLocalStorage) => {
+    const { app, c } = setup(undefined, { asyncLocalStorage })
+    app.use(async (ctx) => {
+      const before = c.stats().requests.active
+      const group = ctx.taskGroup
+      ctx.body = {
+        before,
+        group: group instanceof TaskGroup,
+        same: group === ctx.taskGroup,
+        own: Object.hasOwn(ctx, 'taskGroup'),
+        onContext: Object.hasOwn(app.context, 'taskGroup'),
+        pool: ctx.threadpool === c.threadpool,
+        background: ctx.backgroundTasks === c.backgroundTasks,
+        value: await group.createTask(async () => 'v'),
+      }
+    })
+    const response = await request(app.callback()).get('/')
+    expect(response.body).toEqual({ before: 0, group: true, same: true, own: false, onContext: true, pool: true, background: true, value: 'v' })
+  })
+
+  it('keep the group alive after `await next()` returns, until the response is written', async () => {
+    const { app } = setup()
+    const seen = deferred<{ afterNext: boolean; writtenAtAfterNext: boolean; task: string }>()
+    let afterNext = true
+    let writtenAtAfterNext = true
+    app.use(async (ctx, next) => {
+      await next()
+      afterNext = ctx.taskGroup.cancelled // runs before Koa writes the body
+      writtenAtAfterNext = ctx.res.writableEnded
+    })
+    app.use(async (ctx) => {
+      // A task that only ends when the body has been written: still allowed to finish.
+      const task = ctx.taskGroup.createTask(() => once(ctx.res, 'finish').then(() => 'ran to the end'))
+      task.then((value) => seen.resolve({ afterNext, writtenAtAfterNext, task: value }), () => seen.resolve({ afterNext, writtenAtAfterNext, task: 'cancelled' }))
+      ctx.body = 'ok'
+    })
+    expect((await request(app.callback()).get('/')).text).toBe('ok')
+    expect(await seen.promise).toEqual({ afterNext: false, writtenAtAfterNext: false, task: 'ran to the end' })
+  })
+
+  it('cancels the group when the client leaves after its body was read, printing nothing', async () => {
+    const { app, errors } = setup()
+    const started = deferred<TaskGroup>()
+    const handled = deferred<unknown>()
+    app.use(async (ctx) => {
+      for await (const _ of ctx.req); // a body parser would do this
+      started.resolve(ctx.taskGroup)
+      try {
+        await ctx.taskGroup.createTask(untilAborted)
+      } catch (error) {
+        handled.resolve(error)
+        throw error
+      }
+    })
+    const { port } = await listen(app)
+    const socket = await connect(port)
+    socket.write('POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n{"a":1}')
+    const group = await started.promise
+    expect(group.cancelled).toBe(false)
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    socket.destroy()
+    expect(await handled.promise).toBeInstanceOf(ClientDisconnectedError)
+    await vi.waitFor(() => expect(group.closed).toBe(true))
+    expect(consoleError).not.toHaveBeenCalled()
+    expect(errors).toEqual([])
+  })
+
+  it('cancels tasks still running once the response is written, with RequestFinishedError', async () => {
+    const { app } = setup()
+    const reason = deferred<unknown>()
+    app.use(async (ctx) => {
+      ctx.taskGroup.createTask(untilAborted).then(undefined, reason.resolve)
+      ctx.body = 'early'
+    })
+    expect((await request(app.callback()).get('/')).text).toBe('early')
+    expect(await reason.promise).toBeInstanceOf(RequestFinishedError)
+  })
+
+  it("sends unobserved failures to app.emit('error', err, ctx)", async () => {
+    const { app, errors } = setup()
+    app.use(async (ctx) => {
+      ctx.taskGroup.createTask(async () => {
+        throw new Error('lost')
+      })
+      ctx.body = 'ok'
+    })
+    await request(app.callback()).get('/')
+    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    expect(errors[0]).toBeInstanceOf(TaskGroupError)
+  })
+})
+
+describe('escaped cancellations', () => {
+  const cases: Array<[string, () => Promise<unknown>, number]> = [
+    ['a CancelledError', async () => { throw new CancelledError() }, 499],
+    ['a ShutdownError', async () => { throw new ShutdownError() }, 503],
+    ["Node's AbortError (ABORT_ERR)", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
+  ]
+
+  it.each(cases)('%s answers its status quietly (Koa alone would answer 500)', async (_name, fail, status) => {
+    const { app, errors, log } = setup()
+    app.use(async () => {
+      await fail()
+    })
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const response = await request(app.callback()).get('/')
+    expect(response.status).toBe(status)
+    expect(errors).toEqual([])
+    expect(consoleError).not.toHaveBeenCalled()
+    expect(log.entries.find((entry) => entry.level === 'info')?.fields).toMatchObject({ statusCode: status })
+  })
+
+  it('leaves other errors to Koa', async () => {
+    const { app, errors } = setup()
+    app.silent = true
+    app.use(async () => {
+      throw new Error('boom')
+    })
+    expect((await request(app.callback()).get('/')).status).toBe(500)
+    expect((errors[0] as Error).message).toBe('boom')
+  })
+})
+
+describe('shutdown', () => {
+  it('answers requests with 503 + Connection: close once closing', async () => {
+    const { app, c } = setup()
+    app.use(async (ctx) => {
+      ctx.body = 'app'
+    })
+    await c.close()
+    const response = await request(app.callback()).get('/')
+    expect(response.status).toBe(503)
+    expect(response.headers['retry-after']).toBe('1')
+  })
+
+  it('with attach(server): an in-flight request finishes with Connection: close and close() resolves', async () => {
+    const { app, c } = setup()
+    const gate = deferred()
+    const started = deferred()
+    app.use(async (ctx) => {
+      started.resolve()
+      ctx.body = await ctx.taskGroup.createTask(() => gate.promise.then(() => 'finished'))
+    })
+    const { server, port } = await listen(app, c)
+    const agent = new http.Agent({ keepAlive: true })
+    cleanups.push(async () => agent.destroy())
+    const req = http.get(`http://127.0.0.1:${port}/`, { agent })
+    await started.promise
+    const closing = c.close({ timeout: 60_000 })
+    gate.resolve()
+    const [response] = (await once(req, 'response')) as [http.IncomingMessage]
+    response.resume()
+    expect(response.headers.connection).toBe('close')
+    expect((await closing).requests).toEqual({ inFlight: 1, cancelled: 0, abandoned: 0 })
+    expect(server.listening).toBe(false)
+  })
+
+  it("sends background failures to app.emit('error') once the app has been seen", async () => {
+    const { app, c, errors } = setup()
+    app.use(async (ctx) => {
+      ctx.body = 'ok'
+    })
+    await request(app.callback()).get('/')
+    const boom = new Error('bg')
+    c.backgroundTasks.add(async () => {
+      throw boom
+    })
+    await vi.waitFor(() => expect(errors).toEqual([boom]))
+  })
+
+  it('keeps a background onError the caller gave', async () => {
+    const seen = deferred<unknown>()
+    const c = concurrency({ backgroundTasks: { onError: seen.resolve } })
+    cleanups.push(() => c.close({ timeout: 0 }))
+    const boom = new Error('bg')
+    c.backgroundTasks.add(() => Promise.reject(boom))
+    expect(await seen.promise).toBe(boom)
+  })
+})
