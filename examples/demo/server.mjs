@@ -1,0 +1,83 @@
+/**
+ * The demo behind `npm start`: one Fastify server with every Fastify scenario of the examples
+ * mounted side by side, and a page at / that shows the runtime live (request groups, background
+ * tasks, worker pool), refreshed every second from GET /stats.
+ *
+ *   npm start            (or: PORT=8080 node examples/demo/server.mjs)
+ *   open http://localhost:3000
+ */
+import { readFile } from 'node:fs/promises'
+import { pathToFileURL } from 'node:url'
+import { concurrencyPlugin } from '@taskscope/fastify'
+import closeWithGrace from 'close-with-grace'
+import Fastify from 'fastify'
+import { analyticsRoutes } from '../analytics/fastify.mjs'
+import { dashboardRoutes } from '../dashboard/fastify.mjs'
+import { startUpstream } from '../dashboard/upstream.mjs'
+import { newsletterRoutes } from '../newsletter/fastify.mjs'
+import { pipelineRoutes } from '../pipeline/fastify.mjs'
+import { Database, resourceRoutes } from '../resource-manager/fastify.mjs'
+import { searchRoutes } from '../search/fastify.mjs'
+import { taskRoutes } from '../task-manager/fastify.mjs'
+import { thumbnailRoutes } from '../thumbnails/fastify.mjs'
+
+const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
+
+/** Builds the demo app: the runtime once, at the root, then every scenario's routes. */
+export async function build({ logger = false, shutdownTimeout = 5_000, analytics } = {}) {
+  const app = Fastify({ logger })
+  await app.register(concurrencyPlugin, { shutdownTimeout })
+
+  const upstream = await startUpstream({ latency: 300 }) // the dashboard's local "services"
+  app.addHook('onClose', () => upstream.close())
+
+  await app.register(dashboardRoutes, { upstreamUrl: upstream.url })
+  await app.register(thumbnailRoutes)
+  await app.register(searchRoutes)
+  await app.register(newsletterRoutes)
+  await app.register(analyticsRoutes, analytics)
+  await app.register(taskRoutes)
+  await app.register(pipelineRoutes)
+  await app.register(resourceRoutes, { db: new Database() })
+
+  app.get('/', (request, reply) => reply.type('text/html; charset=utf-8').send(page))
+
+  // What the page shows. `stats().pool` is null until the pool is first used.
+  app.get('/stats', async () => {
+    const { requests, background, pool, draining } = app.concurrency.stats()
+    return { uptime: Math.round(process.uptime()), draining, requests, background: { ...background, tasks: app.backgroundTasks.list() }, pool }
+  })
+  return app
+}
+
+/** Builds and listens; resolves with `{ app, url, close }`. */
+export async function start({ port = 3000, host = '127.0.0.1', ...options } = {}) {
+  const app = await build(options)
+  await app.listen({ port, host })
+  return { app, url: `http://${host}:${app.server.address().port}`, close: () => app.close() }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { app } = await start({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST, logger: { level: 'warn' } })
+  const url = `http://localhost:${app.server.address().port}`
+  closeWithGrace(async ({ signal }) => {
+    if (signal) console.log(`${signal}: shutting down (in-flight work drains for up to 5 s)`)
+    await app.close()
+  })
+  const json = `-H 'content-type: application/json'`
+  console.log(`taskscope demo listening on ${url}
+
+Open ${url} for live runtime stats, or try:
+  curl ${url}/dashboard/1                                              # three upstream calls in parallel (request.taskGroup)
+  curl -s --data-binary @photo.jpg -H 'content-type: image/jpeg' ${url}/thumbnails -o thumb.png   # resized in the worker pool
+  curl '${url}/search?q=taskscope&fail=primary'                        # failover with firstSuccessful
+  curl '${url}/search?q=taskscope&slow=primary,backup,fallback'        # 504 after the timeout
+  curl -X POST ${json} -d '{"subject":"Hello","recipients":20}' ${url}/newsletter   # background job
+  curl ${url}/newsletter/status
+  curl ${url}/analytics/daily                                          # AsyncLazy, computed in the pool, then cached
+  curl -X POST ${json} -d '{"name":"report","steps":10}' ${url}/tasks  # then GET/DELETE /tasks/<id>, GET /tasks
+  curl -X POST ${json} -d '{"documents":12,"concurrency":4}' ${url}/pipeline
+  curl '${url}/resources/report?ms=3000'                               # a slow request; Ctrl-C drains it
+  curl ${url}/stats                                                    # the numbers behind the page
+Ctrl-C stops the server gracefully.`)
+}

@@ -1,0 +1,60 @@
+// The demo behind `npm start`: every Fastify scenario on one port, an HTML page at /, and the
+// runtime stats it shows at /stats.
+import vm from 'node:vm'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { cleanup, example, post, request, type Started, track } from './helpers.ts'
+
+afterEach(cleanup)
+
+async function startDemo(): Promise<Started> {
+  const { start } = await example('demo/server.mjs')
+  return track(await start({ port: 0, shutdownTimeout: 1_000, analytics: { orders: 10_000 } }))
+}
+
+describe('demo server', () => {
+  it('serves the live stats page at /, with a script that parses', async () => {
+    const { url } = await startDemo()
+    const page = await request(`${url}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(page.body).toContain('<title>taskscope demo</title>')
+    expect(page.body).toContain("fetch('/stats')")
+    const script = /<script type="module">([\s\S]*?)<\/script>/.exec(page.body)![1]!
+    expect(() => new vm.Script(script)).not.toThrow()
+  })
+
+  it('reports request groups, background tasks and the pool at /stats', async () => {
+    const { url } = await startDemo()
+    const idle = await request(`${url}/stats`)
+    expect(idle.status).toBe(200)
+    expect(idle.body).toMatchObject({ draining: false, requests: { active: 0 }, background: { active: 1 }, pool: null })
+    expect(idle.body.background.tasks).toMatchObject([{ name: 'analytics: refresh loop', status: 'running' }])
+
+    const task = await post(`${url}/tasks`, { name: 'demo', steps: 1000 })
+    expect(task.status).toBe(202)
+    const busy = await request(`${url}/stats`)
+    expect(busy.body.background.active).toBe(2)
+    expect(busy.body.background.tasks.map((t: { name: string }) => t.name)).toContain('task: demo')
+
+    const slow = request(`${url}/resources/report?ms=60000`).catch(() => undefined) // cancelled when the demo closes
+    await vi.waitFor(async () => expect((await request(`${url}/stats`)).body.requests.active).toBe(1), { interval: 20 })
+    void slow
+
+    expect((await request(`${url}/analytics/daily`)).status).toBe(200) // starts the pool
+    const pooled = await request(`${url}/stats`)
+    expect(pooled.body.pool).toMatchObject({ completed: 1, queued: 0 })
+    expect(pooled.body.pool.threads).toBeGreaterThanOrEqual(1)
+  })
+
+  it('mounts every Fastify scenario', async () => {
+    const { url } = await startDemo()
+    expect((await request(`${url}/dashboard/1`)).body.user.name).toBe('Ada Lovelace')
+    expect((await request(`${url}/search?q=demo&fail=primary`)).body.source).toBe('backup')
+    expect((await post(`${url}/newsletter`, { subject: 'Hi', recipients: 1 })).status).toBe(202)
+    expect((await request(`${url}/newsletter/status`)).status).toBe(200)
+    expect((await post(`${url}/pipeline`, { documents: 2 })).status).toBe(200)
+    expect((await request(`${url}/resources/report?ms=0`)).status).toBe(200)
+    expect((await request(`${url}/tasks`)).status).toBe(200)
+    expect((await request(`${url}/thumbnails`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'x' })).status).toBe(422)
+  })
+})
