@@ -3,10 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { EventEmitter } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { vi } from 'vitest'
 
-// Vitest 4 inline projects do not inherit the root's 20 s timeouts: apply them here.
-vi.setConfig({ testTimeout: 20_000, hookTimeout: 20_000 })
 
 /** What every example's `start()` resolves with (plus framework objects). */
 export interface Started {

@@ -1,0 +1,106 @@
+// Matrix row 11 (H4): a cancellation escaping a handler answers a quiet 499, never a 500, in all three
+// frameworks (Express: with `c.errorHandler()` mounted after the routes — helpers/servers.ts does).
+// A plain failure still answers 500, so the error path under test is real.
+import { ClientDisconnectedError, isCancellation } from '@taskscope/core'
+import request from 'supertest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from './helpers/clients.ts'
+import { frameworks, roundTrip } from './helpers/servers.ts'
+
+afterEach(cleanup)
+
+describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
+  it('a cancelled task awaited by the handler answers 499, and nothing is logged as an error', async () => {
+    const app = await fw.start({
+      routes: [
+        {
+          method: 'GET',
+          path: '/cancelled-task',
+          handler: async ({ taskGroup }) => {
+            const task = taskGroup.createTask(untilAborted(), { name: 'doomed' })
+            task.cancel()
+            return await task
+          },
+        },
+        {
+          method: 'POST',
+          path: '/cancelled-group',
+          handler: async ({ taskGroup }) => {
+            const task = taskGroup.createTask(untilAborted(), { name: 'doomed' })
+            taskGroup.cancel()
+            return await task
+          },
+        },
+      ],
+    })
+    const a = await request(app.url).get('/cancelled-task')
+    expect(a.status).toBe(499)
+    const b = await request(app.url).post('/cancelled-group').send({ x: 1 })
+    expect(b.status).toBe(499)
+    await roundTrip(app)
+    expect(app.logs.loudCancellations()).toEqual([])
+  })
+
+  it('a ClientDisconnectedError thrown by the handler itself answers 499', async () => {
+    const app = await fw.start({
+      routes: [
+        {
+          method: 'GET',
+          path: '/throws',
+          handler: () => {
+            throw new ClientDisconnectedError('upstream client went away')
+          },
+        },
+      ],
+    })
+    const res = await request(app.url).get('/throws')
+    expect(res.status).toBe(499)
+    expect(res.status).not.toBe(500)
+  })
+
+  it('a plain error still answers 500 (control)', async () => {
+    const app = await fw.start({
+      routes: [
+        {
+          method: 'GET',
+          path: '/boom',
+          handler: () => {
+            throw new Error('boom')
+          },
+        },
+      ],
+    })
+    const res = await request(app.url).get('/boom')
+    expect(res.status).toBe(500)
+  })
+
+  it('after a real disconnect the escaping cancellation is handled quietly (no error-level log)', async () => {
+    const threw = deferred<unknown>()
+    const started = deferred<AbortSignal>()
+    const app = await fw.start({
+      routes: [
+        {
+          method: 'POST',
+          path: '/gone',
+          handler: async ({ taskGroup }) => {
+            started.resolve(taskGroup.signal)
+            try {
+              return await taskGroup.createTask(untilAborted())
+            } catch (error) {
+              threw.resolve(error)
+              throw error
+            }
+          },
+        },
+      ],
+    })
+    const conn = await rawConnect(app.port)
+    conn.write(rawHttpRequest({ method: 'POST', path: '/gone', body: { a: 1 } }))
+    const signal = await started.promise
+    conn.destroy()
+    expect(codeOf(await waitForAbort(signal))).toBe('ERR_CLIENT_CLOSED_REQUEST')
+    expect(isCancellation(await threw.promise)).toBe(true)
+    await roundTrip(app) // the framework has handled the escaped error by now
+    expect(app.logs.loudCancellations()).toEqual([])
+  })
+})
