@@ -7,14 +7,16 @@ import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
 import { TaskGroup } from './task-group.js'
+import { getThreadpool } from './shared-threadpool.js'
 import { Threadpool, type ThreadpoolOptions, type ThreadpoolStats } from './threadpool.js'
 
 /** Options of {@link createRuntime} (and of every adapter). */
 export interface RuntimeOptions {
   /**
-   * The worker pool: options for a pool the runtime creates on first use of `runtime.threadpool`
-   * and closes on shutdown; or an existing {@link Threadpool}, used as is and left open (its owner
-   * closes it; pass `getThreadpool()` to share the process-wide pool). Default: `{}`.
+   * The worker pool. Default: the process-wide shared pool (`getThreadpool()`, the one
+   * `runInThreadpool` uses), started on first use and closed on shutdown. Options: a pool of the
+   * runtime's own with those options, created on first use of `runtime.threadpool` and closed on
+   * shutdown. An existing {@link Threadpool}: used as is and left open (its owner closes it).
    */
   threadpool?: Threadpool | ThreadpoolOptions
   /**
@@ -113,7 +115,7 @@ export class Runtime {
   /** The app's background tasks; `close()` shuts them down. */
   readonly backgroundTasks: BackgroundTasks
   #pool: Threadpool | undefined
-  #poolOptions: ThreadpoolOptions | undefined // undefined: the caller's pool
+  #poolOptions: ThreadpoolOptions | 'shared' | undefined // undefined: the caller's pool
   #poolClosed = false
   #groups = new WeakMap<HttpResponse, TaskGroup>()
   #live = new Set<TaskGroup>()
@@ -137,13 +139,19 @@ export class Runtime {
     this.shutdownTimeout = validateLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
     this.backgroundTasks = this.#toBackgroundTasks(opts.backgroundTasks)
     if (isPool(opts.threadpool)) this.#pool = opts.threadpool
+    else if (opts.threadpool === undefined) this.#poolOptions = 'shared'
     else this.#poolOptions = Threadpool.validateOptions(opts.threadpool, 'The "threadpool" option')
   }
 
-  /** The app's pool; one the runtime owns starts here, on first read (after shutdown: a closed pool). */
+  /**
+   * The app's pool, started on first read: by default the process-wide shared pool (so
+   * `runInThreadpool` in a handler uses the same threads). After shutdown: the closed pool.
+   */
   get threadpool(): Threadpool {
-    if (this.#pool === undefined) {
-      this.#pool = new Threadpool(this.#poolOptions)
+    const shared = this.#poolOptions === 'shared'
+    // Another app in this process may have closed the shared pool: take the fresh one.
+    if (this.#pool === undefined || (shared && this.#pool.closed && !this.#poolClosed)) {
+      this.#pool = shared ? getThreadpool() : new Threadpool(this.#poolOptions as ThreadpoolOptions | undefined)
       if (this.#poolClosed) void this.#pool.destroy()
     }
     return this.#pool

@@ -18,6 +18,8 @@ import {
   TaskGroup,
   TaskGroupError,
   Threadpool,
+  getThreadpool,
+  runInThreadpool,
   TimeoutError,
 } from '@taskscope/core'
 import { deferred, flush } from './helpers.ts'
@@ -363,6 +365,18 @@ describe('runtime.close', () => {
     await get('/')
     const group = await created.promise
     expect(group.signal.reason).toBeInstanceOf(ShutdownError)
+  })
+
+  it('uses the process-wide shared pool by default (the one runInThreadpool uses), and closes it', async () => {
+    const pool = runtime.threadpool
+    expect(pool).toBe(getThreadpool())
+    expect(await runInThreadpool((n: number) => n + 1, 1)).toBe(2)
+    expect(pool.stats().completed).toBe(1)
+    await runtime.close()
+    expect(pool.closed).toBe(true)
+    expect(runtime.threadpool).toBe(pool)
+    expect(getThreadpool()).not.toBe(pool) // the next user gets a fresh shared pool
+    await getThreadpool().close()
   })
 
   it('closes a pool it started; later reads return a closed pool', async () => {
