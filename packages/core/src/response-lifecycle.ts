@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { ClientDisconnectedError, isCancellation, RequestFinishedError } from './errors.js'
+import { stackless } from './internal/cancel.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { TaskGroup } from './task-group.js'
 
@@ -86,7 +87,7 @@ export function watchResponse(req: HttpRequest, res: HttpResponse, on: ResponseL
     if (done) return
     dispose()
     if (!gone) on.completed()
-    else on.clientGone(new ClientDisconnectedError(undefined, cause ? { cause } : undefined))
+    else on.clientGone(stackless(() => new ClientDisconnectedError(undefined, cause ? { cause } : undefined)))
   }
   function onResponseClose(): void {
     report(!response.writableEnded, request.errored)
@@ -148,7 +149,7 @@ export function bindRequestGroup(group: TaskGroup, req: HttpRequest, res: HttpRe
         const message = 'response completed with request tasks still running: cancelled (work that must outlive a request belongs in backgroundTasks)'
         log(logger, 'warn', { tasks: group.size, group: group.name }, message)
       }
-      end(new RequestFinishedError())
+      end(stackless(() => new RequestFinishedError()))
     },
   })
 }

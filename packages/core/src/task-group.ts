@@ -45,7 +45,10 @@ type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
 export class TaskGroup implements AsyncDisposable {
   /** The group's name, if given. */
   readonly name: string | undefined
-  #controller = new AbortController()
+  // Created on first read of `signal`: a group nobody asks for a signal (a request group whose
+  // handler never used it, zero-parameter work aside) never pays for an AbortController.
+  #controller: AbortController | undefined
+  #reason: CancelledError | undefined
   #limit: number
   #parent: AbortSignal | undefined
   #timer: NodeJS.Timeout | undefined
@@ -66,7 +69,6 @@ export class TaskGroup implements AsyncDisposable {
     this.#limit = validateInteger(opts.limit, 'The "limit" option', 1, true) ?? Infinity
     const timeout = validateDuration(opts.timeout, 'The "timeout" option')
     this.name = validateString(opts.name, 'The "name" option')
-    setMaxListeners(0, this.#controller.signal)
 
     if (this.#parent?.aborted) {
       this.#onParentAbort()
@@ -107,6 +109,11 @@ export class TaskGroup implements AsyncDisposable {
 
   /** Aborts when the group is cancelled (by `cancel()`, a failure, the parent signal or the timeout). */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      setMaxListeners(0, this.#controller.signal)
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
     return this.#controller.signal
   }
 
@@ -122,7 +129,7 @@ export class TaskGroup implements AsyncDisposable {
 
   /** True once the group has been cancelled, for whatever reason. */
   get cancelled(): boolean {
-    return this.#controller.signal.aborted
+    return this.#reason !== undefined
   }
 
   /**
@@ -148,8 +155,8 @@ export class TaskGroup implements AsyncDisposable {
       ((typeof work === 'function' && work.name) || `Task-${++this.#created}`)
     const task = new Task(this, work, name) as Task<Awaited<T>>
     this.#live.add(task)
-    if (this.#controller.signal.aborted) {
-      task.abort(this.#controller.signal.reason)
+    if (this.#reason !== undefined) {
+      task.abort(this.#reason)
     } else if (this.#running < this.#limit) {
       this.#running++
       task.start()
@@ -199,7 +206,7 @@ export class TaskGroup implements AsyncDisposable {
         `${unobserved.length} task${unobserved.length === 1 ? '' : 's'} of the group${this.name ? ` "${this.name}"` : ''} failed: ${unobserved.map((task) => task.name).join(', ')}`,
       )
     }
-    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#controller.signal.reason
+    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
   }
 
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
@@ -219,7 +226,7 @@ export class TaskGroup implements AsyncDisposable {
 
   #startQueued(): void {
     // Once cancelled, queued tasks are being cancelled too (possibly right now, mid-iteration).
-    if (this.#controller.signal.aborted) return
+    if (this.#reason !== undefined) return
     const queue = this.#queue
     while (this.#queueHead < queue.length && this.#running < this.#limit) {
       const { task, run } = queue[this.#queueHead]!
@@ -235,10 +242,11 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   #cancel(reason: CancelledError, kind: CancelKind): void {
-    if (this.#controller.signal.aborted) return
+    if (this.#reason !== undefined) return
+    this.#reason = reason
     this.#cancelKind = kind
     this.#detach()
-    this.#controller.abort(reason)
+    this.#controller?.abort(reason)
     // The group aborts its children itself: no per-task listener on any signal (G10).
     for (const task of this.#live) task.abort(reason)
   }

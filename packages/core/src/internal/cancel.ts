@@ -16,3 +16,18 @@ export function toCancelledError(reason: unknown, message = 'The operation was c
 }
 
 export const noop = (): void => {}
+
+/**
+ * Builds an error without capturing a stack trace. For reasons created on a hot path whose stack
+ * would only show the library's own lifecycle callback (a request finishing, a client leaving):
+ * capturing it costs more than the rest of the request's bookkeeping.
+ */
+export function stackless<E>(make: () => E): E {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}

@@ -1,0 +1,114 @@
+// Suite 3: HTTP overhead, autocannon over loopback. For each framework, in one server process:
+// hello-world bare vs with the adapter installed but unused, and a handler fanning out 3 async
+// calls in the request's taskGroup (adapter app) vs the same with a hand-written Promise.all (bare
+// app). The load generator runs here, the servers in a child process; the variants alternate
+// (ABBA) over rounds and each ratio is the median of per-round ratios.
+//
+// The targets are judged on throughput (autocannon), as the issue asks. On a shared machine that
+// number moves with everybody else's load, so every row also reports the server's CPU time per
+// request (process.cpuUsage() of the server process over the load), a steadier second opinion.
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { adapterMissing, FRAMEWORKS } from '../fixtures/http-apps.mjs'
+import { load } from '../lib/load.mjs'
+import { median, spread } from '../lib/stats.mjs'
+
+export const name = 'http'
+
+let missing = {}
+
+export async function available() {
+  for (const fw of FRAMEWORKS) {
+    const why = await adapterMissing(fw)
+    if (why) missing[fw] = why
+  }
+  return Object.keys(missing).length === FRAMEWORKS.length ? Object.values(missing).join('; ') : undefined
+}
+
+export function placeholderRows(reason) {
+  return FRAMEWORKS.map((fw) => skippedRow(fw, reason))
+}
+
+function skippedRow(fw, reason) {
+  return { suite: name, case: fw, impl: 'hello-world and 3-call fan-out, bare vs adapter', skipped: reason, value: Number.NaN, ratio: Number.NaN }
+}
+
+async function startServers(framework) {
+  const child = fork(fileURLToPath(new URL('../fixtures/http-server.mjs', import.meta.url)), [framework], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const [ports] = await once(child, 'message')
+  return {
+    ports,
+    /** The server process's CPU time so far, in µs. */
+    async cpu() {
+      child.send('cpu')
+      const [m] = await once(child, 'message')
+      return m.cpu
+    },
+    async close() {
+      child.send('close')
+      await once(child, 'exit')
+    },
+  }
+}
+
+export async function run({ quick, log }) {
+  const duration = quick ? 0.3 : 2
+  const rounds = quick ? 1 : 4
+  const connections = 10
+  const rows = []
+  for (const fw of FRAMEWORKS) {
+    if (missing[fw]) {
+      rows.push(skippedRow(fw, missing[fw]))
+      continue
+    }
+    const servers = await startServers(fw)
+    try {
+      const url = (which, path) => `http://127.0.0.1:${servers.ports[which]}${path}`
+      const variants = {
+        helloBare: url('bare', '/hello'),
+        helloAdapter: url('adapter', '/hello'),
+        fanoutBare: url('bare', '/fanout'),
+        fanoutGroup: url('adapter', '/fanout'),
+        fanoutTouch: url('adapter', '/fanout-touch'),
+      }
+      // Warm-up: JIT and connection setup, not measured.
+      if (!quick) for (const u of Object.values(variants)) await load(u, { connections, duration: 1 })
+      const rps = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+      const cpu = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+      const errors = Object.fromEntries(Object.keys(variants).map((k) => [k, 0]))
+      for (let r = 0; r < rounds; r++) {
+        // ABBA: alternate which of each pair goes first, so drift does not favour one side.
+        const order = r % 2 === 0 ? ['helloBare', 'helloAdapter', 'fanoutGroup', 'fanoutBare', 'fanoutTouch'] : ['helloAdapter', 'helloBare', 'fanoutTouch', 'fanoutBare', 'fanoutGroup']
+        for (const k of order) {
+          const c0 = await servers.cpu()
+          const result = await load(variants[k], { connections, duration })
+          const c1 = await servers.cpu()
+          rps[k].push(result.rps)
+          cpu[k].push((c1 - c0) / Math.max(1, result.total))
+          errors[k] += result.errors
+        }
+      }
+      for (const [k, n] of Object.entries(errors)) if (n > 0) log(`${fw} ${k}: ${n} errors/non-2xx`)
+      const ratio = (a, b) => median(rps[a].map((x, i) => x / rps[b][i]))
+      // CPU per request, as a throughput-equivalent ratio (baseline CPU ÷ this row's CPU).
+      const cpuRatio = (a, b) => median(cpu[b].map((x, i) => x / cpu[a][i]))
+      const us = (k) => `${median(cpu[k]).toFixed(0)} µs CPU/req`
+      const hello = ratio('helloAdapter', 'helloBare')
+      const fan = ratio('fanoutGroup', 'fanoutBare')
+      const row = (c, impl, k, r, vs, extra) => ({ suite: name, case: c, impl, value: median(rps[k]), unit: 'req/s', ratio: r, vs, spread: spread(rps[k]), cpuUs: median(cpu[k]), errors: errors[k], ...extra })
+      rows.push(
+        row(`${fw}: hello world`, `bare app (${us('helloBare')})`, 'helloBare', 1, 'bare app'),
+        row(`${fw}: hello world`, `adapter installed, unused (${us('helloAdapter')}; CPU ratio ${cpuRatio('helloAdapter', 'helloBare').toFixed(2)}×)`, 'helloAdapter', hello, 'bare app', { target: '≥ 0.97×', met: hello >= 0.97, cpuRatio: cpuRatio('helloAdapter', 'helloBare') }),
+        row(`${fw}: fan-out of 3 async calls`, `hand-written Promise.all, bare app (${us('fanoutBare')})`, 'fanoutBare', 1, 'Promise.all'),
+        row(`${fw}: fan-out of 3 async calls`, `taskGroup.createTask((signal) => …) ×3 (${us('fanoutGroup')}; CPU ratio ${cpuRatio('fanoutGroup', 'fanoutBare').toFixed(2)}×)`, 'fanoutGroup', fan, 'Promise.all', { target: '≥ 0.9×', met: fan >= 0.9, cpuRatio: cpuRatio('fanoutGroup', 'fanoutBare') }),
+        row(`${fw}: fan-out of 3 async calls`, `diagnostic: group created but unused, Promise.all (${us('fanoutTouch')}; CPU ratio ${cpuRatio('fanoutTouch', 'fanoutBare').toFixed(2)}×)`, 'fanoutTouch', ratio('fanoutTouch', 'fanoutBare'), 'Promise.all', { cpuRatio: cpuRatio('fanoutTouch', 'fanoutBare') }),
+      )
+    } finally {
+      await servers.close()
+    }
+  }
+  return rows
+}

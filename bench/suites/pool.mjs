@@ -1,0 +1,125 @@
+// Suite 2: pool dispatch. A no-op and a 1 ms CPU task through runInThreadpool (function shipped by
+// source) and a workerTask handle, against raw tinypool, piscina and workerpool with the same
+// thread count. Throughput with a bounded number of tasks in flight (a server never queues
+// unboundedly; our default maxQueue is 64 per thread), the same driver for every pool.
+import * as core from '@taskscope/core'
+import Piscina from 'piscina'
+import { Tinypool } from 'tinypool'
+import workerpool from 'workerpool'
+import { compare, roundRatio } from '../lib/micro.mjs'
+
+export const name = 'pool'
+
+const tasksFile = new URL('../fixtures/pool-tasks.mjs', import.meta.url)
+const workerpoolFile = new URL('../fixtures/workerpool-worker.mjs', import.meta.url)
+
+/** Self-contained functions for runInThreadpool (shipped by source, compiled once per thread). */
+const noopFn = () => 0
+const cpuFn = (ms) => {
+  const end = performance.now() + ms
+  let n = 0
+  while (performance.now() < end) n++
+  return n
+}
+
+export async function available() {
+  if (typeof core.runInThreadpool !== 'function' || typeof core.workerTask !== 'function' || typeof core.getThreadpool !== 'function') {
+    return '@taskscope/core has no runInThreadpool/workerTask/getThreadpool yet (packages/core/dist/threadpool.js)'
+  }
+  const probe = await Promise.race([
+    core.runInThreadpool((a, b) => a + b, 1, 2).then(
+      (v) => (v === 3 ? undefined : `runInThreadpool((a, b) => a + b, 1, 2) gave ${v}`),
+      (e) => `runInThreadpool failed: ${e?.message ?? e}`,
+    ),
+    new Promise((resolve) => setTimeout(resolve, 15_000, 'runInThreadpool did not answer within 15 s')).then((v) => v),
+  ])
+  return probe
+}
+
+export function placeholderRows(reason) {
+  return [{ suite: name, case: 'no-op and 1 ms CPU', impl: 'runInThreadpool, workerTask vs tinypool/piscina/workerpool', skipped: reason, value: Number.NaN, ratio: Number.NaN, target: '≥ 0.9× tinypool' }]
+}
+
+/** Runs `n` tasks keeping `window` in flight; resolves when all are done. */
+async function drive(submit, n, window) {
+  let started = 0
+  async function lane() {
+    while (started < n) {
+      started++
+      await submit()
+    }
+  }
+  const lanes = new Array(Math.min(window, n))
+  for (let i = 0; i < lanes.length; i++) lanes[i] = lane()
+  await Promise.all(lanes)
+}
+
+export async function run({ quick, log }) {
+  const shared = core.getThreadpool()
+  const threads = shared.options.maxThreads
+  const idleTimeout = 600_000
+  log(`thread count: ${threads} (the shared pool's default maxThreads; every pool gets the same)`)
+  const tiny = new Tinypool({ filename: tasksFile.href, minThreads: threads, maxThreads: threads, idleTimeout })
+  const pisc = new Piscina({ filename: tasksFile.href, minThreads: threads, maxThreads: threads, idleTimeout })
+  const wpool = workerpool.pool(workerpoolFile.pathname, { workerType: 'thread', minWorkers: threads, maxWorkers: threads })
+  const noopTask = core.workerTask(tasksFile, 'noop')
+  const cpuTask = core.workerTask(tasksFile, 'cpu')
+
+  const window = Math.min(32, shared.options.maxQueue)
+  const workloads = [
+    {
+      label: 'no-op',
+      n: quick ? 50 : 2_000,
+      submit: {
+        fn: () => core.runInThreadpool(noopFn),
+        handle: () => core.runInThreadpool(noopTask),
+        tinypool: () => tiny.run(undefined, { name: 'noop' }),
+        piscina: () => pisc.run(undefined, { name: 'noop' }),
+        workerpool: () => wpool.exec('noop', []),
+      },
+    },
+    {
+      label: '1 ms CPU',
+      n: quick ? 10 : 150 * threads,
+      submit: {
+        fn: () => core.runInThreadpool(cpuFn, 1),
+        handle: () => core.runInThreadpool(cpuTask, 1),
+        tinypool: () => tiny.run(1, { name: 'cpu' }),
+        piscina: () => pisc.run(1, { name: 'cpu' }),
+        workerpool: () => wpool.exec('cpu', [1]),
+      },
+    },
+  ]
+  const labels = {
+    fn: 'runInThreadpool(fn), function by source',
+    handle: 'runInThreadpool(workerTask(url, name))',
+    tinypool: 'raw tinypool',
+    piscina: 'raw piscina',
+    workerpool: 'raw workerpool',
+  }
+  const rows = []
+  try {
+    for (const w of workloads) {
+      const cases = Object.entries(w.submit).map(([key, submit]) => ({ name: key, fn: () => drive(submit, w.n, window) }))
+      const results = await compare(cases, quick ? { rounds: 1, time: 20, iterations: 2, warmupTime: 10, warmupIterations: 1 } : { rounds: 4, time: 400, iterations: 3, warmupTime: 150, warmupIterations: 2 })
+      const rate = (key) => w.n / (results.get(key).ms / 1000)
+      const caseLabel = `${w.label}, ${threads} thread${threads === 1 ? '' : 's'}, ${window} in flight`
+      for (const key of Object.keys(w.submit)) {
+        // Throughput ratio = inverse time ratio, per round.
+        const ratio = 1 / roundRatio(results, key, 'tinypool')
+        const row = { suite: name, case: caseLabel, impl: labels[key], value: rate(key), unit: 'tasks/s', ratio, vs: 'raw tinypool', spread: results.get(key).spread }
+        if (key === 'fn' || key === 'handle') {
+          row.target = '≥ 0.9×'
+          row.met = ratio >= 0.9
+        }
+        rows.push(row)
+      }
+      for (const key of ['fn', 'handle']) {
+        rows.push({ suite: name, case: caseLabel, impl: labels[key], value: rate(key), unit: 'tasks/s', ratio: 1 / roundRatio(results, key, 'piscina'), vs: 'raw piscina', target: 'report' })
+      }
+    }
+  } finally {
+    await Promise.allSettled([tiny.destroy(), pisc.destroy(), wpool.terminate(true), shared.destroy()])
+  }
+  return rows
+}

@@ -1,0 +1,180 @@
+// Suite 1: task groups. 10,000 trivial tasks, and 1,000 concurrent groups of 10 tasks, through
+// TaskGroup and through the alternatives doing the same job (start every task with a way to cancel
+// it, wait for all of them, collect the results).
+import { TaskGroup } from '@taskscope/core'
+import { Effect } from 'effect'
+import { run as effectionRun, spawn, call } from 'effection'
+import pLimit from 'p-limit'
+import { compare, roundRatio } from '../lib/micro.mjs'
+
+export const name = 'task-group'
+
+/** The trivial task: an async function that returns at once (one promise, one microtask). */
+async function trivial(_signal) {
+  return 1
+}
+
+// ---- one job = N tasks, joined --------------------------------------------------------------
+
+/** Hand-written: each task gets its own AbortController, joined with Promise.all (the G10 yardstick). */
+function handLoop(n) {
+  const promises = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const controller = new AbortController()
+    promises[i] = trivial(controller.signal)
+  }
+  return Promise.all(promises)
+}
+
+/** Bare Promise.all, every task given the same signal. */
+function sharedSignal(n) {
+  const controller = new AbortController()
+  const promises = new Array(n)
+  for (let i = 0; i < n; i++) promises[i] = trivial(controller.signal)
+  return Promise.all(promises)
+}
+
+/** TaskGroup, work that declares no parameter (shares the group's signal; see core README "Costs"). */
+async function groupShared(n) {
+  const group = new TaskGroup()
+  const tasks = new Array(n)
+  for (let i = 0; i < n; i++) tasks[i] = group.createTask(() => trivial())
+  const results = await Promise.all(tasks)
+  await group.close()
+  return results
+}
+
+/** TaskGroup, work declared as (signal) => …: every task gets its own AbortSignal. */
+async function groupOwn(n) {
+  const group = new TaskGroup()
+  const tasks = new Array(n)
+  for (let i = 0; i < n; i++) tasks[i] = group.createTask((signal) => trivial(signal))
+  const results = await Promise.all(tasks)
+  await group.close()
+  return results
+}
+
+/** TaskGroup joined by close() only, results not collected (no promise per task). */
+async function groupJoinOnly(n) {
+  const group = new TaskGroup()
+  for (let i = 0; i < n; i++) group.createTask(() => trivial())
+  await group.close()
+}
+
+/** p-limit with no limit, one shared signal. */
+function pLimitJob(n) {
+  const controller = new AbortController()
+  const limit = pLimit(Number.POSITIVE_INFINITY)
+  const promises = new Array(n)
+  for (let i = 0; i < n; i++) promises[i] = limit(() => trivial(controller.signal))
+  return Promise.all(promises)
+}
+
+/** Effection 4: spawn every child in a scope, then join each. */
+function effectionJob(n) {
+  return effectionRun(function* () {
+    const tasks = new Array(n)
+    for (let i = 0; i < n; i++) tasks[i] = yield* spawn(() => call(() => trivial()))
+    const results = new Array(n)
+    for (let i = 0; i < n; i++) results[i] = yield* tasks[i]
+    return results
+  })
+}
+
+/** Effect 4: Effect.all with unbounded concurrency over promise-backed effects. */
+function effectJob(n) {
+  const effects = new Array(n)
+  for (let i = 0; i < n; i++) effects[i] = Effect.promise(() => trivial())
+  return Effect.runPromise(Effect.all(effects, { concurrency: 'unbounded' }))
+}
+
+// ---- jobs: many small groups ----------------------------------------------------------------
+
+/** `groups` concurrent jobs of `size` tasks each, e.g. 1,000 requests fanning out 10 calls. */
+const many = (job, groups, size) => () => {
+  const all = new Array(groups)
+  for (let g = 0; g < groups; g++) all[g] = job(size)
+  return Promise.all(all)
+}
+
+const implementations = [
+  { key: 'hand', label: 'Promise.all + AbortController per task (hand loop)', job: handLoop },
+  { key: 'shared', label: 'Promise.all + one shared AbortController', job: sharedSignal },
+  { key: 'tg', label: 'TaskGroup, () => work (shares group signal)', job: groupShared },
+  { key: 'tgOwn', label: 'TaskGroup, (signal) => work (own signal)', job: groupOwn },
+  { key: 'tgJoin', label: 'TaskGroup, () => work, join by close() only', job: groupJoinOnly },
+  { key: 'plimit', label: 'p-limit(Infinity) + one shared AbortController', job: pLimitJob },
+  { key: 'effection', label: 'Effection 4 spawn + join', job: effectionJob, slow: true },
+  { key: 'effect', label: 'Effect 4 Effect.all unbounded', job: effectJob, slow: true },
+]
+
+export async function run({ quick }) {
+  const shapes = quick
+    ? [
+        { label: '200 tasks (quick)', groups: 1, size: 200 },
+        { label: '20 × 10-task groups (quick)', groups: 20, size: 10 },
+      ]
+    : [
+        { label: '10,000 tasks, one group', groups: 1, size: 10_000 },
+        { label: '1,000 × 10-task groups', groups: 1_000, size: 10 },
+      ]
+  const budget = quick
+    ? { rounds: 1, time: 20, iterations: 2, warmupTime: 10, warmupIterations: 1 }
+    : { rounds: 5, time: 300, iterations: 3, warmupTime: 100, warmupIterations: 2 }
+  // Effection takes ~1-2 s per 10,000 tasks here: fewer rounds, one iteration each.
+  const slow = quick ? budget : { time: 1, iterations: 1, warmupTime: 1, warmupIterations: 1, warmupFirstRoundOnly: true }
+  const rows = []
+  for (const shape of shapes) {
+    const tasks = shape.groups * shape.size
+    const cases = implementations.map((impl) => ({
+      name: impl.key,
+      fn: shape.groups === 1 ? () => impl.job(shape.size) : many(impl.job, shape.groups, shape.size),
+      ...(impl.slow && !quick ? { rounds: 3, options: slow } : {}),
+    }))
+    const results = await compare(cases, budget)
+    const us = (key) => (results.get(key).ms * 1000) / tasks
+    const label = (key) => implementations.find((i) => i.key === key).label
+    for (const impl of implementations) {
+      const row = {
+        suite: name,
+        case: shape.label,
+        impl: impl.label,
+        value: us(impl.key),
+        unit: 'µs/task',
+        ratio: roundRatio(results, impl.key, 'hand'),
+        vs: 'hand loop',
+        spread: results.get(impl.key).spread,
+      }
+      if (impl.key === 'tg' || impl.key === 'tgOwn') {
+        row.target = '≤ 2×'
+        row.met = row.ratio <= 2
+      }
+      rows.push(row)
+    }
+    for (const key of ['tg', 'tgOwn']) {
+      rows.push({
+        suite: name,
+        case: shape.label,
+        impl: label(key),
+        value: us(key),
+        unit: 'µs/task',
+        ratio: roundRatio(results, key, 'shared'),
+        vs: 'Promise.all, one shared AbortController',
+        target: 'report; work down',
+      })
+    }
+    const speedup = roundRatio(results, 'effection', 'tg')
+    rows.push({
+      suite: name,
+      case: shape.label,
+      impl: 'Effection time ÷ TaskGroup time',
+      value: us('effection'),
+      unit: 'µs/task',
+      ratio: speedup,
+      vs: label('tg'),
+      target: '≥ 10×',
+      met: speedup >= 10,
+    })
+  }
+  return rows
+}
