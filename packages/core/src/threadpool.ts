@@ -65,6 +65,7 @@ export class Threadpool implements AsyncDisposable {
   #queue = new Set<PoolTask>() // a Set is a FIFO with O(1) removal of a cancelled task
   #running = new Set<PoolTask>()
   #watched = new WeakSet<TinypoolWorker>()
+  #watchedAlive = 0 // watched threads that have not exited: below maxThreads, tinypool may start more
   #counts: Record<Outcome, number> = { completed: 0, failed: 0, cancelled: 0 }
   #runTime = new DurationHistogram()
   #waitTime = new DurationHistogram()
@@ -152,10 +153,15 @@ export class Threadpool implements AsyncDisposable {
   #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
     if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
     const message = toMessage(target, args)
-    const opts = copyOptions(options, 'The run options')
-    const signal = validateSignal(opts.signal, 'The "signal" option')
-    const timeout = validateDuration(opts.timeout, 'The "timeout" option')
-    const transfer = validateTransfer(opts.transfer)
+    let signal: AbortSignal | undefined
+    let timeout: number | undefined
+    let transfer: ReturnType<typeof validateTransfer>
+    if (options !== undefined) {
+      const opts = copyOptions(options, 'The run options')
+      signal = validateSignal(opts.signal, 'The "signal" option')
+      timeout = validateDuration(opts.timeout, 'The "timeout" option')
+      transfer = validateTransfer(opts.transfer)
+    }
     if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${message.name}" was cancelled`)
     const { maxThreads, maxQueue } = this.#options
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
@@ -200,7 +206,7 @@ export class Threadpool implements AsyncDisposable {
           this.#watchWorkers()
         },
       )
-    this.#watchWorkers()
+    if (this.#watchedAlive < this.#options.maxThreads) this.#watchWorkers()
   }
 
   /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
@@ -238,8 +244,11 @@ export class Threadpool implements AsyncDisposable {
     for (const worker of this.#tinypool.threads) {
       if (this.#watched.has(worker)) continue
       this.#watched.add(worker)
+      this.#watchedAlive++
       worker.on('exit', (code: number) => {
+        this.#watchedAlive--
         if (this.#tinypool.threads.includes(worker)) worker.emit('error', exitError(code))
+        if (!this.#stopped) this.#watchWorkers() // a replacement may have started meanwhile
       })
     }
   }
