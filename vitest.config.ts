@@ -7,6 +7,5 @@ export default defineConfig({
     // Real sockets and real worker threads: give slow shared CI machines room.
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    passWithNoTests: true,
   },
 })

@@ -73,6 +73,7 @@ export async function run({ quick, log }) {
         fanoutBare: url('bare', '/fanout'),
         fanoutGroup: url('adapter', '/fanout'),
         fanoutTouch: url('adapter', '/fanout-touch'),
+        fanoutShared: url('adapter', '/fanout-shared'),
       }
       // Warm-up: JIT and connection setup, not measured.
       if (!quick) for (const u of Object.values(variants)) await load(u, { connections, duration: 1 })
@@ -81,7 +82,7 @@ export async function run({ quick, log }) {
       const errors = Object.fromEntries(Object.keys(variants).map((k) => [k, 0]))
       for (let r = 0; r < rounds; r++) {
         // ABBA: alternate which of each pair goes first, so drift does not favour one side.
-        const order = r % 2 === 0 ? ['helloBare', 'helloAdapter', 'fanoutGroup', 'fanoutBare', 'fanoutTouch'] : ['helloAdapter', 'helloBare', 'fanoutTouch', 'fanoutBare', 'fanoutGroup']
+        const order = r % 2 === 0 ? ['helloBare', 'helloAdapter', 'fanoutGroup', 'fanoutBare', 'fanoutShared', 'fanoutTouch'] : ['helloAdapter', 'helloBare', 'fanoutTouch', 'fanoutShared', 'fanoutBare', 'fanoutGroup']
         for (const k of order) {
           const c0 = await servers.cpu()
           const result = await load(variants[k], { connections, duration })
@@ -104,6 +105,7 @@ export async function run({ quick, log }) {
         row(`${fw}: hello world`, `adapter installed, unused (${us('helloAdapter')}; CPU ratio ${cpuRatio('helloAdapter', 'helloBare').toFixed(2)}×)`, 'helloAdapter', hello, 'bare app', { target: '≥ 0.97×', met: hello >= 0.97, cpuRatio: cpuRatio('helloAdapter', 'helloBare') }),
         row(`${fw}: fan-out of 3 async calls`, `hand-written Promise.all, bare app (${us('fanoutBare')})`, 'fanoutBare', 1, 'Promise.all'),
         row(`${fw}: fan-out of 3 async calls`, `taskGroup.createTask((signal) => …) ×3 (${us('fanoutGroup')}; CPU ratio ${cpuRatio('fanoutGroup', 'fanoutBare').toFixed(2)}×)`, 'fanoutGroup', fan, 'Promise.all', { target: '≥ 0.9×', met: fan >= 0.9, cpuRatio: cpuRatio('fanoutGroup', 'fanoutBare') }),
+        row(`${fw}: fan-out of 3 async calls`, `taskGroup.createTask(() => call(group.signal)) ×3, shared signal (${us('fanoutShared')}; CPU ratio ${cpuRatio('fanoutShared', 'fanoutBare').toFixed(2)}×)`, 'fanoutShared', ratio('fanoutShared', 'fanoutBare'), 'Promise.all', { cpuRatio: cpuRatio('fanoutShared', 'fanoutBare') }),
         row(`${fw}: fan-out of 3 async calls`, `diagnostic: group created but unused, Promise.all (${us('fanoutTouch')}; CPU ratio ${cpuRatio('fanoutTouch', 'fanoutBare').toFixed(2)}×)`, 'fanoutTouch', ratio('fanoutTouch', 'fanoutBare'), 'Promise.all', { cpuRatio: cpuRatio('fanoutTouch', 'fanoutBare') }),
       )
     } finally {

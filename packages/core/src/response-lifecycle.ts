@@ -73,8 +73,11 @@ function closed(res: ResponseState): boolean {
 export function watchResponse(req: HttpRequest, res: HttpResponse, on: ResponseLifecycleHandlers): () => void {
   const request = req as HttpRequest & RequestState
   const response = res as HttpResponse & ResponseState
-  // HTTP/1 only: an HTTP/2 request's `socket` is the whole session, shared by every stream.
-  const socket = req.httpVersionMajor === 1 ? (req.socket as Socket | null) : null
+  // HTTP/1 only (an HTTP/2 request's `socket` is the whole session, shared by every stream), and
+  // only while the response is queued behind a pipelined one: a response that has its socket
+  // already gets 'close' from it, so the common case adds no listener to a keep-alive socket.
+  const queued = (res as { socket?: unknown }).socket == null
+  const socket = req.httpVersionMajor === 1 && queued ? (req.socket as Socket | null) : null
   let done = false
 
   const dispose = (): void => {
