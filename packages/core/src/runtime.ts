@@ -41,6 +41,10 @@ export interface RequestGroupOptions {
   logger?: RuntimeLogger
   /** Receives the `TaskGroupError` of failures nobody observed, instead of logging it at error. */
   onError?: (error: unknown) => void
+  /** The group's `limit`: at most this many of the request's tasks run at once (see TaskGroupOptions). */
+  limit?: number
+  /** The group's `timeout` (ms): past it the request's tasks are cancelled with a TimeoutError (504). */
+  timeout?: number
 }
 
 /** Options of {@link Runtime.close} and {@link Runtime.drain}. */
@@ -179,7 +183,7 @@ export class Runtime {
   requestGroup(req: HttpRequest, res: HttpResponse, options?: RequestGroupOptions): TaskGroup {
     const existing = this.#groups.get(res)
     if (existing !== undefined) return existing
-    const group = new TaskGroup({ name: `${req.method} ${req.url}` })
+    const group = new TaskGroup({ name: `${req.method} ${req.url}`, limit: options?.limit, timeout: options?.timeout })
     this.#groups.set(res, group)
     this.#live.add(group)
     if (this.#expired) group.cancel(new ShutdownError())

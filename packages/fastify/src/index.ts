@@ -15,8 +15,9 @@ import {
   type HttpResponse,
   type Runtime,
   type RuntimeOptions,
-  type TaskGroup,
+  TaskGroup,
   type Threadpool,
+  TimeoutError,
 } from '@taskscope/core'
 
 declare module 'fastify' {
@@ -27,6 +28,10 @@ declare module 'fastify' {
      * still running when the response completes are cancelled with `RequestFinishedError`.
      */
     taskGroup: TaskGroup
+  }
+  interface FastifyContextConfig {
+    /** Per-route options of `request.taskGroup`: `{ limit?, timeout? }` (see {@link RouteConcurrencyConfig}). */
+    concurrency?: RouteConcurrencyConfig
   }
   interface FastifyInstance {
     /** The app's worker pool, created on first use, closed by `fastify.close()`. */
@@ -43,6 +48,21 @@ declare module 'fastify' {
  * (each request logs through `request.log`, so entries carry the request id).
  */
 export interface FastifyConcurrencyOptions extends RuntimeOptions {}
+
+/**
+ * A route's `config.concurrency`: options for its requests' task groups.
+ *
+ * @example
+ * ```ts
+ * app.get('/report', { config: { concurrency: { timeout: 2_000, limit: 4 } } }, handler)
+ * ```
+ */
+export interface RouteConcurrencyConfig {
+  /** At most this many of the request's tasks run at once; the rest queue (FIFO). */
+  limit?: number
+  /** Past this many ms the request's tasks are cancelled with a TimeoutError (answered 504 if it escapes). */
+  timeout?: number
+}
 
 const kResponse = Symbol('taskscope.response')
 const kGroup = Symbol('taskscope.taskGroup')
@@ -80,8 +100,33 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
       if (request[kGroup] !== null) return request[kGroup]
       // Without the onRequest hook (a route outside the plugin's scope), there is no response.
       if (request[kResponse] === null) throw notInScope()
-      return (request[kGroup] = runtime.requestGroup(request.raw, request[kResponse], { logger: request.log }))
+      const { config, handlerTimeout } = request.routeOptions
+      const group = runtime.requestGroup(request.raw, request[kResponse], { logger: request.log, ...config?.concurrency })
+      // Fastify's handlerTimeout (5.8+) aborts request.signal with FST_ERR_HANDLER_TIMEOUT: the
+      // request's tasks end as timed out, not as stragglers. Any other abort of request.signal
+      // is ignored (on Fastify 5.8–5.12 it also fires as soon as a body was read).
+      if (handlerTimeout !== undefined && handlerTimeout > 0) {
+        const { signal } = request
+        const onTimeout = (): void => {
+          if ((signal.reason as { code?: unknown } | undefined)?.code !== 'FST_ERR_HANDLER_TIMEOUT') return
+          group.cancel(new TimeoutError(`The handler timed out after ${handlerTimeout} ms`, { cause: signal.reason }))
+        }
+        if (signal.aborted) onTimeout()
+        else signal.addEventListener('abort', onTimeout, { once: true })
+      }
+      return (request[kGroup] = group)
     },
+  })
+
+  // A route's config.concurrency is checked when the route is added, not at its first request.
+  fastify.addHook('onRoute', function checkRouteConfig({ config, method, url }) {
+    const options = (config as { concurrency?: RouteConcurrencyConfig } | undefined)?.concurrency
+    try {
+      if (options !== undefined) new TaskGroup(options).cancel() // the request group's own validation
+    } catch (error) {
+      ;(error as Error).message = `Route ${String(method)} ${url}, config.concurrency: ${(error as Error).message}`
+      throw error
+    }
   })
 
   // Fastify's Request has no way to its response: keep `reply.raw` for the getter.

@@ -337,3 +337,65 @@ describe('shutdown on app.close()', () => {
     }
   })
 })
+
+describe('per-route config.concurrency and handlerTimeout', () => {
+  it('applies a route timeout to the request group: tasks are cancelled with TimeoutError, answered 504', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    let reason: unknown
+    app.get('/slow', { config: { concurrency: { timeout: 20 } } }, async (request) => {
+      return request.taskGroup.createTask(async (signal) => {
+        try {
+          return await untilAborted(signal)
+        } finally {
+          reason = signal.reason
+        }
+      })
+    })
+    const response = await app.inject('/slow')
+    expect(response.statusCode).toBe(504)
+    expect(reason).toBeInstanceOf(TimeoutError)
+  })
+
+  it('applies a route limit: tasks beyond it wait in the queue', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    app.get('/limited', { config: { concurrency: { limit: 1 } } }, async (request) => {
+      const gate = deferred()
+      const first = request.taskGroup.createTask(() => gate.promise)
+      const second = request.taskGroup.createTask(async () => 'second')
+      const statuses = [first.status, second.status]
+      gate.resolve()
+      await Promise.all([first, second])
+      return { statuses }
+    })
+    const response = await app.inject('/limited')
+    expect(response.json()).toEqual({ statuses: ['running', 'queued'] })
+  })
+
+  it('refuses an invalid route config when the route is added, naming the route and the option', async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    expect(() => app.get('/bad', { config: { concurrency: { limit: 0 } } }, async () => 'x')).toThrow(
+      /Route GET \/bad, config\.concurrency: The "limit" option must be an integer >= 1.*Received 0/,
+    )
+  })
+
+  it("ends the request's tasks with a TimeoutError when Fastify's handlerTimeout fires", async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    const seen = deferred<unknown>()
+    app.get('/handler-timeout', { handlerTimeout: 20 }, async (request) => {
+      await request.taskGroup
+        .createTask((signal) => untilAborted(signal))
+        .catch(() => {})
+        .finally(() => seen.resolve(request.taskGroup.signal.reason))
+      return 'late'
+    })
+    const response = await app.inject('/handler-timeout')
+    expect(response.statusCode).toBe(503)
+    const reason = (await seen.promise) as TimeoutError
+    expect(reason).toBeInstanceOf(TimeoutError)
+    expect((reason.cause as { code?: string }).code).toBe('FST_ERR_HANDLER_TIMEOUT')
+  })
+})

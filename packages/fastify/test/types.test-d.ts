@@ -34,3 +34,8 @@ app.get('/', async (request) => {
   request.taskGroup()
   return { value: await task }
 })
+
+// Per-route config.concurrency is typed on FastifyContextConfig.
+app.get('/report', { config: { concurrency: { timeout: 2_000, limit: 4 } } }, async () => 'ok')
+// @ts-expect-error timeout is a number of milliseconds
+app.get('/bad', { config: { concurrency: { timeout: '2s' } } }, async () => 'ok')
