@@ -1,25 +1,8 @@
 // P1: functions shipped by source to the pool's worker threads (real threads, the built package).
-import { afterEach, describe, expect, it } from 'vitest'
-import { Threadpool } from '@taskscope/core'
+import { describe, expect, it } from 'vitest'
+import { poolsForEachTest, rejectionOf } from './helpers.ts'
 
-const pools: Threadpool[] = []
-function pool(options?: ConstructorParameters<typeof Threadpool>[0]): Threadpool {
-  const created = new Threadpool({ maxThreads: 1, ...options })
-  pools.push(created)
-  return created
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.destroy()))
-})
-
-async function rejectionOf(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the promise to reject')
-}
+const pool = poolsForEachTest()
 
 /** A fixture module loaded by URL, so that TypeScript does not look for its types. */
 async function fixture(name: string): Promise<Record<string, any>> {

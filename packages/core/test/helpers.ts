@@ -1,5 +1,7 @@
 // Shared test helpers for @taskscope/core: deferreds, flushing, unhandled-rejection checks.
 import { setImmediate as immediate } from 'node:timers/promises'
+import { afterEach } from 'vitest'
+import { Threadpool, type ThreadpoolOptions } from '@taskscope/core'
 
 export interface Deferred<T> {
   promise: Promise<T>
@@ -68,4 +70,20 @@ export async function promiseState(promise: PromiseLike<unknown>): Promise<'pend
   )
   await flush(1)
   return state
+}
+
+/**
+ * A factory of one-thread pools (unless told otherwise) that are all destroyed after each test.
+ * Call it at the top of a test file.
+ */
+export function poolsForEachTest(): (options?: ThreadpoolOptions) => Threadpool {
+  const pools: Threadpool[] = []
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.destroy()))
+  })
+  return (options) => {
+    const created = new Threadpool({ maxThreads: 1, ...options })
+    pools.push(created)
+    return created
+  }
 }

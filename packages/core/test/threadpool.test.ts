@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   CancelledError,
   ClosedError,
@@ -13,30 +13,13 @@ import {
   runInThreadpool,
   ShutdownError,
   Threadpool,
-  type ThreadpoolOptions,
   TimeoutError,
   WorkerCrashedError,
   workerTask,
 } from '@taskscope/core'
+import { poolsForEachTest, rejectionOf } from './helpers.ts'
 
-const pools: Threadpool[] = []
-function pool(options?: ThreadpoolOptions): Threadpool {
-  const created = new Threadpool({ maxThreads: 1, ...options })
-  pools.push(created)
-  return created
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.destroy()))
-})
-
-async function rejectionOf(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the promise to reject')
-}
+const pool = poolsForEachTest()
 
 /** Calls `run` and checks it did not throw synchronously; returns its rejection. */
 async function rejectionOfCall(call: () => Promise<unknown>): Promise<any> {
