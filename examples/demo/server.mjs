@@ -42,7 +42,7 @@ export async function build({ logger = false, shutdownTimeout = 5_000, analytics
 
   app.get('/', (request, reply) => reply.type('text/html; charset=utf-8').send(page))
 
-  // What the page shows. `stats().pool` is null until the pool is first used.
+  // What the page shows. `stats().pool` is all zeros until the pool is first used.
   app.get('/stats', async () => {
     const { requests, background, pool, draining } = app.concurrency.stats()
     return { uptime: Math.round(process.uptime()), draining, requests, background: { ...background, tasks: app.backgroundTasks.list() }, pool }

@@ -27,7 +27,7 @@ describe('demo server', () => {
     const { url } = await startDemo()
     const idle = await request(`${url}/stats`)
     expect(idle.status).toBe(200)
-    expect(idle.body).toMatchObject({ draining: false, requests: { active: 0 }, background: { active: 1 }, pool: null })
+    expect(idle.body).toMatchObject({ draining: false, requests: { active: 0 }, background: { active: 1 }, pool: { threads: 0, completed: 0 } })
     expect(idle.body.background.tasks).toMatchObject([{ name: 'analytics: refresh loop', status: 'running' }])
 
     const task = await post(`${url}/tasks`, { name: 'demo', steps: 1000 })

@@ -29,6 +29,6 @@ describe('pipeline (Fastify)', () => {
     const { status, body } = await post(`${server.url}/pipeline`, { documents: 6, concurrency: 3, failAt: 1 })
     expect(status).toBe(502)
     expect(body.message).toBe('document 1 could not be downloaded')
-    expect(server.app.concurrency.stats().pool).toBeNull() // nothing reached the analysis stage
+    expect(server.app.concurrency.stats().pool).toMatchObject({ threads: 0, completed: 0 }) // nothing reached the analysis stage
   })
 })

@@ -115,7 +115,7 @@ describe.each(frameworks)('$name: seed handlers', (fw) => {
     const res = await request(app.url).get('/cpu/100000')
     expect(res.status).toBe(200)
     expect(res.body).toEqual({ viaPool: 5_000_050_000, viaShared: 5_000_050_000 })
-    expect(app.stats().pool).not.toBeNull()
+    expect(app.stats().pool.completed).toBeGreaterThanOrEqual(1)
   })
 
   it('a pool task bound to the request signal is cancelled when the client disconnects', async () => {

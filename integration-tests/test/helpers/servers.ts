@@ -17,7 +17,7 @@
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
-import type { BackgroundTasks, TaskGroup, Threadpool } from '@taskscope/core'
+import type { BackgroundTasks, RuntimeStats, TaskGroup, Threadpool } from '@taskscope/core'
 import concurrencyPlugin from '@taskscope/fastify'
 import { concurrency as expressConcurrency } from '@taskscope/express'
 import { concurrency as koaConcurrency } from '@taskscope/koa'
@@ -60,12 +60,7 @@ export interface StartOptions {
   http2?: boolean
 }
 
-export interface ConcurrencyStats {
-  requests: { active: number }
-  background: unknown
-  pool: unknown
-  draining: boolean
-}
+export type ConcurrencyStats = RuntimeStats
 
 export interface LogEntry {
   source: string

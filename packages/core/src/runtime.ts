@@ -59,8 +59,8 @@ export interface RuntimeStats {
   requests: { active: number }
   /** `active`: background tasks running. */
   background: { active: number }
-  /** The pool's stats, or null when the pool never started. */
-  pool: ThreadpoolStats | null
+  /** The pool's stats; all zero (and no thread started to report them) until the pool is first used. */
+  pool: ThreadpoolStats
   /** True once shutdown began. */
   draining: boolean
 }
@@ -76,6 +76,19 @@ export interface RuntimeCloseSummary {
   /** `'closed'`, `'not-started'` (never used), or `'external'` (the caller's pool, left open). */
   pool: 'closed' | 'not-started' | 'external'
 }
+
+/** `stats().pool` before the pool was ever used: reading it must not start threads. */
+const idle = Object.freeze({ count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 })
+const idlePoolStats: ThreadpoolStats = Object.freeze({
+  threads: 0,
+  running: 0,
+  queued: 0,
+  completed: 0,
+  failed: 0,
+  cancelled: 0,
+  runTime: idle,
+  waitTime: idle,
+})
 
 /** How long cancelled work gets to settle after each shutdown step, at most. */
 const graceMs = 1000
@@ -202,7 +215,7 @@ export class Runtime {
 
   /** A snapshot of what the runtime is doing. */
   stats(): RuntimeStats {
-    const pool = this.#pool?.stats() ?? null
+    const pool = this.#pool?.stats() ?? idlePoolStats
     return { requests: { active: this.#live.size }, background: { active: this.backgroundTasks.active }, pool, draining: this.#draining }
   }
 

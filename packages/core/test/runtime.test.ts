@@ -135,7 +135,7 @@ describe('createRuntime options', () => {
   it('defaults: a 5 s shutdown timeout, a pool that only starts on first use, its own background registry', async () => {
     const other = createRuntime()
     expect(other.shutdownTimeout).toBe(5000)
-    expect(other.stats()).toEqual({ requests: { active: 0 }, background: { active: 0 }, pool: null, draining: false })
+    expect(other.stats()).toMatchObject({ requests: { active: 0 }, background: { active: 0 }, pool: { threads: 0, completed: 0 }, draining: false })
     expect(other.backgroundTasks).toBeInstanceOf(BackgroundTasks)
     expect((await other.close()).pool).toBe('not-started')
   })
@@ -147,7 +147,8 @@ describe('createRuntime options', () => {
       const other = createRuntime({ backgroundTasks, threadpool })
       expect(other.backgroundTasks).toBe(backgroundTasks)
       expect(other.threadpool).toBe(threadpool)
-      expect(other.stats().pool).not.toBeNull()
+      expect(await threadpool.run((a: number) => a, [1])).toBe(1)
+      expect(other.stats().pool).toMatchObject({ completed: 1 })
       const summary = await other.close()
       expect(summary.pool).toBe('external')
       expect(backgroundTasks.closed).toBe(true)
@@ -382,8 +383,8 @@ describe('runtime.close', () => {
   it('closes a pool it started; later reads return a closed pool', async () => {
     const pool = runtime.threadpool
     expect(runtime.threadpool).toBe(pool)
-    expect(runtime.stats().pool).not.toBeNull()
     expect(await pool.run((n: number) => n * 2, [21])).toBe(42)
+    expect(runtime.stats().pool).toMatchObject({ completed: pool.stats().completed, running: 0 })
     expect((await runtime.close()).pool).toBe('closed')
     await expect(pool.run((n: number) => n, [1])).rejects.toBeInstanceOf(ClosedError)
   })
