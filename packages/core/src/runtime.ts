@@ -7,7 +7,7 @@ import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
 import { TaskGroup } from './task-group.js'
-import { getThreadpool } from './shared-threadpool.js'
+import { getThreadpool, startedSharedThreadpool } from './shared-threadpool.js'
 import { Threadpool, type ThreadpoolOptions, type ThreadpoolStats } from './threadpool.js'
 
 /** Options of {@link createRuntime} (and of every adapter). */
@@ -215,7 +215,7 @@ export class Runtime {
 
   /** A snapshot of what the runtime is doing. */
   stats(): RuntimeStats {
-    const pool = this.#pool?.stats() ?? idlePoolStats
+    const pool = this.#startedPool()?.stats() ?? idlePoolStats
     return { requests: { active: this.#live.size }, background: { active: this.backgroundTasks.active }, pool, draining: this.#draining }
   }
 
@@ -325,13 +325,21 @@ export class Runtime {
     return Promise.all([this.#idle?.promise, ...[...this.#servers.values()].map((drain) => drain.closed)])
   }
 
+  /** The app's pool if it was started: by default, the shared one, also when only `runInThreadpool` used it. */
+  #startedPool(): Threadpool | undefined {
+    if (this.#pool !== undefined && !(this.#poolOptions === 'shared' && this.#pool.closed && !this.#poolClosed)) return this.#pool
+    return this.#poolOptions === 'shared' ? startedSharedThreadpool() : undefined
+  }
+
   async #closePool(): Promise<RuntimeCloseSummary['pool']> {
-    this.#poolClosed = true
     if (this.#poolOptions === undefined) return 'external'
-    if (this.#pool === undefined) return 'not-started'
+    const pool = this.#startedPool()
+    this.#poolClosed = true
+    if (pool === undefined) return 'not-started'
+    this.#pool = pool
     const remaining = this.#limit - (performance.now() - this.#drainStart)
     try {
-      await this.#pool.close({ timeout: Math.max(this.#grace, Math.min(remaining, maxDelay)) })
+      await pool.close({ timeout: Math.max(this.#grace, Math.min(remaining, maxDelay)) })
     } catch (error) {
       log(this.logger, 'error', { err: error }, 'closing the threadpool failed')
     }

@@ -23,6 +23,11 @@ export function getThreadpool(): Threadpool {
   return shared
 }
 
+/** @internal The shared pool if it has been started and is still open, without starting it. */
+export function startedSharedThreadpool(): Threadpool | undefined {
+  return shared !== undefined && !shared.closed ? shared : undefined
+}
+
 /**
  * Runs `fn(...args)` on the shared pool ({@link getThreadpool}): `getThreadpool().run(fn, args)`.
  * `fn` must be self-contained (see {@link Threadpool.run}); a {@link workerTask} handle works too.

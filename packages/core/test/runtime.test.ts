@@ -380,6 +380,15 @@ describe('runtime.close', () => {
     await getThreadpool().close()
   })
 
+  it('counts and drains the shared pool when only runInThreadpool used it', async () => {
+    expect(await runInThreadpool((n: number) => n * 3, 3)).toBe(9)
+    const shared = getThreadpool()
+    expect(runtime.stats().pool).toMatchObject({ completed: shared.stats().completed })
+    expect(runtime.stats().pool.completed).toBeGreaterThanOrEqual(1)
+    expect((await runtime.close()).pool).toBe('closed')
+    expect(shared.closed).toBe(true)
+  })
+
   it('closes a pool it started; later reads return a closed pool', async () => {
     const pool = runtime.threadpool
     expect(runtime.threadpool).toBe(pool)

@@ -102,11 +102,11 @@ describe('registration', () => {
     expect(app.backgroundTasks).toBeInstanceOf(BackgroundTasks)
     expect(app.concurrency.backgroundTasks).toBe(app.backgroundTasks)
     expect(app.concurrency.logger).toBe(app.log) // the default logger
-    expect(app.concurrency.stats().pool).toBeNull()
+    expect(app.concurrency.stats().pool).toMatchObject({ threads: 0, completed: 0 }) // no thread started to report it
     const pool = app.threadpool
     expect(app.threadpool).toBe(pool)
-    expect(app.concurrency.stats().pool).not.toBeNull()
     expect(await pool.run((a: number, b: number) => a * b, [6, 7])).toBe(42)
+    expect(app.concurrency.stats().pool).toMatchObject({ completed: 1, running: 0 })
   })
 
   it('gives each request one lazy taskGroup, and leaves Fastify\'s own request.signal alone', async () => {
