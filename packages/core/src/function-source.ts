@@ -1,7 +1,7 @@
 /**
- * Main-thread side of function shipping: the source text of a function a Threadpool runs, and a
- * process-wide id for each distinct source, so a task message carries a small number instead of
- * the source (workers ask for the source of an id they have not compiled yet).
+ * Main-thread side of function shipping: the source text of a function a Threadpool runs (or the
+ * module and export of a workerTask handle), and a process-wide id for each, so a task message
+ * carries a small number instead (workers ask for the entry of an id they have not met yet).
  *
  * @module
  */
@@ -16,9 +16,24 @@ export interface ShippedFunction {
   readonly source: string
 }
 
+/** What a worker needs to find the function behind an id. */
+export type ShippedEntry =
+  | { readonly name: string; readonly source: string }
+  | { readonly name: string; readonly moduleUrl: string; readonly exportName: string }
+
 const byFunction = new WeakMap<object, ShippedFunction>()
-const idBySource = new Map<string, number>()
-const sources: string[] = []
+const byHandle = new WeakMap<object, number>()
+const idByKey = new Map<string, number>()
+const entries: ShippedEntry[] = []
+
+function register(key: string, entry: ShippedEntry): number {
+  let id = idByKey.get(key)
+  if (id === undefined) {
+    id = entries.push(entry) - 1
+    idByKey.set(key, id)
+  }
+  return id
+}
 const nativeCode = /\{\s*\[native code\]\s*\}\s*$/
 const classSource = /^class\b/
 
@@ -60,18 +75,24 @@ export function shipFunction(fn: (...args: never[]) => unknown): ShippedFunction
     throw refuse(`A Threadpool cannot run the class "${name}": pass a function (classes cannot be called).`)
   }
   // The name is part of the key: it is bound in the compiled code (see compile-function.ts).
-  const key = `${name}\0${source}`
-  let id = idBySource.get(key)
-  if (id === undefined) {
-    id = sources.push(source) - 1
-    idBySource.set(key, id)
-  }
+  const id = register(`fn\0${name}\0${source}`, { name, source })
   const shipped: ShippedFunction = { id, name, source }
   byFunction.set(fn, shipped)
   return shipped
 }
 
-/** The source registered under `id`, or undefined. */
-export function sourceOf(id: number): string | undefined {
-  return sources[id]
+/** The process-wide id of a workerTask handle (equal module and export share one). */
+export function shipWorkerTask(handle: { moduleUrl: string; exportName: string; name: string }): number {
+  let id = byHandle.get(handle)
+  if (id === undefined) {
+    const { moduleUrl, exportName, name } = handle
+    id = register(`module\0${moduleUrl}\0${exportName}`, { name, moduleUrl, exportName })
+    byHandle.set(handle, id)
+  }
+  return id
+}
+
+/** The entry registered under `id`, or undefined. */
+export function entryOf(id: number): ShippedEntry | undefined {
+  return entries[id]
 }

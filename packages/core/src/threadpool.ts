@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { BroadcastChannel } from 'node:worker_threads'
 import { Tinypool, type TinypoolWorker } from 'tinypool'
 import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from './errors.js'
-import { sourceOf } from './function-source.js'
+import { entryOf } from './function-source.js'
 import { toCancelledError } from './internal/cancel.js'
 import { deferred, type Deferred } from './internal/deferred.js'
 import { resolvePoolOptions, validatePoolOptions, validateTransfer } from './internal/pool-options.js'
@@ -96,7 +96,7 @@ export class Threadpool implements AsyncDisposable {
     this.#channel.onmessage = (event: unknown) => {
       const { need } = (event as { data: SourceRequest }).data
       // A request still in flight when the pool stopped has no one left to answer.
-      if (!this.#stopped) this.#channel.postMessage({ id: need, source: sourceOf(need) } satisfies SourceAnswer)
+      if (!this.#stopped) this.#channel.postMessage({ id: need, entry: entryOf(need) } satisfies SourceAnswer)
     }
     this.#tinypool = new Tinypool({
       filename: workerEntry,
@@ -152,7 +152,7 @@ export class Threadpool implements AsyncDisposable {
 
   #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
     if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
-    const message = toMessage(target, args)
+    const { message, name } = toMessage(target, args)
     let signal: AbortSignal | undefined
     let timeout: number | undefined
     let transfer: ReturnType<typeof validateTransfer>
@@ -162,12 +162,12 @@ export class Threadpool implements AsyncDisposable {
       timeout = validateDuration(opts.timeout, 'The "timeout" option')
       transfer = validateTransfer(opts.transfer)
     }
-    if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${message.name}" was cancelled`)
+    if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${name}" was cancelled`)
     const { maxThreads, maxQueue } = this.#options
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
-      throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${message.name}" was refused`)
+      throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
     }
-    const task = createTask(message, transfer, signal, performance.now())
+    const task = createTask(message, name, transfer, signal, performance.now())
     if (signal !== undefined) {
       task.onAbort = () => this.#cancel(task, toCancelledError(signal.reason, `The Threadpool task "${task.name}" was cancelled`))
       signal.addEventListener('abort', task.onAbort, { once: true })

@@ -12,14 +12,13 @@ import { compileFunction, isShippedFrame } from './internal/compile-function.js'
 import { deferred, type Deferred } from './internal/deferred.js'
 import {
   dataCloneCode,
-  type FunctionTaskMessage,
-  type ModuleTaskMessage,
   type PoolWorkerData,
   type SourceAnswer,
   type SourceRequest,
   type TaskMessage,
   type TaskReply,
 } from './internal/pool-protocol.js'
+import type { ShippedEntry } from './function-source.js'
 import { serializeThrown } from './remote-error.js'
 
 type Callable = (...args: unknown[]) => unknown
@@ -29,8 +28,10 @@ if (!Tinypool.isWorkerThread) throw new Error('worker-entry.js runs only inside 
 const channel = new BroadcastChannel((Tinypool.workerData as PoolWorkerData).channel)
 // The worker stays alive through tinypool's own port; this channel must not keep it alive alone.
 channel.unref()
-const compiled = new Map<number, Callable>()
-const awaitedSources = new Map<number, Deferred<string>>()
+/** Functions ready to call, by id (a compiled source, or a module's export). */
+const ready = new Map<number, Callable>()
+const entries = new Map<number, ShippedEntry>()
+const awaitedEntries = new Map<number, Deferred<ShippedEntry>>()
 const modules = new Map<string, Promise<Record<string, unknown>>>()
 /** Successful replies and their task's name, to explain a result that cannot be cloned. */
 const replies = new WeakMap<object, string>()
@@ -38,55 +39,59 @@ const replies = new WeakMap<object, string>()
 channel.onmessage = (event: unknown): void => {
   const message = (event as { data: SourceAnswer | SourceRequest }).data
   if (!('id' in message)) return // another worker's request
-  const awaited = awaitedSources.get(message.id)
+  const awaited = awaitedEntries.get(message.id)
   if (awaited === undefined) return
-  awaitedSources.delete(message.id)
-  if (message.source === undefined) awaited.reject(new Error(`The pool has no function with id ${message.id}`))
-  else awaited.resolve(message.source)
+  awaitedEntries.delete(message.id)
+  if (message.entry === undefined) awaited.reject(new Error(`The pool has no function with id ${message.id}`))
+  else awaited.resolve(message.entry)
 }
 
-function sourceOf(id: number): Promise<string> {
-  let awaited = awaitedSources.get(id)
+/** What id `id` names, asked of the pool once per worker. */
+async function entryOf(id: number): Promise<ShippedEntry> {
+  const known = entries.get(id)
+  if (known !== undefined) return known
+  let awaited = awaitedEntries.get(id)
   if (awaited === undefined) {
     awaited = deferred()
-    awaitedSources.set(id, awaited)
+    awaitedEntries.set(id, awaited)
     channel.postMessage({ need: id } satisfies SourceRequest)
   }
-  return awaited.promise
+  const entry = await awaited.promise
+  entries.set(id, entry)
+  return entry
 }
 
-async function shippedFunction({ fnId, name }: FunctionTaskMessage): Promise<Callable> {
-  let fn = compiled.get(fnId)
-  if (fn === undefined) {
-    const source = await sourceOf(fnId)
-    fn = compiled.get(fnId) ?? compileFunction(source, fnId, name)
-    compiled.set(fnId, fn)
+async function functionOf(id: number, entry: ShippedEntry): Promise<Callable> {
+  let fn = ready.get(id)
+  if (fn !== undefined) return fn
+  if ('source' in entry) {
+    fn = compileFunction(entry.source, id, entry.name)
+  } else {
+    const { moduleUrl, exportName } = entry
+    let module = modules.get(moduleUrl)
+    if (module === undefined) {
+      module = import(moduleUrl) as Promise<Record<string, unknown>>
+      modules.set(moduleUrl, module)
+      module.catch(() => modules.delete(moduleUrl)) // retry a failed import on the next task
+    }
+    const exported = (await module)[exportName]
+    if (typeof exported !== 'function') {
+      const error = new TypeError(`The module ${moduleUrl} has no function export "${exportName}" (found ${typeof exported})`)
+      throw Object.assign(error, { code: 'ERR_THREADPOOL_NO_EXPORT' })
+    }
+    fn = exported as Callable
   }
+  ready.set(id, fn)
   return fn
 }
 
-async function exportedFunction({ moduleUrl, exportName }: ModuleTaskMessage): Promise<Callable> {
-  let module = modules.get(moduleUrl)
-  if (module === undefined) {
-    module = import(moduleUrl) as Promise<Record<string, unknown>>
-    modules.set(moduleUrl, module)
-    module.catch(() => modules.delete(moduleUrl)) // retry a failed import on the next task
-  }
-  const fn = (await module)[exportName]
-  if (typeof fn !== 'function') {
-    const error = new TypeError(`The module ${moduleUrl} has no function export "${exportName}" (found ${typeof fn})`)
-    throw Object.assign(error, { code: 'ERR_THREADPOOL_NO_EXPORT' })
-  }
-  return fn as Callable
-}
-
 /** A ReferenceError thrown by the shipped code itself means it read a variable of its old scope. */
-function explain(error: unknown, message: TaskMessage): unknown {
-  if (!('fnId' in message) || !(error instanceof ReferenceError) || !isShippedFrame(error.stack, message.fnId)) return error
+function explain(error: unknown, id: number, entry: ShippedEntry | undefined): unknown {
+  if (entry === undefined || !('source' in entry) || !(error instanceof ReferenceError) || !isShippedFrame(error.stack, id)) return error
   const variable = /^(\S+) is not defined$/.exec(error.message)?.[1]
   if (variable === undefined) return error
   const explained = new ReferenceError(
-    `The Threadpool function "${message.name}" is not self-contained: it reads "${variable}", which does not ` +
+    `The Threadpool function "${entry.name}" is not self-contained: it reads "${variable}", which does not ` +
       'exist in the worker thread. Pool functions must be self-contained: they may use only their ' +
       'parameters, globals and what they import() themselves. Pass values as arguments, or export the ' +
       'function from a module and run it with workerTask().',
@@ -99,14 +104,16 @@ function explain(error: unknown, message: TaskMessage): unknown {
  * Runs one task: compiles or imports its function (once per worker), calls it with the task's
  * arguments and returns the outcome as a reply. Never rejects.
  */
-export default async function runTask(message: TaskMessage): Promise<TaskReply> {
+export default async function runTask({ id, args }: TaskMessage): Promise<TaskReply> {
+  let entry: ShippedEntry | undefined
   try {
-    const fn = 'fnId' in message ? await shippedFunction(message) : await exportedFunction(message)
-    const reply: TaskReply = { ok: true, value: await fn(...message.args) }
-    replies.set(reply, message.name)
+    entry = entries.get(id) ?? (await entryOf(id))
+    const fn = ready.get(id) ?? (await functionOf(id, entry))
+    const reply: TaskReply = { ok: true, value: await fn(...args) }
+    replies.set(reply, entry.name)
     return reply
   } catch (error) {
-    return { ok: false, error: serializeThrown(explain(error, message)) }
+    return { ok: false, error: serializeThrown(explain(error, id, entry)) }
   }
 }
 

@@ -5,27 +5,20 @@
 // itself always means the pool's machinery failed (the worker died, the arguments could not be
 // cloned), never that the task threw.
 //
-// Function sources travel on a side channel, a BroadcastChannel per pool: a worker that meets a
-// function id it has not compiled asks `{ need: id }` and the pool answers `{ id, source }`. The
+// Function sources (and workerTask modules) travel on a side channel, a BroadcastChannel per pool:
+// a worker that meets an id it does not know asks `{ need: id }` and the pool answers `{ id, entry }`. The
 // task's arguments are sent once, transfers keep working, and nothing is re-queued.
+import type { ShippedEntry } from '../function-source.js'
 import type { SerializedThrown } from '../remote-error.js'
 
-/** A function shipped by source: `fnId` names the source (see function-source.ts). */
-export interface FunctionTaskMessage {
-  readonly fnId: number
-  readonly name: string
+/**
+ * One task: the process-wide id of its function (a shipped source or a workerTask's module and
+ * export, see function-source.ts) and its arguments. Nothing else travels per task.
+ */
+export interface TaskMessage {
+  readonly id: number
   readonly args: readonly unknown[]
 }
-
-/** A function exported by a module (see worker-task.ts). */
-export interface ModuleTaskMessage {
-  readonly moduleUrl: string
-  readonly exportName: string
-  readonly name: string
-  readonly args: readonly unknown[]
-}
-
-export type TaskMessage = FunctionTaskMessage | ModuleTaskMessage
 
 export type TaskReply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SerializedThrown }
 
@@ -36,7 +29,7 @@ export interface PoolWorkerData {
 }
 
 export type SourceRequest = { readonly need: number }
-export type SourceAnswer = { readonly id: number; readonly source: string | undefined }
+export type SourceAnswer = { readonly id: number; readonly entry: ShippedEntry | undefined }
 
 /** The error code of arguments or results that structured clone cannot copy. */
 export const dataCloneCode = 'ERR_THREADPOOL_DATA_CLONE'

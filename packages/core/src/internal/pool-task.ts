@@ -1,10 +1,10 @@
 // One task of a Threadpool, from `run()` to its outcome, and the meaning of tinypool's rejections.
 import type { TransferListItem } from 'node:worker_threads'
 import { WorkerCrashedError } from '../errors.js'
-import { shipFunction } from '../function-source.js'
+import { shipFunction, shipWorkerTask } from '../function-source.js'
 import { isWorkerTask } from '../worker-task.js'
 import { deferred, type Deferred } from './deferred.js'
-import { dataCloneCode, type FunctionTaskMessage, type ModuleTaskMessage, type TaskMessage } from './pool-protocol.js'
+import { dataCloneCode, type TaskMessage } from './pool-protocol.js'
 import { invalidType } from './validate.js'
 
 export type Outcome = 'completed' | 'failed' | 'cancelled'
@@ -25,22 +25,30 @@ export interface PoolTask {
   settled: boolean
 }
 
-/** Builds the worker message of `run(task, args)`. Throws TypeError for a bad task or args. */
-export function toMessage(task: unknown, args: unknown): TaskMessage {
-  let target: Omit<FunctionTaskMessage, 'args'> | Omit<ModuleTaskMessage, 'args'>
-  if (isWorkerTask(task)) target = { moduleUrl: task.moduleUrl, exportName: task.exportName, name: task.name }
-  else if (typeof task === 'function') {
-    const { id, name } = shipFunction(task as (...args: never[]) => unknown)
-    target = { fnId: id, name }
+/** Builds the worker message of `run(task, args)` and the task's name. Throws TypeError for a bad task or args. */
+export function toMessage(task: unknown, args: unknown): { message: TaskMessage; name: string } {
+  let id: number
+  let name: string
+  if (isWorkerTask(task)) {
+    id = shipWorkerTask(task)
+    name = task.name
+  } else if (typeof task === 'function') {
+    ;({ id, name } = shipFunction(task as (...args: never[]) => unknown))
   } else throw invalidType('The "task" argument', 'a function or a workerTask()', task)
   if (!Array.isArray(args)) throw invalidType('The "args" argument', 'an array of arguments', args)
-  return { ...target, args }
+  return { message: { id, args }, name }
 }
 
-export function createTask(message: TaskMessage, transfer: TransferListItem[] | undefined, signal: AbortSignal | undefined, now: number): PoolTask {
+export function createTask(
+  message: TaskMessage,
+  name: string,
+  transfer: TransferListItem[] | undefined,
+  signal: AbortSignal | undefined,
+  now: number,
+): PoolTask {
   return {
     message,
-    name: message.name,
+    name,
     transfer,
     result: deferred(),
     signal,
