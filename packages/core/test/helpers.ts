@@ -3,21 +3,7 @@ import { setImmediate as immediate } from 'node:timers/promises'
 import { afterEach } from 'vitest'
 import { Threadpool, type ThreadpoolOptions } from '@taskscope/core'
 
-export interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T | PromiseLike<T>) => void
-  reject: (reason?: unknown) => void
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: Deferred<T>['resolve']
-  let reject!: Deferred<T>['reject']
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
+export { type Deferred, deferred, type LogEntry, memoryLogger, untilAborted } from '../../../test-support/index.ts'
 
 /** Lets every pending microtask and one macrotask turn run. */
 export async function flush(turns = 2): Promise<void> {

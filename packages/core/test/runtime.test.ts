@@ -13,7 +13,6 @@ import {
   createRuntime,
   RequestFinishedError,
   type Runtime,
-  type RuntimeLogger,
   ShutdownError,
   TaskGroup,
   TaskGroupError,
@@ -22,36 +21,7 @@ import {
   runInThreadpool,
   TimeoutError,
 } from '@taskscope/core'
-import { deferred, flush } from './helpers.ts'
-
-interface Entry {
-  level: 'debug' | 'info' | 'warn' | 'error'
-  fields: Record<string, unknown>
-  message: string | undefined
-}
-
-/** A logger that records entries; `next(level)` resolves with the next entry at that level. */
-function memoryLogger() {
-  const entries: Entry[] = []
-  const waiters: Array<{ level: Entry['level']; resolve: (entry: Entry) => void }> = []
-  const at =
-    (level: Entry['level']) =>
-    (fields: object, message?: string): void => {
-      const entry = { level, fields: fields as Record<string, unknown>, message }
-      entries.push(entry)
-      for (const waiter of waiters.filter((w) => w.level === level)) {
-        waiters.splice(waiters.indexOf(waiter), 1)
-        waiter.resolve(entry)
-      }
-    }
-  const logger: RuntimeLogger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-  const next = (level: Entry['level']): Promise<Entry> => new Promise((resolve) => waiters.push({ level, resolve }))
-  return { logger, entries, next }
-}
-
-/** Work that waits until its signal aborts, then rejects with the signal's reason. */
-const untilAborted = (signal: AbortSignal): Promise<never> =>
-  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+import { deferred, flush, memoryLogger, untilAborted } from './helpers.ts'
 
 let server: http.Server
 let port: number

@@ -9,11 +9,8 @@ import {
   TaskGroupError,
   TimeoutError,
 } from '@taskscope/core'
-import { collectUnhandled, deferred, flush, rejectionOf } from './helpers.ts'
+import { collectUnhandled, deferred, flush, rejectionOf, untilAborted } from './helpers.ts'
 
-/** Work that waits until its signal aborts, then rejects with the signal's reason. */
-const untilAborted = (signal: AbortSignal): Promise<never> =>
-  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
 
 describe('TaskGroup', () => {
   describe('G1: createTask starts work at once, or queues it past `limit`', () => {

@@ -19,38 +19,7 @@ import {
   TaskGroupError,
 } from '@taskscope/core'
 import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
-
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T) => void
-}
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => (resolve = r))
-  return { promise, resolve }
-}
-
-type Entry = { level: string; fields: Record<string, unknown>; message?: string }
-
-/** A logger that records entries; `next(level)` resolves with the next entry at that level. */
-function memoryLogger() {
-  const entries: Entry[] = []
-  const waiters: Array<{ level: string; resolve: (entry: Entry) => void }> = []
-  const at = (level: string) => (fields: object, message?: string) => {
-    const entry = { level, fields: fields as Record<string, unknown>, message }
-    entries.push(entry)
-    const waiter = waiters.find((w) => w.level === level)
-    if (waiter) {
-      waiters.splice(waiters.indexOf(waiter), 1)
-      waiter.resolve(entry)
-    }
-  }
-  const logger: RuntimeLogger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-  return { logger, entries, next: (level: string) => new Promise<Entry>((resolve) => waiters.push({ level, resolve })) }
-}
-
-const untilAborted = (signal: AbortSignal): Promise<never> =>
-  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+import { deferred, memoryLogger, untilAborted } from '../../../test-support/index.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {

@@ -17,6 +17,7 @@ import {
   TimeoutError,
 } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
+import { deferred, untilAborted } from '../../../test-support/index.ts'
 
 interface Line {
   level: number
@@ -26,19 +27,7 @@ interface Line {
   [key: string]: unknown
 }
 
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T) => void
-}
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => (resolve = r))
-  return { promise, resolve }
-}
 
-/** Work that waits until its signal aborts, then rejects with the signal's reason. */
-const untilAborted = (signal: AbortSignal): Promise<never> =>
-  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
 
 const apps: FastifyInstance[] = []
 afterEach(async () => {
