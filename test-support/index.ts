@@ -1,5 +1,8 @@
 // Test helpers shared by the packages' test suites (core, fastify, express, koa): deferreds,
 // work that waits for its signal, and a logger that records what the runtime logs.
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+import net from 'node:net'
 import type { RuntimeLogger } from '@taskscope/core'
 
 export interface Deferred<T> {
@@ -45,4 +48,26 @@ export function memoryLogger(): { logger: RuntimeLogger; entries: LogEntry[]; ne
   const logger: RuntimeLogger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
   const next = (level: LogEntry['level']): Promise<LogEntry> => new Promise((resolve) => waiters.push({ level, resolve }))
   return { logger, entries, next }
+}
+
+/** A raw client socket connected to 127.0.0.1:`port` (errors ignored; data drained unless `resume: false`). */
+export async function connect(port: number, { resume = true }: { resume?: boolean } = {}): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  socket.on('error', () => {})
+  if (resume) socket.resume()
+  return socket
+}
+
+/** Starts `server` on a free loopback port; resolves with the port. */
+export async function listenOnLoopback(server: Server): Promise<number> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return (server.address() as net.AddressInfo).port
+}
+
+/** Closes `server` and every connection it still has. */
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections()
+  if (server.listening) await new Promise((resolve) => server.close(resolve))
 }

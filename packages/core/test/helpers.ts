@@ -3,7 +3,16 @@ import { setImmediate as immediate } from 'node:timers/promises'
 import { afterEach } from 'vitest'
 import { Threadpool, type ThreadpoolOptions } from '@taskscope/core'
 
-export { type Deferred, deferred, type LogEntry, memoryLogger, untilAborted } from '../../../test-support/index.ts'
+export {
+  closeServer,
+  connect,
+  type Deferred,
+  deferred,
+  listenOnLoopback,
+  type LogEntry,
+  memoryLogger,
+  untilAborted,
+} from '../../../test-support/index.ts'
 
 /** Lets every pending microtask and one macrotask turn run. */
 export async function flush(turns = 2): Promise<void> {

@@ -61,6 +61,7 @@ describe('@taskscope/core package', () => {
         'firstSuccessful',
         'getThreadpool',
         'isCancellation',
+        'requestAccessors',
         'runInThreadpool',
         'runUntilFirstComplete',
         'shuttingDownAnswer',

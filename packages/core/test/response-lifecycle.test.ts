@@ -5,7 +5,7 @@ import http2 from 'node:http2'
 import net from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ClientDisconnectedError, type HttpRequest, type HttpResponse, watchResponse } from '@taskscope/core'
-import { deferred, flush } from './helpers.ts'
+import { closeServer, connect as connectTo, deferred, flush } from './helpers.ts'
 
 type Outcome = { kind: 'gone'; reason: ClientDisconnectedError } | { kind: 'completed' }
 
@@ -49,19 +49,10 @@ beforeEach(async () => {
   port = (server.address() as net.AddressInfo).port
 })
 
-afterEach(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
+afterEach(() => closeServer(server))
 
 /** A raw client socket, connected. */
-async function connect(): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  socket.on('error', () => {})
-  socket.resume()
-  return socket
-}
+const connect = (): Promise<net.Socket> => connectTo(port)
 
 describe('watchResponse over HTTP/1.1', () => {
   it('reports a GET whose client disconnects mid-handler as gone', async () => {

@@ -21,7 +21,7 @@ import {
   runInThreadpool,
   TimeoutError,
 } from '@taskscope/core'
-import { deferred, flush, memoryLogger, untilAborted } from './helpers.ts'
+import { closeServer, connect as connectTo, deferred, flush, memoryLogger, untilAborted } from './helpers.ts'
 
 let server: http.Server
 let port: number
@@ -39,17 +39,11 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  server.closeAllConnections()
-  if (server.listening) await new Promise((resolve) => server.close(resolve))
+  await closeServer(server)
   await runtime.close({ timeout: 0 })
 })
 
-async function connect(): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  socket.on('error', () => {})
-  return socket
-}
+const connect = (): Promise<net.Socket> => connectTo(port, { resume: false })
 
 /** Sends a request over a raw socket; resolves with the raw response text once the server closes it. */
 async function rawResponse(socket: net.Socket): Promise<string> {

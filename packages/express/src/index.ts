@@ -17,6 +17,7 @@ import {
   type RuntimeOptions,
   shuttingDownAnswer,
   type TaskGroup,
+  requestAccessors,
   type Threadpool,
   withRuntimeHandle,
 } from '@taskscope/core'
@@ -67,33 +68,13 @@ interface ScopedRequest extends IncomingMessage {
   log?: unknown
 }
 
-function runtimeOf(req: ScopedRequest, property: string): Runtime {
-  const runtime = req[kRuntime]
-  if (runtime !== undefined) return runtime
-  throw new Error(`req.${property} is only available after the concurrency() middleware ran: app.use(concurrency()) before your routes`)
-}
-
 // Getters shared by every request (defined once, on a prototype): no closure per request.
-const accessors: PropertyDescriptorMap = {
-  taskGroup: {
-    configurable: true,
-    get(this: ScopedRequest): TaskGroup {
-      return (this[kGroup] ??= runtimeOf(this, 'taskGroup').requestGroup(this, this[kResponse]!, { logger: asLogger(this.log) }))
-    },
-  },
-  threadpool: {
-    configurable: true,
-    get(this: ScopedRequest): Threadpool {
-      return runtimeOf(this, 'threadpool').threadpool
-    },
-  },
-  backgroundTasks: {
-    configurable: true,
-    get(this: ScopedRequest): BackgroundTasks {
-      return runtimeOf(this, 'backgroundTasks').backgroundTasks
-    },
-  },
-}
+const accessors = requestAccessors<ScopedRequest>({
+  name: 'req',
+  runtime: kRuntime,
+  group: kGroup,
+  createGroup: (req, runtime) => runtime.requestGroup(req, req[kResponse]!, { logger: asLogger(req.log) }),
+})
 const hosts = new WeakSet<object>()
 
 /**

@@ -17,7 +17,7 @@ import {
   TimeoutError,
 } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
-import { deferred, untilAborted } from '../../../test-support/index.ts'
+import { connect, deferred, untilAborted } from '../../../test-support/index.ts'
 
 interface Line {
   level: number
@@ -67,13 +67,6 @@ async function listen(app: FastifyInstance): Promise<number> {
   return (app.server.address() as net.AddressInfo).port
 }
 
-async function connect(port: number): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  socket.on('error', () => {})
-  socket.resume()
-  return socket
-}
 
 describe('registration', () => {
   it('is a fastify-plugin named @taskscope/fastify, exported by name and as default', () => {

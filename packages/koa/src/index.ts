@@ -18,6 +18,7 @@ import {
   type RuntimeOptions,
   shuttingDownAnswer,
   type TaskGroup,
+  requestAccessors,
   type Threadpool,
   withRuntimeHandle,
 } from '@taskscope/core'
@@ -60,37 +61,18 @@ interface ScopedContext {
   log?: unknown
 }
 
-function runtimeOf(ctx: ScopedContext, property: string): Runtime {
-  const runtime = ctx[kRuntime]
-  if (runtime !== undefined) return runtime
-  throw new Error(`ctx.${property} is only available after the concurrency() middleware ran: app.use(concurrency()) first`)
-}
-
 // Getters on `app.context` (every ctx's prototype), defined once per app: no closure per request.
-const accessors: PropertyDescriptorMap = {
-  taskGroup: {
-    configurable: true,
-    get(this: AnyContext & ScopedContext): TaskGroup {
-      return (this[kGroup] ??= runtimeOf(this, 'taskGroup').requestGroup(this.req, this.res, {
-        logger: asLogger(this.log),
-        // Unobserved failures go where Koa sends every error: app.on('error').
-        onError: (error) => this.app.emit('error', error, this),
-      }))
-    },
-  },
-  threadpool: {
-    configurable: true,
-    get(this: ScopedContext): Threadpool {
-      return runtimeOf(this, 'threadpool').threadpool
-    },
-  },
-  backgroundTasks: {
-    configurable: true,
-    get(this: ScopedContext): BackgroundTasks {
-      return runtimeOf(this, 'backgroundTasks').backgroundTasks
-    },
-  },
-}
+const accessors = requestAccessors<AnyContext & ScopedContext>({
+  name: 'ctx',
+  runtime: kRuntime,
+  group: kGroup,
+  createGroup: (ctx, runtime) =>
+    runtime.requestGroup(ctx.req, ctx.res, {
+      logger: asLogger(ctx.log),
+      // Unobserved failures go where Koa sends every error: app.on('error').
+      onError: (error) => ctx.app.emit('error', error, ctx),
+    }),
+})
 
 function isContext(value: unknown): boolean {
   return typeof value === 'object' && value !== null && 'app' in value && 'req' in value && 'res' in value

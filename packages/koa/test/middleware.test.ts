@@ -18,7 +18,7 @@ import {
   TaskGroupError,
 } from '@taskscope/core'
 import { concurrency, type ConcurrencyMiddleware } from '@taskscope/koa'
-import { deferred, memoryLogger, untilAborted } from '../../../test-support/index.ts'
+import { closeServer, connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '../../../test-support/index.ts'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -39,22 +39,10 @@ function setup(options?: Parameters<typeof concurrency>[0], koaOptions?: { async
 
 async function listen(app: Koa, c?: ConcurrencyMiddleware): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer(app.callback())
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
+  const port = await listenOnLoopback(server)
   c?.attach(server)
-  cleanups.push(async () => {
-    server.closeAllConnections()
-    if (server.listening) await new Promise((resolve) => server.close(resolve))
-  })
-  return { server, port: (server.address() as net.AddressInfo).port }
-}
-
-async function connect(port: number): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  socket.on('error', () => {})
-  socket.resume()
-  return socket
+  cleanups.push(() => closeServer(server))
+  return { server, port }
 }
 
 describe('concurrency()', () => {
