@@ -6,6 +6,81 @@
  * @module
  */
 
+/**
+ * Every error code taskscope uses, in one table: match on `error.code` (it survives duplicated
+ * package copies, where `instanceof` does not).
+ *
+ * @example
+ * ```ts
+ * import { errorCodes } from '@taskscope/core'
+ * if (error.code === errorCodes.queueFull) reply.code(503)
+ * ```
+ */
+export const errorCodes = {
+  /** {@link CancelledError}: a task or a wait was cancelled. */
+  cancelled: 'ERR_CANCELLED',
+  /** {@link TimeoutError}: a deadline passed. */
+  timeout: 'ERR_TIMEOUT',
+  /** {@link ClientDisconnectedError}: the client went away before the response completed. */
+  clientClosedRequest: 'ERR_CLIENT_CLOSED_REQUEST',
+  /** {@link RequestFinishedError}: the response completed while request tasks still ran. */
+  requestFinished: 'ERR_REQUEST_FINISHED',
+  /** {@link ShutdownError}: the app is shutting down. */
+  shuttingDown: 'ERR_SHUTTING_DOWN',
+  /** {@link TaskGroupError}: one or more tasks of a group failed. */
+  taskGroup: 'ERR_TASK_GROUP',
+  /** {@link ClosedError}: new work offered to something closed. */
+  closed: 'ERR_CLOSED',
+  /** {@link QueueFullError}: the threadpool queue is at its limit. */
+  queueFull: 'ERR_QUEUE_FULL',
+  /** {@link WorkerCrashedError}: the worker running a task died. */
+  workerCrashed: 'ERR_WORKER_CRASHED',
+  /** A TypeError: an argument or option has the wrong type (Node's own code). */
+  invalidArgType: 'ERR_INVALID_ARG_TYPE',
+  /** A TypeError: an argument has the right type but an unusable value (Node's own code). */
+  invalidArgValue: 'ERR_INVALID_ARG_VALUE',
+  /** A RangeError: a number outside its allowed range (Node's own code). */
+  outOfRange: 'ERR_OUT_OF_RANGE',
+  /** A TypeError: a pool task's arguments or result cannot be cloned to or from a worker thread. */
+  threadpoolDataClone: 'ERR_THREADPOOL_DATA_CLONE',
+  /** A TypeError: a `workerTask` module has no function under the export name given. */
+  threadpoolNoExport: 'ERR_THREADPOOL_NO_EXPORT',
+  /** A ReferenceError: a pool function reads a variable that does not exist in the worker thread. */
+  threadpoolNotSelfContained: 'ERR_THREADPOOL_NOT_SELF_CONTAINED',
+  /** A SyntaxError: a pool function's source cannot be compiled in the worker thread. */
+  threadpoolCompile: 'ERR_THREADPOOL_COMPILE',
+  /** An Error: an adapter was registered (Fastify) twice on one app. */
+  alreadyRegistered: 'ERR_TASKSCOPE_ALREADY_REGISTERED',
+  /** An Error: `taskGroup`, `threadpool` or `backgroundTasks` read where the adapter is not installed. */
+  notRegistered: 'ERR_TASKSCOPE_NOT_REGISTERED',
+} as const
+
+/** One of the codes in {@link errorCodes}. */
+export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes]
+
+/** An error of a built-in class carrying one of taskscope's codes. */
+export type CodedError<E extends Error = Error> = E & { readonly code: ErrorCode }
+
+/**
+ * Makes an error of a built-in class (`Error`, `TypeError`, `RangeError`, ...) with a
+ * code from the table: the one way taskscope creates coded errors that have no class of their own (adapters use it too).
+ *
+ * @example
+ * ```ts
+ * throw codedError(TypeError, errorCodes.invalidArgType, 'The "limit" option must be a number. Received true')
+ * ```
+ */
+export function codedError<E extends Error>(
+  Class: new (message?: string, options?: ErrorOptions) => E,
+  code: ErrorCode,
+  message: string,
+  options?: ErrorOptions,
+): CodedError<E> {
+  const error = new Class(message, options) as E & { code: ErrorCode }
+  error.code = code
+  return error
+}
+
 /** Sets `name`, `code` and any extra fields once, on the prototype: no per-instance cost. */
 function identify(Class: { prototype: object }, name: string, code: string, extra: object = {}): void {
   for (const [key, value] of Object.entries({ name, code, ...extra })) {
@@ -37,7 +112,7 @@ export class CancelledError extends Error {
     super(message, options)
   }
 }
-identify(CancelledError, 'CancelledError', 'ERR_CANCELLED', { statusCode: 499, status: 499, expose: true })
+identify(CancelledError, 'CancelledError', errorCodes.cancelled, { statusCode: 499, status: 499, expose: true })
 
 /**
  * A deadline passed (a group `timeout`, a wait `timeout`, a pool task `timeout`). `statusCode` 504.
@@ -52,7 +127,7 @@ export class TimeoutError extends CancelledError {
     super(message, options)
   }
 }
-identify(TimeoutError, 'TimeoutError', 'ERR_TIMEOUT', { statusCode: 504, status: 504, expose: true })
+identify(TimeoutError, 'TimeoutError', errorCodes.timeout, { statusCode: 504, status: 504, expose: true })
 
 /**
  * The client went away before the response completed. `statusCode` 499 (nginx's "client closed
@@ -68,7 +143,7 @@ export class ClientDisconnectedError extends CancelledError {
     super(message, options)
   }
 }
-identify(ClientDisconnectedError, 'ClientDisconnectedError', 'ERR_CLIENT_CLOSED_REQUEST', {
+identify(ClientDisconnectedError, 'ClientDisconnectedError', errorCodes.clientClosedRequest, {
   statusCode: 499,
   status: 499,
   expose: true,
@@ -88,7 +163,7 @@ export class RequestFinishedError extends CancelledError {
     super(message, options)
   }
 }
-identify(RequestFinishedError, 'RequestFinishedError', 'ERR_REQUEST_FINISHED')
+identify(RequestFinishedError, 'RequestFinishedError', errorCodes.requestFinished)
 
 /**
  * The application is shutting down. `statusCode` 503.
@@ -103,7 +178,7 @@ export class ShutdownError extends CancelledError {
     super(message, options)
   }
 }
-identify(ShutdownError, 'ShutdownError', 'ERR_SHUTTING_DOWN', { statusCode: 503, status: 503, expose: false })
+identify(ShutdownError, 'ShutdownError', errorCodes.shuttingDown, { statusCode: 503, status: 503, expose: false })
 
 /**
  * One or more tasks of a group failed. `errors` lists the failures in the order they happened;
@@ -126,7 +201,7 @@ export class TaskGroupError extends AggregateError {
     )
   }
 }
-identify(TaskGroupError, 'TaskGroupError', 'ERR_TASK_GROUP')
+identify(TaskGroupError, 'TaskGroupError', errorCodes.taskGroup)
 
 /**
  * New work was offered to something closed: a task group whose `close()` finished, a background
@@ -146,7 +221,7 @@ export class ClosedError extends Error {
     super(message, options)
   }
 }
-identify(ClosedError, 'ClosedError', 'ERR_CLOSED', { statusCode: 503 })
+identify(ClosedError, 'ClosedError', errorCodes.closed, { statusCode: 503 })
 
 /**
  * The threadpool queue is at its limit (`maxQueue`). `statusCode` 503: shed the load.
@@ -167,7 +242,7 @@ export class QueueFullError extends Error {
     super(message, options)
   }
 }
-identify(QueueFullError, 'QueueFullError', 'ERR_QUEUE_FULL', { statusCode: 503, expose: false })
+identify(QueueFullError, 'QueueFullError', errorCodes.queueFull, { statusCode: 503, expose: false })
 
 /**
  * The worker running a task died (it called `process.exit`, threw asynchronously, or ran out of
@@ -185,14 +260,14 @@ export class WorkerCrashedError extends Error {
     super(message, options)
   }
 }
-identify(WorkerCrashedError, 'WorkerCrashedError', 'ERR_WORKER_CRASHED')
+identify(WorkerCrashedError, 'WorkerCrashedError', errorCodes.workerCrashed)
 
-const cancellationCodes = new Set([
-  'ERR_CANCELLED',
-  'ERR_TIMEOUT',
-  'ERR_CLIENT_CLOSED_REQUEST',
-  'ERR_REQUEST_FINISHED',
-  'ERR_SHUTTING_DOWN',
+const cancellationCodes = new Set<string>([
+  errorCodes.cancelled,
+  errorCodes.timeout,
+  errorCodes.clientClosedRequest,
+  errorCodes.requestFinished,
+  errorCodes.shuttingDown,
   // Node's own AbortError (timers/promises, events.once, streams, fetch in some paths).
   'ABORT_ERR',
 ])

@@ -1,7 +1,19 @@
+/**
+ * taskscope: structured concurrency for Node.js web servers. Task groups cancelled as a whole,
+ * background tasks that drain on shutdown, a worker-thread pool, races, events and lazy values,
+ * and the framework-agnostic HTTP runtime behind the Fastify, Express and Koa adapters.
+ *
+ * Adapter authors: the shared kit is `@taskscope/core/adapter`.
+ *
+ * @module
+ */
+
+// Errors
 export {
   CancelledError,
   ClientDisconnectedError,
   ClosedError,
+  errorCodes,
   isCancellation,
   QueueFullError,
   RequestFinishedError,
@@ -10,46 +22,31 @@ export {
   TimeoutError,
   WorkerCrashedError,
 } from './errors.js'
-export { Task } from './task.js'
-export type { TaskOptions, TaskStatus, TaskWork } from './task.js'
-export { createTaskGroup, TaskGroup } from './task-group.js'
-export type { TaskGroupOptions } from './task-group.js'
-export { BackgroundTask, createBackgroundTask } from './background-task.js'
-export type { BackgroundTaskOptions, BackgroundTaskStatus } from './background-task.js'
-export { BackgroundTasks } from './background-tasks.js'
+export type { CodedError, ErrorCode } from './errors.js'
+
+// Primitives
+export { Task } from './primitives/task.js'
+export type { TaskOptions, TaskStatus, TaskWork } from './primitives/task.js'
+export { createTaskGroup, TaskGroup } from './primitives/task-group.js'
+export type { TaskGroupOptions } from './primitives/task-group.js'
+export { BackgroundTask, createBackgroundTask } from './primitives/background-task.js'
+export type { BackgroundTaskOptions, BackgroundTaskStatus } from './primitives/background-task.js'
+export { BackgroundTasks } from './primitives/background-tasks.js'
 export type {
   BackgroundShutdownOptions,
   BackgroundShutdownReport,
   BackgroundTaskInfo,
   BackgroundTasksOptions,
-} from './background-tasks.js'
-export { firstSuccessful, runUntilFirstComplete } from './race.js'
-export type { RaceEntry, RaceOptions } from './race.js'
-export { AsyncEvent } from './async-event.js'
-export type { WaitOptions } from './async-event.js'
-export { AsyncLazy } from './async-lazy.js'
-export type { AsyncLazyOptions, AsyncLazyState, LazyGetOptions } from './async-lazy.js'
-// HTTP runtime (issue 4)
-export { createRuntime } from './runtime.js'
-export type {
-  RequestGroupOptions,
-  Runtime,
-  RuntimeCloseOptions,
-  RuntimeCloseSummary,
-  RuntimeOptions,
-  RuntimeStats,
-} from './runtime.js'
-export { watchResponse } from './response-lifecycle.js'
-export type { HttpRequest, HttpResponse, ResponseLifecycleHandlers } from './response-lifecycle.js'
-export { answerCancellation, cancellationStatus, shuttingDownAnswer } from './escaped-cancellation.js'
-export type { CancellationAnswer, EscapedCancellationContext } from './escaped-cancellation.js'
-export { requestAccessors, withRuntimeHandle } from './runtime-handle.js'
-export type { RequestAccessorsOptions, RuntimeHandle } from './runtime-handle.js'
-export type { DrainableServer } from './server-drain.js'
-export { asLogger } from './logger.js'
-export type { LogMethod, RuntimeLogger } from './logger.js'
-export { getThreadpool, runInThreadpool } from './shared-threadpool.js'
-export { Threadpool } from './threadpool.js'
+} from './primitives/background-tasks.js'
+export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
+export type { RaceEntry, RaceOptions } from './primitives/race.js'
+export { AsyncEvent } from './primitives/async-event.js'
+export type { WaitOptions } from './primitives/async-event.js'
+export { AsyncLazy } from './primitives/async-lazy.js'
+export type { AsyncLazyOptions, AsyncLazyState, LazyGetOptions } from './primitives/async-lazy.js'
+
+// Threadpool
+export { Threadpool } from './threadpool/threadpool.js'
 export type {
   DurationStats,
   ThreadpoolCloseOptions,
@@ -57,6 +54,22 @@ export type {
   ThreadpoolRunOptions,
   ThreadpoolSettings,
   ThreadpoolStats,
-} from './threadpool.js'
-export { workerTask } from './worker-task.js'
-export type { PoolFunction, WorkerTask } from './worker-task.js'
+} from './threadpool/types.js'
+export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
+export { workerTask } from './threadpool/worker-task.js'
+export type { PoolFunction, WorkerTask } from './threadpool/worker-task.js'
+
+// HTTP runtime
+export { createRuntime } from './runtime/runtime.js'
+export type {
+  RequestGroupOptions,
+  Runtime,
+  RuntimeCloseOptions,
+  RuntimeCloseSummary,
+  RuntimeOptions,
+  RuntimeStats,
+} from './runtime/runtime.js'
+export { cancellationStatus } from './runtime/escaped-cancellation.js'
+export type { HttpRequest, HttpResponse } from './runtime/response-lifecycle.js'
+export type { DrainableServer } from './runtime/server-drain.js'
+export type { LogMethod, RuntimeLogger } from './runtime/logger.js'

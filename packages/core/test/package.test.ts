@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import * as core from '@taskscope/core'
+import * as adapter from '@taskscope/core/adapter'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -19,21 +20,23 @@ async function node(source: string): Promise<string> {
 }
 
 describe('@taskscope/core package', () => {
-  it('exports only "." and "./package.json", ESM only, Node >= 20.19', () => {
-    expect(Object.keys(pkg.exports)).toEqual(['.', './package.json'])
+  it('exports ".", "./adapter" and "./package.json", ESM only, Node >= 20.19', () => {
+    expect(Object.keys(pkg.exports)).toEqual(['.', './adapter', './package.json'])
     expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' })
+    expect(pkg.exports['./adapter']).toEqual({ types: './dist/adapter.d.ts', default: './dist/adapter.js' })
     expect(pkg.type).toBe('module')
     expect(pkg.engines.node).toBe('>=20.19')
   })
 
   it('ships declarations for every module it builds', () => {
-    for (const file of ['index', 'task-group', 'task', 'errors', 'async-lazy']) {
+    const built = ['index', 'adapter', 'errors', 'primitives/task-group', 'primitives/task', 'primitives/async-lazy']
+    for (const file of [...built, 'threadpool/threadpool', 'threadpool/worker/entry', 'runtime/runtime', 'runtime/adapter-kit']) {
       expect(existsSync(`${pkgDir}dist/${file}.js`), file).toBe(true)
       expect(existsSync(`${pkgDir}dist/${file}.d.ts`), file).toBe(true)
     }
   })
 
-  it('has an explicit public surface', () => {
+  it('"." holds what app code uses', () => {
     expect(Object.keys(core).sort()).toEqual(
       [
         'AsyncEvent',
@@ -52,24 +55,53 @@ describe('@taskscope/core package', () => {
         'Threadpool',
         'TimeoutError',
         'WorkerCrashedError',
-        'answerCancellation',
-        'asLogger',
         'cancellationStatus',
         'createBackgroundTask',
         'createRuntime',
         'createTaskGroup',
+        'errorCodes',
         'firstSuccessful',
         'getThreadpool',
         'isCancellation',
-        'requestAccessors',
         'runInThreadpool',
         'runUntilFirstComplete',
-        'shuttingDownAnswer',
-        'watchResponse',
-        'withRuntimeHandle',
         'workerTask',
       ].sort(),
     )
+  })
+
+  it('"./adapter" holds the kit for adapter authors', () => {
+    expect(Object.keys(adapter).sort()).toEqual(
+      [
+        'answerCancellation',
+        'asLogger',
+        'cancellationStatus',
+        'codedError',
+        'errorCodes',
+        'requestAccessors',
+        'shuttingDownAnswer',
+        'watchResponse',
+        'withRuntimeHandle',
+      ].sort(),
+    )
+  })
+
+  it('Task, BackgroundTask and Runtime cannot be constructed by user code', () => {
+    const construct = (Class: unknown): unknown => Reflect.construct(Class as new () => unknown, [])
+    expect(() => construct(core.Task)).toThrow(/Illegal constructor: a Task is made by group.createTask\(\)/)
+    expect(() => construct(core.BackgroundTask)).toThrow(/Illegal constructor: a BackgroundTask/)
+    const Runtime = core.createRuntime().constructor
+    expect(() => construct(Runtime)).toThrow(/Illegal constructor: a Runtime is made by createRuntime\(\)/)
+  })
+
+  it('keeps internal members off the public classes (they are keyed by unexported symbols)', async () => {
+    await using group = new core.TaskGroup()
+    const task = group.createTask(() => 1)
+    for (const name of ['abort', 'start', 'error', 'observed', 'whenSettled']) expect(name in task, name).toBe(false)
+    expect('taskSettled' in group).toBe(false)
+    const job = core.createBackgroundTask(() => 1)
+    for (const name of ['observed', 'whenSettled']) expect(name in job, name).toBe(false)
+    await job
   })
 
   it('works from plain Node ESM', async () => {

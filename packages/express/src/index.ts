@@ -8,19 +8,21 @@
  */
 import { IncomingMessage, type ServerResponse } from 'node:http'
 import {
-  answerCancellation,
-  asLogger,
   type BackgroundTasks,
   createRuntime,
   type Runtime,
-  type RuntimeHandle,
   type RuntimeOptions,
-  shuttingDownAnswer,
   type TaskGroup,
-  requestAccessors,
   type Threadpool,
-  withRuntimeHandle,
 } from '@taskscope/core'
+import {
+  answerCancellation,
+  asLogger,
+  type RuntimeHandle,
+  shuttingDownAnswer,
+  requestAccessors,
+  withRuntimeHandle,
+} from '@taskscope/core/adapter'
 
 declare global {
   namespace Express {

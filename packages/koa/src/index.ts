@@ -8,20 +8,22 @@
  */
 import type Koa from 'koa'
 import {
-  answerCancellation,
-  asLogger,
   type BackgroundTasks,
   type BackgroundTasksOptions,
   createRuntime,
   type Runtime,
-  type RuntimeHandle,
   type RuntimeOptions,
-  shuttingDownAnswer,
   type TaskGroup,
-  requestAccessors,
   type Threadpool,
-  withRuntimeHandle,
 } from '@taskscope/core'
+import {
+  answerCancellation,
+  asLogger,
+  type RuntimeHandle,
+  shuttingDownAnswer,
+  requestAccessors,
+  withRuntimeHandle,
+} from '@taskscope/core/adapter'
 
 declare module 'koa' {
   interface BaseContext {

@@ -1,7 +1,7 @@
 // How Task and BackgroundTask run their work and read its outcome: one place for both.
 import { CancelledError } from '../errors.js'
 import { toCancelledError } from './cancel.js'
-import { isPromiseLike } from './validate.js'
+import { isPromiseLike } from './validation.js'
 
 /** A function called with an AbortSignal, or a promise already running. */
 export type Work<T> = ((signal: AbortSignal) => T | PromiseLike<T>) | PromiseLike<T>

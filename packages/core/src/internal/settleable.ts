@@ -2,6 +2,7 @@
 // `then`, so an outcome nobody asked for can never become an unhandled rejection (G8), and tasks
 // nobody awaits cost no promise at all.
 import { deferred, type Deferred } from './deferred.js'
+import { kObserved, kWhenSettled } from './symbols.js'
 
 const State = { Pending: 0, Fulfilled: 1, Rejected: 2 } as const
 type State = (typeof State)[keyof typeof State]
@@ -13,8 +14,8 @@ export abstract class Settleable<T> implements PromiseLike<T> {
   #observed = false
   #done: Deferred<void> | undefined
 
-  /** True once anybody attached a handler (`then`, `catch`, `finally`, `await`). */
-  get observed(): boolean {
+  /** @internal True once anybody attached a handler (`then`, `catch`, `finally`, `await`). */
+  get [kObserved](): boolean {
     return this.#observed
   }
 
@@ -43,8 +44,8 @@ export abstract class Settleable<T> implements PromiseLike<T> {
     return true
   }
 
-  /** Resolves (never rejects) once settled, without counting as observing the outcome. */
-  whenSettled(): Promise<void> {
+  /** @internal Resolves (never rejects) once settled, without counting as observing the outcome. */
+  [kWhenSettled](): Promise<void> {
     if (this.#state !== State.Pending) return Promise.resolve()
     return (this.#done ??= deferred<void>()).promise
   }

@@ -1,0 +1,17 @@
+/**
+ * The kit for adapter authors: what the Fastify, Express and Koa adapters share, so that a new
+ * adapter maps its framework's hooks onto these calls and decides nothing on its own. App code
+ * needs none of it: use `@taskscope/core`.
+ *
+ * @module
+ */
+export { codedError, errorCodes } from './errors.js'
+export type { CodedError, ErrorCode } from './errors.js'
+export { requestAccessors, withRuntimeHandle } from './runtime/adapter-kit.js'
+export type { RequestAccessorsOptions, RuntimeHandle } from './runtime/adapter-kit.js'
+export { answerCancellation, cancellationStatus, shuttingDownAnswer } from './runtime/escaped-cancellation.js'
+export type { CancellationAnswer, EscapedCancellationContext } from './runtime/escaped-cancellation.js'
+export { watchResponse } from './runtime/response-lifecycle.js'
+export type { HttpRequest, HttpResponse, ResponseLifecycleHandlers } from './runtime/response-lifecycle.js'
+export { asLogger } from './runtime/logger.js'
+export type { LogMethod, RuntimeLogger } from './runtime/logger.js'

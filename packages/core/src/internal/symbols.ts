@@ -1,0 +1,20 @@
+// Internal members of the public classes, keyed by symbols that are never exported from the
+// package: user code cannot call them by name, and they stay out of the shipped declarations.
+// The pattern of undici's lib/core/symbols.js.
+
+/** Static factory of a class whose constructor users must not call (Task, BackgroundTask, Runtime). */
+export const kCreate = Symbol('taskscope.create')
+/** Task: cancels with a ready-made reason (the group passes its own). */
+export const kAbort = Symbol('taskscope.abort')
+/** Task: runs the work now. */
+export const kStart = Symbol('taskscope.start')
+/** Task: the failure, for the group's report. */
+export const kError = Symbol('taskscope.error')
+/** TaskGroup (as a task's owner): bookkeeping when a task settles. */
+export const kTaskSettled = Symbol('taskscope.taskSettled')
+/** Task, BackgroundTask: whether anybody attached a handler to the outcome. */
+export const kObserved = Symbol('taskscope.observed')
+/** Task, BackgroundTask: resolves once settled, without observing the outcome. */
+export const kWhenSettled = Symbol('taskscope.whenSettled')
+/** The argument that proves a constructor was called by its own factory. */
+export const kToken = Symbol('taskscope.token')

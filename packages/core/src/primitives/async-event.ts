@@ -1,0 +1,108 @@
+import { TimeoutError } from '../errors.js'
+import { toCancelledError } from '../internal/cancel.js'
+import { deferred, type Deferred } from '../internal/deferred.js'
+import { copyOptions, validateDuration, validateSignal } from '../internal/validation.js'
+
+/** Options of {@link AsyncEvent.wait}. */
+export interface WaitOptions {
+  /** Stops this wait: it rejects with a CancelledError whose `cause` is the signal's reason. */
+  signal?: AbortSignal
+  /** Stops this wait after this many ms: it rejects with a {@link TimeoutError}. */
+  timeout?: number
+}
+
+interface Waiter {
+  resolve: (value: true) => void
+  reject: (reason: unknown) => void
+  cleanup: () => void
+}
+
+/**
+ * A flag that tasks can wait for (asyncio.Event semantics, plus per-wait cancellation and timeout):
+ * `set()` wakes every waiter, `clear()` lowers the flag for future waits. A waiter that is aborted
+ * or times out is removed at once: nothing accumulates (E1).
+ *
+ * @example
+ * ```ts
+ * const ready = new AsyncEvent()
+ * setTimeout(() => ready.set(), 100)
+ * await ready.wait({ timeout: 1_000 }) // true
+ * ```
+ */
+export class AsyncEvent {
+  #set = false
+  // Plain waits share one promise; waits with a signal or timeout each get an entry they can remove.
+  #shared: Deferred<true> | undefined
+  #waiters = new Set<Waiter>()
+
+  /** True while the flag is set. */
+  get isSet(): boolean {
+    return this.#set
+  }
+
+  /** Sets the flag and wakes every waiter. Waits that start while it is set resolve at once. */
+  set(): void {
+    if (this.#set) return
+    this.#set = true
+    this.#shared?.resolve(true)
+    this.#shared = undefined
+    const waiters = this.#waiters
+    this.#waiters = new Set()
+    for (const waiter of waiters) {
+      waiter.cleanup()
+      waiter.resolve(true)
+    }
+  }
+
+  /** Lowers the flag. Waiters already woken stay woken. */
+  clear(): void {
+    this.#set = false
+  }
+
+  /**
+   * Resolves `true` once the flag is set (at once if it is). Rejects with a CancelledError when
+   * `signal` aborts (checked first, like the platform) and with a {@link TimeoutError} after
+   * `timeout` ms; either way the waiter is removed. Throws nothing synchronously.
+   */
+  wait(options?: WaitOptions): Promise<true> {
+    let signal: AbortSignal | undefined
+    let timeout: number | undefined
+    try {
+      const opts = copyOptions(options, 'The wait options')
+      signal = validateSignal(opts.signal, 'The "signal" option')
+      timeout = validateDuration(opts.timeout, 'The "timeout" option')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (signal?.aborted) return Promise.reject(toCancelledError(signal.reason, 'The wait was cancelled'))
+    if (this.#set) return Promise.resolve(true)
+    if (signal === undefined && timeout === undefined) return (this.#shared ??= deferred<true>()).promise
+
+    return new Promise<true>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const stop = (error: unknown): void => {
+        waiter.cleanup()
+        this.#waiters.delete(waiter)
+        reject(error)
+      }
+      const onAbort = (): void => stop(toCancelledError(signal!.reason, 'The wait was cancelled'))
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+        },
+      }
+      this.#waiters.add(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (timeout !== undefined) timer = setTimeout(() => stop(new TimeoutError(`The wait timed out after ${timeout} ms`)), timeout)
+    })
+  }
+
+  /** Diagnostics: pending waits that can still be woken (all plain waits together count as one). */
+  get waiting(): number {
+    return this.#waiters.size + (this.#shared === undefined ? 0 : 1)
+  }
+}
+

@@ -1,0 +1,289 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { setMaxListeners } from 'node:events'
+import { CancelledError, ClosedError, TaskGroupError, TimeoutError } from '../errors.js'
+import { toCancelledError } from '../internal/cancel.js'
+import { deferred, type Deferred } from '../internal/deferred.js'
+import {
+  copyOptions,
+  invalidType,
+  validateDuration,
+  validateInteger,
+  validateSignal,
+  validateString,
+} from '../internal/validation.js'
+import { isWork } from '../internal/run-work.js'
+import { kAbort, kCreate, kError, kObserved, kStart, kTaskSettled } from '../internal/symbols.js'
+import { Task, type TaskOptions, type TaskWork } from './task.js'
+
+/** Options of {@link TaskGroup}. */
+export interface TaskGroupOptions {
+  /** A parent signal: when it aborts, the group is cancelled and `close()` rejects with the reason. */
+  signal?: AbortSignal
+  /** At most this many tasks run at once; the rest wait in FIFO order. Default: Infinity. */
+  limit?: number
+  /** Cancels the group with a {@link TimeoutError} this many ms after it was created. */
+  timeout?: number
+  /** A name for errors and logs. */
+  name?: string
+}
+
+type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
+
+/**
+ * A scope for concurrent tasks (asyncio.TaskGroup semantics): it waits for every task it started,
+ * the first failure cancels the rest, and no error is lost.
+ *
+ * Throws a TypeError/RangeError for invalid options.
+ *
+ * @example
+ * ```ts
+ * await using group = new TaskGroup({ timeout: 5_000 })
+ * const user = group.createTask((signal) => getUser(id, { signal }))
+ * const posts = group.createTask((signal) => getPosts(id, { signal }))
+ * return { user: await user, posts: await posts }
+ * ```
+ */
+export class TaskGroup implements AsyncDisposable {
+  /** The group's name, if given. */
+  readonly name: string | undefined
+  // Created on first read of `signal`: a group nobody asks for a signal (a request group whose
+  // handler never used it, zero-parameter work aside) never pays for an AbortController.
+  #controller: AbortController | undefined
+  #reason: CancelledError | undefined
+  #limit: number
+  #parent: AbortSignal | undefined
+  #timer: NodeJS.Timeout | undefined
+  #live = new Set<Task<unknown>>()
+  #queue: Array<{ task: Task<unknown>; run: (fn: () => void) => void }> = []
+  #queueHead = 0
+  #running = 0
+  #created = 0
+  #failures: Task<unknown>[] = []
+  #cancelKind: CancelKind | undefined
+  #idle: Deferred<void> | undefined
+  #closing: Promise<void> | undefined
+  #closed = false
+
+  constructor(options?: TaskGroupOptions) {
+    const opts = copyOptions(options, 'The TaskGroup options')
+    this.#parent = validateSignal(opts.signal, 'The "signal" option')
+    this.#limit = validateInteger(opts.limit, 'The "limit" option', 1, true) ?? Infinity
+    const timeout = validateDuration(opts.timeout, 'The "timeout" option')
+    this.name = validateString(opts.name, 'The "name" option')
+
+    if (this.#parent?.aborted) {
+      this.#onParentAbort()
+    } else {
+      this.#parent?.addEventListener('abort', this.#onParentAbort, { once: true })
+      if (timeout !== undefined) this.#timer = setTimeout(this.#onTimeout, timeout, timeout)
+    }
+  }
+
+  /**
+   * Runs `fn` with a new group and closes it: waits for every task, then returns what `fn`
+   * returned. If `fn` throws, the group's tasks are cancelled first, and `fn`'s error is thrown
+   * (within a {@link TaskGroupError} if tasks failed too).
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await TaskGroup.run((group) => Promise.all([group.createTask(fa), group.createTask(fb)]))
+   * ```
+   */
+  static async run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') throw invalidType('The "fn" argument', 'a function', fn)
+    const group = new TaskGroup(options)
+    let result: Awaited<T>
+    try {
+      result = await fn(group)
+    } catch (error) {
+      group.cancel(error)
+      try {
+        await group.close()
+      } catch (closeError) {
+        if (closeError instanceof TaskGroupError) throw new TaskGroupError([error, ...closeError.errors])
+      }
+      throw error
+    }
+    await group.close()
+    return result
+  }
+
+  /** Aborts when the group is cancelled (by `cancel()`, a failure, the parent signal or the timeout). */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      setMaxListeners(0, this.#controller.signal)
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  /** Number of tasks not settled yet (running and queued). */
+  get size(): number {
+    return this.#live.size
+  }
+
+  /** True once `close()` has finished: `createTask` then throws {@link ClosedError}. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** True once the group has been cancelled, for whatever reason. */
+  get cancelled(): boolean {
+    return this.#reason !== undefined
+  }
+
+  /**
+   * Starts a task now (G1), or queues it when `limit` tasks are running. `work` is a function called
+   * with the task's AbortSignal, or a promise. On a cancelled group the task is returned already
+   * cancelled and its work never runs.
+   *
+   * Throws {@link ClosedError} once `close()` has finished; a TypeError when `work` is neither a
+   * function nor a promise.
+   *
+   * @example
+   * ```ts
+   * const task = group.createTask((signal) => fetch(url, { signal }), { name: 'fetch' })
+   * ```
+   */
+  createTask<T>(work: TaskWork<T>, options?: TaskOptions): Task<Awaited<T>> {
+    if (this.#closed) throw new ClosedError(`The task group${this.name ? ` "${this.name}"` : ''} is closed`)
+    if (!isWork(work)) {
+      throw invalidType('The "work" argument', 'a function or a promise', work)
+    }
+    const name =
+      (options === undefined ? undefined : validateString(options.name, 'The "name" option')) ??
+      ((typeof work === 'function' && work.name) || `Task-${++this.#created}`)
+    const task = Task[kCreate](this, work, name) as Task<Awaited<T>>
+    this.#live.add(task)
+    if (this.#reason !== undefined) {
+      task[kAbort](this.#reason)
+    } else if (this.#running < this.#limit) {
+      this.#running++
+      task[kStart]()
+    } else {
+      // Queued work starts later, from whichever task frees the slot: keep its caller's context (G9).
+      this.#queue.push({ task, run: AsyncLocalStorage.snapshot() })
+    }
+    return task
+  }
+
+  /**
+   * Cancels every task now: running tasks see their signal abort with a {@link CancelledError}
+   * (whose `cause` is `reason`), queued tasks never start. `close()` then resolves, unless a task
+   * failed. No effect on a group already cancelled.
+   */
+  cancel(reason?: unknown): void {
+    this.#cancel(toCancelledError(reason, 'The task group was cancelled'), 'user')
+  }
+
+  /**
+   * Waits for every task to settle (tasks may still be added meanwhile), then refuses new ones.
+   * Rejects with a {@link TaskGroupError} listing the failures nobody observed; else with the
+   * {@link CancelledError}/{@link TimeoutError} if the parent signal or the timeout cancelled the
+   * group; else resolves. Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#close())
+  }
+
+  /** `await using group = new TaskGroup()` calls `close()` at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #close(): Promise<void> {
+    while (this.#live.size > 0) {
+      this.#idle = deferred()
+      await this.#idle.promise
+    }
+    this.#closed = true
+    this.#detach()
+    const unobserved = this.#failures.filter((task) => !task[kObserved])
+    this.#failures = []
+    if (unobserved.length > 0) {
+      throw new TaskGroupError(
+        unobserved.map((task) => task[kError]),
+        `${unobserved.length} task${unobserved.length === 1 ? '' : 's'} of the group${this.name ? ` "${this.name}"` : ''} failed: ${unobserved.map((task) => task.name).join(', ')}`,
+      )
+    }
+    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
+  }
+
+  /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
+  [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void {
+    this.#live.delete(task)
+    // A failure cancels the group first, so the slot it frees starts nothing (G3).
+    if (failed) {
+      this.#failures.push(task)
+      this.#cancel(new CancelledError(`Task "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
+    }
+    if (wasRunning) {
+      this.#running--
+      this.#startQueued()
+    }
+    if (this.#live.size === 0 && this.#idle !== undefined) this.#idle.resolve()
+  }
+
+  #startQueued(): void {
+    // Once cancelled, queued tasks are being cancelled too (possibly right now, mid-iteration).
+    if (this.#reason !== undefined) return
+    const queue = this.#queue
+    while (this.#queueHead < queue.length && this.#running < this.#limit) {
+      const { task, run } = queue[this.#queueHead]!
+      queue[this.#queueHead++] = undefined!
+      if (task.status !== 'queued') continue
+      this.#running++
+      run(() => task[kStart]())
+    }
+    if (this.#queueHead === queue.length) {
+      queue.length = 0
+      this.#queueHead = 0
+    }
+  }
+
+  #cancel(reason: CancelledError, kind: CancelKind): void {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    this.#cancelKind = kind
+    this.#detach()
+    this.#controller?.abort(reason)
+    // The group aborts its children itself: no per-task listener on any signal (G10).
+    for (const task of this.#live) task[kAbort](reason)
+  }
+
+  #detach(): void {
+    this.#parent?.removeEventListener('abort', this.#onParentAbort)
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #onParentAbort = (): void => {
+    this.#cancel(toCancelledError(this.#parent!.reason, 'The parent signal was aborted'), 'parent')
+  }
+
+  #onTimeout = (timeout: number): void => {
+    this.#cancel(new TimeoutError(`The task group${this.name ? ` "${this.name}"` : ''} timed out after ${timeout} ms`), 'timeout')
+  }
+}
+
+/**
+ * The seed's `async for` form: yields one new {@link TaskGroup} and closes it when the loop body ends.
+ *
+ * @example
+ * ```ts
+ * for await (const group of createTaskGroup({ limit: 4 })) {
+ *   for (const url of urls) group.createTask((signal) => fetch(url, { signal }))
+ * }
+ * ```
+ */
+export function createTaskGroup(options?: TaskGroupOptions): AsyncGenerator<TaskGroup, void, undefined> {
+  const group = new TaskGroup(options) // validates now, at the call, not at the first iteration
+  return (async function* scope() {
+    try {
+      yield group
+    } finally {
+      await group.close()
+    }
+  })()
+}

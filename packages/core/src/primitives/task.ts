@@ -1,0 +1,136 @@
+import { type CancelledError, isCancellation } from '../errors.js'
+import { toCancelledError } from '../internal/cancel.js'
+import { cancellationOf, runWork, type Work } from '../internal/run-work.js'
+import { Settleable } from '../internal/settleable.js'
+import { kAbort, kCreate, kError, kStart, kTaskSettled, kToken } from '../internal/symbols.js'
+import { illegalConstructor } from '../internal/validation.js'
+
+/** Where a task is in its life. */
+export type TaskStatus = 'queued' | 'running' | 'fulfilled' | 'rejected' | 'cancelled'
+
+/**
+ * What a task runs: a function called with the task's AbortSignal, or a promise that is already
+ * running (which cannot be stopped; see G4).
+ */
+export type TaskWork<T> = Work<T>
+
+/** Options of {@link TaskGroup.createTask}. */
+export interface TaskOptions {
+  /** A name for logs and errors. Default: the function's name, else `Task-<n>`. */
+  name?: string
+}
+
+/** @internal What a task tells its group. */
+export interface TaskOwner {
+  readonly signal: AbortSignal
+  [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void
+}
+
+/**
+ * A unit of work in a {@link TaskGroup}. Await it (or pass it to `Promise.all`) for its value.
+ * Made by `group.createTask()`, never constructed directly.
+ *
+ * Rejects with the work's error, or with a {@link CancelledError} when it was cancelled.
+ *
+ * @example
+ * ```ts
+ * await using group = new TaskGroup()
+ * const user = group.createTask((signal) => fetchUser(id, { signal }), { name: 'user' })
+ * console.log(user.status) // 'running'
+ * const value = await user
+ * ```
+ */
+export class Task<T> extends Settleable<T> {
+  /** The task's name. */
+  readonly name: string
+  #status: TaskStatus
+  #owner: TaskOwner
+  #work: TaskWork<T> | undefined
+  #controller: AbortController | undefined
+  #cancelReason: CancelledError | undefined
+
+  /** @internal Made by `group.createTask()`. */
+  static [kCreate]<T>(owner: TaskOwner, work: TaskWork<T>, name: string): Task<T> {
+    return new Task(kToken, owner, work, name)
+  }
+
+  private constructor(token: typeof kToken, owner: TaskOwner, work: TaskWork<T>, name: string) {
+    super()
+    if (token !== kToken) throw illegalConstructor('Task', 'group.createTask()')
+    this.#owner = owner
+    this.#work = work
+    this.name = name
+    this.#status = 'queued'
+  }
+
+  /** `'queued'`, `'running'`, `'fulfilled'`, `'rejected'` or `'cancelled'`. */
+  get status(): TaskStatus {
+    return this.#status
+  }
+
+  /**
+   * The task's own AbortSignal: aborts when the task or its group is cancelled, when a sibling
+   * fails, or when the group's parent signal or timeout fires. Its `reason` is a CancelledError.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#cancelReason !== undefined) this.#controller.abort(this.#cancelReason)
+    }
+    return this.#controller.signal
+  }
+
+  /**
+   * Cancels this task alone: a queued task never starts; a running one sees its signal abort
+   * (a task made from a bare promise rejects at once). No effect once the task has settled.
+   */
+  cancel(reason?: unknown): void {
+    this[kAbort](toCancelledError(reason, `Task "${this.name}" was cancelled`))
+  }
+
+  /** @internal Cancels with a ready-made reason (the group passes its own). */
+  [kAbort](reason: CancelledError): void {
+    if (this.settled || this.#cancelReason !== undefined) return
+    this.#cancelReason = reason
+    this.#controller?.abort(reason)
+    const status = this.#status
+    // A queued task never starts; a bare promise cannot be stopped, so it stops being waited for.
+    if (status === 'queued' || !(typeof this.#work === 'function')) this.#finish('cancelled', reason, status === 'running')
+  }
+
+  /** @internal Runs the work now (G1). */
+  [kStart](): void {
+    const work = this.#work!
+    this.#status = 'running'
+    if (this.#cancelReason !== undefined) return this.#finish('cancelled', this.#cancelReason, true)
+    // Work that declares no parameter cannot read a signal: it shares the group's instead of
+    // paying for an AbortController of its own (see README, "Costs").
+    const signal = typeof work !== 'function' ? undefined : work.length === 0 ? this.#owner.signal : this.signal
+    runWork(work, signal, this.#fulfilled, this.#rejected)
+  }
+
+  #fulfilled = (value: unknown): void => {
+    this.#finish('fulfilled', value, true)
+  }
+
+  #rejected = (error: unknown): void => {
+    if (!isCancellation(error)) return this.#finish('rejected', error, true)
+    this.#finish('cancelled', cancellationOf(error, this.#cancelReason, `Task "${this.name}" was cancelled`), true)
+  }
+
+  #finish(status: 'fulfilled' | 'rejected' | 'cancelled', value: unknown, wasRunning: boolean): void {
+    if (!this.settle(status === 'fulfilled', value)) return
+    this.#status = status
+    this.#work = undefined
+    this.#owner[kTaskSettled](this as Task<unknown>, wasRunning, status === 'rejected')
+  }
+
+  /** @internal The failure, for the group's report. */
+  get [kError](): unknown {
+    return this.reason
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Task'
+  }
+}

@@ -1,0 +1,89 @@
+// What an adapter answers when a cancellation escapes a handler: once, here, for every framework.
+// A cancellation is never a failure, so it must end as a quiet 499 (or its own status, such as
+// 503 on shutdown), never as a logged 500; once the client is gone there is nobody to answer.
+import { STATUS_CODES } from 'node:http'
+import { isCancellation } from '../errors.js'
+import { log, type RuntimeLogger } from './logger.js'
+import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
+import type { TaskGroup } from '../primitives/task-group.js'
+
+/**
+ * The HTTP status that answers a cancellation escaping a handler: its own `statusCode`/`status`
+ * (400–599), else that of its `cause` (Node's `AbortError` carries the signal's reason there),
+ * else 504 for a DOMException `TimeoutError`, else 499 (client closed request). Undefined when
+ * the error is not a cancellation. The adapters use it so that a cancellation ends as a quiet
+ * 499 (or 503 on shutdown), never as a 500.
+ *
+ * @example
+ * ```ts
+ * cancellationStatus(new ShutdownError()) // 503
+ * cancellationStatus(new Error('boom'))   // undefined
+ * ```
+ */
+export function cancellationStatus(error: unknown): number | undefined {
+  if (!isCancellation(error)) return undefined
+  for (let current: unknown = error, depth = 0; depth < 3 && typeof current === 'object' && current !== null; depth++) {
+    const { statusCode, status, cause } = current as { statusCode?: unknown; status?: unknown; cause?: unknown }
+    const code = typeof statusCode === 'number' ? statusCode : status
+    if (typeof code === 'number' && code >= 400 && code <= 599) return code
+    current = cause
+  }
+  return (error as { name?: unknown }).name === 'TimeoutError' ? 504 : 499
+}
+
+/**
+ * How to answer a cancellation that escaped a handler: `{ status, body }` to send, or `'end'`
+ * when nothing can be sent any more (the client is gone, or headers went out) and the exchange
+ * should just be ended. Undefined when the error is not a cancellation (pass it on).
+ */
+export type CancellationAnswer = { status: number; body: string } | 'end'
+
+/** Where the escaped cancellation happened. */
+export interface EscapedCancellationContext {
+  req: HttpRequest
+  res: HttpResponse
+  /** The request's group, if it was created: its reason tells a disconnect apart. */
+  group?: TaskGroup | undefined
+  /** Where to log: at info, or at debug once the client is gone. */
+  logger: RuntimeLogger
+}
+
+/**
+ * Decides and logs the answer to a cancellation that escaped a handler (the Express and Koa
+ * adapters use it; Fastify's own error handler does the same job with the status alone). Returns
+ * undefined for anything that is not a cancellation.
+ *
+ * @example
+ * ```ts
+ * const answer = answerCancellation(error, { req, res, logger })
+ * if (answer === undefined) return next(error)
+ * if (answer === 'end') return void res.destroy()
+ * res.writeHead(answer.status).end(answer.body)
+ * ```
+ */
+export function answerCancellation(error: unknown, context: EscapedCancellationContext): CancellationAnswer | undefined {
+  const status = cancellationStatus(error)
+  if (status === undefined) return undefined
+  const { req, res, group, logger } = context
+  const gone =
+    (res as { destroyed?: boolean }).destroyed === true ||
+    req.socket?.destroyed === true ||
+    (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
+  const { code, message, expose } = error as { code?: unknown; message?: unknown; expose?: unknown }
+  const fields = { statusCode: status, code, message }
+  if (gone) log(logger, 'debug', fields, 'request cancelled: the client went away')
+  else log(logger, 'info', fields, 'request cancelled')
+  if (gone || res.headersSent) return 'end'
+  const body = expose === true && typeof message === 'string' ? message : (STATUS_CODES[status] ?? 'Client Closed Request')
+  return { status, body }
+}
+
+/** The answer to a request that arrives while the app shuts down (Fastify's return503OnClosing). */
+export const shuttingDownAnswer = {
+  status: 503,
+  body: 'Service Unavailable: the server is shutting down',
+  /** Headers for the response; `Connection: close` is added for HTTP/1 only (HTTP/2 forbids it). */
+  headers(httpVersionMajor: number): Record<string, string> {
+    return httpVersionMajor === 1 ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' }
+  },
+} as const

@@ -1,0 +1,88 @@
+// One task of a Threadpool, from `run()` to its outcome, and the meaning of tinypool's rejections.
+import type { TransferListItem } from 'node:worker_threads'
+import { codedError, errorCodes, WorkerCrashedError } from '../errors.js'
+import { shipFunction, shipWorkerTask } from './function-source.js'
+import { isWorkerTask } from './worker-task.js'
+import { deferred, type Deferred } from '../internal/deferred.js'
+import type { TaskMessage } from './protocol.js'
+import { invalidType } from '../internal/validation.js'
+
+export type Outcome = 'completed' | 'failed' | 'cancelled'
+
+export interface PoolTask {
+  /** What is posted to the worker; dropped once posted, so the arguments can be collected. */
+  message: TaskMessage | undefined
+  readonly name: string
+  readonly transfer: TransferListItem[] | undefined
+  readonly result: Deferred<unknown>
+  readonly signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+  timer: NodeJS.Timeout | undefined
+  /** Given to tinypool when the task has a signal or timeout: aborting it stops the worker. */
+  controller: AbortController | undefined
+  readonly queuedAt: number
+  startedAt: number
+  settled: boolean
+}
+
+/** Builds the worker message of `run(task, args)` and the task's name. Throws TypeError for a bad task or args. */
+export function toMessage(task: unknown, args: unknown): { message: TaskMessage; name: string } {
+  let id: number
+  let name: string
+  if (isWorkerTask(task)) {
+    id = shipWorkerTask(task)
+    name = task.name
+  } else if (typeof task === 'function') {
+    ;({ id, name } = shipFunction(task as (...args: never[]) => unknown))
+  } else throw invalidType('The "task" argument', 'a function or a workerTask()', task)
+  if (!Array.isArray(args)) throw invalidType('The "args" argument', 'an array of arguments', args)
+  return { message: { id, args }, name }
+}
+
+export function createTask(
+  message: TaskMessage,
+  name: string,
+  transfer: TransferListItem[] | undefined,
+  signal: AbortSignal | undefined,
+  now: number,
+): PoolTask {
+  return {
+    message,
+    name,
+    transfer,
+    result: deferred(),
+    signal,
+    onAbort: undefined,
+    timer: undefined,
+    controller: undefined,
+    queuedAt: now,
+    startedAt: 0,
+    settled: false,
+  }
+}
+
+/** The error a worker's 'exit' is reported with (see Threadpool#watchWorkers). */
+export function exitError(exitCode: number): WorkerCrashedError {
+  return Object.assign(new WorkerCrashedError(`The worker thread exited with code ${exitCode}`), { exitCode })
+}
+
+/**
+ * What a rejection of `tinypool.run` means. The worker entry turns everything a task throws into a
+ * reply, so a rejection is never the task's own error: it is either arguments that structured clone
+ * refused (a DOMException thrown on this thread by postMessage) or the death of the worker.
+ */
+export function explainRejection(name: string, error: unknown): Error {
+  if (error instanceof DOMException && error.name === 'DataCloneError') {
+    const message = `The arguments of the Threadpool task "${name}" could not be cloned to a worker thread: ${error.message}`
+    return codedError(TypeError, errorCodes.threadpoolDataClone, message, { cause: error })
+  }
+  const exitCode = error instanceof WorkerCrashedError ? (error as { exitCode?: unknown }).exitCode : undefined
+  if (typeof exitCode === 'number') {
+    const crashed = new WorkerCrashedError(`The worker running the Threadpool task "${name}" exited with code ${exitCode}`, {
+      cause: exitCode,
+    })
+    return Object.assign(crashed, { exitCode })
+  }
+  const why = error instanceof Error ? `: ${error.message}` : ''
+  return new WorkerCrashedError(`The worker running the Threadpool task "${name}" died${why}`, { cause: error })
+}

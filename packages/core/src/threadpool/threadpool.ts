@@ -1,0 +1,331 @@
+/**
+ * `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
+ * a bounded queue, faithful errors and a graceful close. See README-threadpool.md.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { BroadcastChannel } from 'node:worker_threads'
+import { Tinypool, type TinypoolWorker } from 'tinypool'
+import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from '../errors.js'
+import { entryOf } from './function-source.js'
+import { toCancelledError } from '../internal/cancel.js'
+import { deferred, type Deferred } from '../internal/deferred.js'
+import { resolvePoolOptions, validatePoolOptions, validateTransfer } from './options.js'
+import type { PoolWorkerData, SourceAnswer, SourceRequest, TaskReply } from './protocol.js'
+import { DurationHistogram } from './stats.js'
+import { createTask, exitError, explainRejection, toMessage, type Outcome, type PoolTask } from './pool-task.js'
+import { copyOptions, validateDuration, validateSignal } from '../internal/validation.js'
+import { deserializeThrown } from './remote-error.js'
+import type {
+  ThreadpoolCloseOptions,
+  ThreadpoolOptions,
+  ThreadpoolRunOptions,
+  ThreadpoolSettings,
+  ThreadpoolStats,
+} from './types.js'
+import type { PoolFunction, WorkerTask } from './worker-task.js'
+
+const workerEntry = new URL('./worker/entry.js', import.meta.url).href
+
+/**
+ * A pool of worker threads for CPU-bound work (tinypool underneath). Run a self-contained
+ * function, shipped by source (`pool.run(fn, args)`), or a module's export
+ * (`pool.run(workerTask(url, name), args)`). Tasks can be cancelled with a signal or a timeout
+ * (the thread running them is terminated and replaced), errors come back with their class, code,
+ * cause and properties, and `close()` lets the queue drain.
+ *
+ * The constructor throws a TypeError/RangeError (code `ERR_INVALID_ARG_TYPE`/`ERR_OUT_OF_RANGE`)
+ * naming an invalid option and the value received; the caller's object is never modified.
+ *
+ * @example
+ * ```ts
+ * await using pool = new Threadpool({ maxThreads: 4 })
+ * const hash = await pool.run((text: string) => {
+ *   let h = 0
+ *   for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0
+ *   return h
+ * }, [body], { signal: request.signal, timeout: 1_000 })
+ * ```
+ */
+export class Threadpool implements AsyncDisposable {
+  #options: ThreadpoolSettings
+  #tinypool: Tinypool
+  #channel: BroadcastChannel
+  #queue = new Set<PoolTask>() // a Set is a FIFO with O(1) removal of a cancelled task
+  #running = new Set<PoolTask>()
+  #watched = new WeakSet<TinypoolWorker>()
+  #watchedAlive = 0 // watched threads that have not exited: below maxThreads, tinypool may start more
+  #counts: Record<Outcome, number> = { completed: 0, failed: 0, cancelled: 0 }
+  #runTime = new DurationHistogram()
+  #waitTime = new DurationHistogram()
+  #idle: Deferred<void> | undefined
+  #closing: Promise<void> | undefined
+  #destroying: Promise<void> | undefined
+  #stopped = false
+
+  /**
+   * Validates pool options without starting a pool; returns a copy holding the options given.
+   * Throws like the constructor.
+   *
+   * @example
+   * ```ts
+   * const options = Threadpool.validateOptions(userOptions, 'The "threadpool" option')
+   * ```
+   */
+  static validateOptions(options: unknown, what = 'The Threadpool options'): ThreadpoolOptions {
+    return validatePoolOptions(options, what)
+  }
+
+  constructor(options?: ThreadpoolOptions) {
+    this.#options = Object.freeze(resolvePoolOptions(validatePoolOptions(options, 'The Threadpool options')))
+    const { minThreads, maxThreads, idleTimeout, resourceLimits } = this.#options
+    const channel = `taskscope:threadpool:${randomUUID()}`
+    this.#channel = new BroadcastChannel(channel)
+    this.#channel.unref()
+    this.#channel.onmessage = (event: unknown) => {
+      const { need } = (event as { data: SourceRequest }).data
+      // A request still in flight when the pool stopped has no one left to answer.
+      if (!this.#stopped) this.#channel.postMessage({ id: need, entry: entryOf(need) } satisfies SourceAnswer)
+    }
+    this.#tinypool = new Tinypool({
+      filename: workerEntry,
+      minThreads,
+      maxThreads,
+      idleTimeout,
+      workerData: { channel } satisfies PoolWorkerData,
+      ...(resourceLimits !== undefined && { resourceLimits }),
+    })
+    // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
+    // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
+    this.#tinypool.on('error', () => this.#watchWorkers())
+    this.#watchWorkers()
+  }
+
+  /** The options this pool runs with, defaults applied. */
+  get options(): ThreadpoolSettings {
+    return this.#options
+  }
+
+  /** True once `close()` or `destroy()` was called: `run` rejects with ClosedError. */
+  get closed(): boolean {
+    return this.#closing !== undefined || this.#stopped
+  }
+
+  /**
+   * Runs `task(...args)` on a worker thread and resolves with its (awaited) result. `task` is a
+   * self-contained function (it may use only its parameters, globals and what it `import()`s; it
+   * is shipped by source and compiled once per thread) or a {@link workerTask} handle. Arguments
+   * and result are copied with structured clone; `transfer` moves ArrayBuffers instead.
+   *
+   * Never throws: every error is a rejection. Rejects with a TypeError/RangeError for a bad task
+   * (not a function; a bound or native function; a class), args or options; ClosedError after
+   * close; QueueFullError when `maxQueue` tasks already wait; CancelledError (cause: the signal's
+   * reason) or TimeoutError when cancelled; TypeError `ERR_THREADPOOL_DATA_CLONE` when arguments or
+   * result cannot be cloned; WorkerCrashedError when the thread dies; ShutdownError when the pool
+   * is destroyed first; else with what the task threw, rebuilt (same built-in class, name, code...).
+   *
+   * @example
+   * ```ts
+   * const sum = await pool.run((a: number, b: number) => a + b, [1, 2]) // 3
+   * const resize = workerTask<typeof import('./images.js').resize>(new URL('./images.js', import.meta.url), 'resize')
+   * const small = await pool.run(resize, [buffer, 200], { signal, transfer: [buffer.buffer] })
+   * ```
+   */
+  run<F extends PoolFunction>(task: F | WorkerTask<F>, args: Parameters<F>, options?: ThreadpoolRunOptions): Promise<Awaited<ReturnType<F>>> {
+    try {
+      return this.#submit(task, args, options) as Promise<Awaited<ReturnType<F>>>
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
+    if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
+    const { message, name } = toMessage(target, args)
+    let signal: AbortSignal | undefined
+    let timeout: number | undefined
+    let transfer: ReturnType<typeof validateTransfer>
+    if (options !== undefined) {
+      const opts = copyOptions(options, 'The run options')
+      signal = validateSignal(opts.signal, 'The "signal" option')
+      timeout = validateDuration(opts.timeout, 'The "timeout" option')
+      transfer = validateTransfer(opts.transfer)
+    }
+    if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${name}" was cancelled`)
+    const { maxThreads, maxQueue } = this.#options
+    if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
+      throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
+    }
+    const task = createTask(message, name, transfer, signal, performance.now())
+    if (signal !== undefined) {
+      task.onAbort = () => this.#cancel(task, toCancelledError(signal.reason, `The Threadpool task "${task.name}" was cancelled`))
+      signal.addEventListener('abort', task.onAbort, { once: true })
+    }
+    if (timeout !== undefined) {
+      const error = (): TimeoutError => new TimeoutError(`The Threadpool task "${task.name}" timed out after ${timeout} ms`)
+      task.timer = setTimeout(() => this.#cancel(task, error()), timeout).unref()
+    }
+    this.#queue.add(task)
+    this.#pump()
+    return task.result.promise
+  }
+
+  #pump(): void {
+    while (!this.#stopped && this.#running.size < this.#options.maxThreads && this.#queue.size > 0) {
+      const task = this.#queue.values().next().value as PoolTask
+      this.#queue.delete(task)
+      this.#dispatch(task)
+    }
+  }
+
+  #dispatch(task: PoolTask): void {
+    this.#running.add(task)
+    task.startedAt = performance.now()
+    this.#waitTime.record(task.startedAt - task.queuedAt)
+    if (task.signal !== undefined || task.timer !== undefined) task.controller = new AbortController()
+    const message = task.message
+    task.message = undefined
+    this.#tinypool
+      .run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer })
+      .then(
+        (reply: TaskReply) => this.#settle(task, reply.ok ? 'completed' : 'failed', reply.ok ? reply.value : deserializeThrown(reply.error)),
+        (error: unknown) => {
+          if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
+          this.#settle(task, 'failed', explainRejection(task.name, error))
+          this.#watchWorkers()
+        },
+      )
+    if (this.#watchedAlive < this.#options.maxThreads) this.#watchWorkers()
+  }
+
+  /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
+  #cancel(task: PoolTask, error: CancelledError): void {
+    if (task.settled) return
+    task.controller?.abort(error)
+    this.#settle(task, 'cancelled', error)
+    this.#watchWorkers()
+  }
+
+  #settle(task: PoolTask, outcome: Outcome, value: unknown): void {
+    if (task.settled) return
+    task.settled = true
+    if (task.onAbort !== undefined) task.signal?.removeEventListener('abort', task.onAbort)
+    clearTimeout(task.timer)
+    task.message = undefined
+    if (this.#running.delete(task)) this.#runTime.record(performance.now() - task.startedAt)
+    else this.#queue.delete(task)
+    this.#counts[outcome]++
+    if (outcome === 'completed') task.result.resolve(value)
+    else task.result.reject(value)
+    this.#pump()
+    if (this.#running.size === 0 && this.#queue.size === 0) this.#idle?.resolve()
+  }
+
+  /**
+   * tinypool listens only for a thread's 'error' event: a thread that calls `process.exit()` exits
+   * without one, and its task would wait forever. So every thread tinypool starts gets an 'exit'
+   * listener (the public `threads` list is scanned after each event that can start one). tinypool
+   * takes a thread out of `threads` before it terminates it (cancel, idle, destroy, error), so a
+   * thread still listed when it exits died by itself: it is reported as an 'error' on the thread,
+   * as tinypool's own child_process runtime does, and tinypool rejects its task and replaces it.
+   */
+  #watchWorkers(): void {
+    for (const worker of this.#tinypool.threads) {
+      if (this.#watched.has(worker)) continue
+      this.#watched.add(worker)
+      this.#watchedAlive++
+      worker.on('exit', (code: number) => {
+        this.#watchedAlive--
+        if (this.#tinypool.threads.includes(worker)) worker.emit('error', exitError(code))
+        if (!this.#stopped) this.#watchWorkers() // a replacement may have started meanwhile
+      })
+    }
+  }
+
+  /**
+   * A snapshot of the pool: threads, running and queued tasks, outcome counters, and run/wait
+   * time percentiles (ms).
+   *
+   * @example
+   * ```ts
+   * const { queued, waitTime } = pool.stats()
+   * if (waitTime.p99 > 500) log.warn('threadpool saturated')
+   * ```
+   */
+  stats(): ThreadpoolStats {
+    return {
+      threads: this.#tinypool.threads.length,
+      running: this.#running.size,
+      queued: this.#queue.size,
+      ...this.#counts,
+      runTime: this.#runTime.summary(),
+      waitTime: this.#waitTime.summary(),
+    }
+  }
+
+  /**
+   * Closes the pool gracefully: `run` rejects with ClosedError from now on; queued and running
+   * tasks finish; then the threads stop. Past `timeout` ms, the tasks left are stopped with
+   * ShutdownError. Resolves when every thread has stopped; idempotent (every call returns the
+   * first call's promise). Rejects only for invalid options.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => pool.close({ timeout: 10_000 }))
+   * ```
+   */
+  close(options?: ThreadpoolCloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing
+    let timeout: number | undefined
+    try {
+      timeout = validateDuration(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const how = timeout === undefined ? 'closed' : `closed and its close timeout (${timeout} ms) passed`
+    this.#closing = this.#drain(timeout).then(() => this.#stop(how))
+    return this.#closing
+  }
+
+  async #drain(timeout: number | undefined): Promise<void> {
+    if (this.#running.size === 0 && this.#queue.size === 0) return
+    this.#idle = deferred()
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<void>((resolve) => {
+      if (timeout !== undefined) timer = setTimeout(resolve, timeout)
+    })
+    await Promise.race([this.#idle.promise, deadline])
+    clearTimeout(timer)
+  }
+
+  /**
+   * Stops the pool now: queued and running tasks reject with ShutdownError, threads are
+   * terminated, `run` rejects with ClosedError. Resolves when every thread has stopped; idempotent.
+   *
+   * @example
+   * ```ts
+   * afterEach(() => pool.destroy())
+   * ```
+   */
+  destroy(): Promise<void> {
+    return this.#stop('destroyed')
+  }
+
+  #stop(how: string): Promise<void> {
+    if (this.#destroying !== undefined) return this.#destroying
+    this.#stopped = true
+    for (const task of [...this.#queue, ...this.#running]) {
+      this.#settle(task, 'cancelled', new ShutdownError(`The Threadpool task "${task.name}" was stopped: the pool was ${how}`))
+    }
+    this.#channel.close()
+    this.#destroying = this.#tinypool.destroy()
+    return this.#destroying
+  }
+
+  /** `await using pool = new Threadpool()`: closes the pool (see {@link Threadpool.close}). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+}
