@@ -19,7 +19,7 @@ import {
   TaskGroupError,
 } from '@taskscope/core'
 import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
-import { closeServer, connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '../../../test-support/index.ts'
+import { closeServer, rawConnect as connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '@taskscope/test-support'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {

@@ -17,7 +17,7 @@ import {
   TimeoutError,
 } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
-import { connect, deferred, untilAborted } from '../../../test-support/index.ts'
+import { rawConnect as connect, deferred, untilAborted } from '@taskscope/test-support'
 
 interface Line {
   level: number

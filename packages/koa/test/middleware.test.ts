@@ -18,7 +18,7 @@ import {
   TaskGroupError,
 } from '@taskscope/core'
 import { concurrency, type ConcurrencyMiddleware } from '@taskscope/koa'
-import { closeServer, connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '../../../test-support/index.ts'
+import { closeServer, rawConnect as connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '@taskscope/test-support'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { getEventListeners, setMaxListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { AsyncEvent, CancelledError, ShutdownError, TimeoutError } from '@taskscope/core'
-import { collectUnhandled, flush, promiseState, rejectionOf } from '../helpers.ts'
+import { collectUnhandled, flush, promiseState, rejectionOf } from '@taskscope/test-support'
 
 describe('AsyncEvent: set, clear, wait (E1)', () => {
   it('starts unset; wait stays pending until set', async () => {

@@ -3,7 +3,7 @@ import { getEventListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AsyncLazy, CancelledError, ShutdownError } from '@taskscope/core'
-import { collectUnhandled, deferred, type Deferred, flush, promiseState, rejectionOf } from '../helpers.ts'
+import { collectUnhandled, deferred, type Deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
 
 afterEach(() => {
   vi.restoreAllMocks()

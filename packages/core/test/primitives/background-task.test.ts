@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BackgroundTask, CancelledError, createBackgroundTask, isCancellation, ShutdownError } from '@taskscope/core'
-import { collectUnhandled, deferred, flush, promiseState, rejectionOf } from '../helpers.ts'
+import { collectUnhandled, deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

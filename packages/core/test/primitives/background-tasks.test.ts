@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BackgroundTask, BackgroundTasks, ClosedError, ShutdownError } from '@taskscope/core'
-import { collectUnhandled, deferred, flush, promiseState, rejectionOf } from '../helpers.ts'
+import { collectUnhandled, deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
 
 afterEach(() => {
   vi.useRealTimers()

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { getEventListeners } from 'node:events'
 import { describe, expect, it, vi } from 'vitest'
 import { CancelledError, firstSuccessful, runUntilFirstComplete, TimeoutError } from '@taskscope/core'
-import { collectUnhandled, deferred, type Deferred, promiseState, rejectionOf } from '../helpers.ts'
+import { collectUnhandled, deferred, type Deferred, promiseState, rejectionOf } from '@taskscope/test-support'
 
 /** An entry controlled from the test: records its signal; settles when the test says so. */
 function contestant<T = unknown>(): { entry: (signal: AbortSignal) => Promise<T>; gate: Deferred<T>; signal: () => AbortSignal; calls: number } {

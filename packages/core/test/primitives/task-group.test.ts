@@ -9,7 +9,7 @@ import {
   TaskGroupError,
   TimeoutError,
 } from '@taskscope/core'
-import { collectUnhandled, deferred, flush, rejectionOf, untilAborted } from '../helpers.ts'
+import { collectUnhandled, deferred, flush, rejectionOf, untilAborted } from '@taskscope/test-support'
 
 
 describe('TaskGroup', () => {

@@ -6,7 +6,7 @@ import net from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ClientDisconnectedError } from '@taskscope/core'
 import { type HttpRequest, type HttpResponse, watchResponse } from '@taskscope/core/adapter'
-import { closeServer, connect as connectTo, deferred, flush } from '../helpers.ts'
+import { closeServer, deferred, flush, listenOnLoopback, rawConnect } from '@taskscope/test-support'
 
 type Outcome = { kind: 'gone'; reason: ClientDisconnectedError } | { kind: 'completed' }
 
@@ -45,15 +45,13 @@ let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
 
 beforeEach(async () => {
   server = http.createServer((req, res) => handle(req, res))
-  server.listen(0)
-  await once(server, 'listening')
-  port = (server.address() as net.AddressInfo).port
+  port = await listenOnLoopback(server)
 })
 
 afterEach(() => closeServer(server))
 
-/** A raw client socket, connected. */
-const connect = (): Promise<net.Socket> => connectTo(port)
+/** A raw client connection to the server. */
+const connect = () => rawConnect(port)
 
 describe('watchResponse over HTTP/1.1', () => {
   it('reports a GET whose client disconnects mid-handler as gone', async () => {
@@ -217,7 +215,7 @@ describe('watchResponse over HTTP/1.1', () => {
     const { state, counts } = await disposed.promise
     expect(counts).toEqual([0, 0, 0])
     socket.destroy()
-    await once(socket, 'close')
+    await socket.closed
     await flush()
     expect(state.reports).toBe(0)
   })
@@ -230,15 +228,13 @@ describe('watchResponse over HTTP/2 (compatibility API)', () => {
 
   beforeEach(async () => {
     h2 = http2.createServer((req, res) => h2handle(req, res))
-    h2.listen(0)
-    await once(h2, 'listening')
-    client = http2.connect(`http://127.0.0.1:${(h2.address() as net.AddressInfo).port}`)
+    client = http2.connect(`http://127.0.0.1:${await listenOnLoopback(h2)}`)
     client.on('error', () => {})
   })
 
   afterEach(async () => {
     client.destroy()
-    await new Promise((resolve) => h2.close(resolve))
+    await closeServer(h2)
   })
 
   it('reports a cancelled stream as gone, though Node reports it "finished"', async () => {

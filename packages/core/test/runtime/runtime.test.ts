@@ -1,41 +1,40 @@
-// createRuntime against real node:http servers and real client sockets.
+// createRuntime against real node:http servers and real client sockets: options, request groups.
 import { once } from 'node:events'
 import http from 'node:http'
-import net from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   BackgroundTasks,
-  cancellationStatus,
-  CancelledError,
   ClientDisconnectedError,
-  ClosedError,
   createRuntime,
   RequestFinishedError,
   type Runtime,
-  ShutdownError,
   TaskGroup,
   TaskGroupError,
   Threadpool,
-  getThreadpool,
-  runInThreadpool,
-  TimeoutError,
 } from '@taskscope/core'
-import { closeServer, connect as connectTo, deferred, flush, memoryLogger, untilAborted } from '../helpers.ts'
+import {
+  closeServer,
+  deferred,
+  type HttpResponse,
+  httpRequest,
+  listenOnLoopback,
+  type MemoryLogger,
+  memoryLogger,
+  rawConnect,
+  untilAborted,
+} from '@taskscope/test-support'
 
 let server: http.Server
 let port: number
 let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
 let runtime: Runtime
-let log: ReturnType<typeof memoryLogger>
+let log: MemoryLogger
 
 beforeEach(async () => {
   log = memoryLogger()
   runtime = createRuntime({ logger: log.logger })
   server = http.createServer((req, res) => handle(req, res))
-  server.listen(0)
-  await once(server, 'listening')
-  port = (server.address() as net.AddressInfo).port
+  port = await listenOnLoopback(server)
 })
 
 afterEach(async () => {
@@ -43,24 +42,10 @@ afterEach(async () => {
   await runtime.close({ timeout: 0 })
 })
 
-const connect = (): Promise<net.Socket> => connectTo(port, { resume: false })
+/** A GET on a fresh connection (or on `agent`'s), read to the end. */
+const get = (path: string, agent: http.Agent | false = false): Promise<HttpResponse> => httpRequest(port, { path, agent }).response
 
-/** Sends a request over a raw socket; resolves with the raw response text once the server closes it. */
-async function rawResponse(socket: net.Socket): Promise<string> {
-  let text = ''
-  socket.setEncoding('utf8')
-  socket.on('data', (chunk: string) => (text += chunk))
-  await once(socket, 'close')
-  return text
-}
-
-async function get(path: string, agent: http.Agent | false = false) {
-  const request = http.get(`http://127.0.0.1:${port}${path}`, { agent })
-  const [response] = (await once(request, 'response')) as [http.IncomingMessage]
-  let body = ''
-  for await (const chunk of response) body += chunk
-  return { status: response.statusCode!, headers: response.headers, body, socket: request.socket! }
-}
+const connect = () => rawConnect(port)
 
 describe('createRuntime options', () => {
   it('validates every option up front, naming it and showing the value', () => {
@@ -250,232 +235,5 @@ describe('runtime.requestGroup', () => {
     }
     await get('/')
     expect(await seen.promise).toBeInstanceOf(TaskGroupError)
-  })
-})
-
-describe('runtime.close', () => {
-  it('is idempotent, refuses background tasks at once, and logs a summary at info', async () => {
-    const info = log.next('info')
-    const closing = runtime.close()
-    expect(runtime.close()).toBe(closing)
-    expect(runtime.draining).toBe(true)
-    expect(runtime.stats().draining).toBe(true)
-    expect(() => runtime.backgroundTasks.add(async () => {})).toThrow(ClosedError)
-    const summary = await closing
-    expect(summary).toMatchObject({
-      requests: { inFlight: 0, cancelled: 0, abandoned: 0 },
-      background: { completed: 0, failed: 0, cancelled: 0, abandoned: 0 },
-      pool: 'not-started',
-    })
-    expect((await info).fields).toEqual(summary)
-  })
-
-  it('rejects an invalid timeout', async () => {
-    await expect(runtime.close({ timeout: -5 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' })
-    expect(runtime.draining).toBe(false)
-  })
-
-  it('waits for in-flight requests and background tasks that finish in time', async () => {
-    const gate = deferred<void>()
-    const started = deferred<void>()
-    handle = async (req, res) => {
-      const group = runtime.requestGroup(req, res)
-      started.resolve()
-      res.end(await group.createTask(gate.promise.then(() => 'finished')))
-    }
-    const job = runtime.backgroundTasks.add(() => gate.promise.then(() => 'done'))
-    const response = get('/')
-    await started.promise
-    const closing = runtime.close({ timeout: Infinity })
-    await flush()
-    expect(runtime.stats().requests.active).toBe(1)
-    gate.resolve()
-    expect((await response).body).toBe('finished')
-    const summary = await closing
-    expect(summary.requests).toEqual({ inFlight: 1, cancelled: 0, abandoned: 0 })
-    expect(summary.background).toEqual({ completed: 1, failed: 0, cancelled: 0, abandoned: 0 })
-    expect(await job).toBe('done')
-  })
-
-  it('cancels leftovers with ShutdownError at the deadline, and logs the summary at warn', async () => {
-    const started = deferred<void>()
-    handle = async (req, res) => {
-      const group = runtime.requestGroup(req, res)
-      started.resolve()
-      try {
-        await group.createTask(untilAborted)
-      } catch (error) {
-        res.statusCode = cancellationStatus(error) ?? 500
-        res.end((error as Error).name)
-      }
-    }
-    const job = runtime.backgroundTasks.add(untilAborted, { name: 'forever' })
-    const response = get('/')
-    await started.promise
-    const summary = await runtime.close({ timeout: 0 })
-    expect(summary.requests).toEqual({ inFlight: 1, cancelled: 1, abandoned: 0 })
-    expect(summary.background).toEqual({ completed: 0, failed: 0, cancelled: 1, abandoned: 0 })
-    expect(job.signal.reason).toBeInstanceOf(ShutdownError)
-    expect(await response).toMatchObject({ status: 503, body: 'ShutdownError' })
-    expect(log.entries.at(-1)).toMatchObject({ level: 'warn', fields: summary })
-  })
-
-  it('creates request groups already cancelled once the deadline has passed', async () => {
-    await runtime.close({ timeout: 0 })
-    const created = deferred<TaskGroup>()
-    handle = (req, res) => {
-      created.resolve(runtime.requestGroup(req, res))
-      res.end()
-    }
-    await get('/')
-    const group = await created.promise
-    expect(group.signal.reason).toBeInstanceOf(ShutdownError)
-  })
-
-  it('uses the process-wide shared pool by default (the one runInThreadpool uses), and closes it', async () => {
-    const pool = runtime.threadpool
-    expect(pool).toBe(getThreadpool())
-    expect(await runInThreadpool((n: number) => n + 1, 1)).toBe(2)
-    expect(pool.stats().completed).toBe(1)
-    await runtime.close()
-    expect(pool.closed).toBe(true)
-    expect(runtime.threadpool).toBe(pool)
-    expect(getThreadpool()).not.toBe(pool) // the next user gets a fresh shared pool
-    await getThreadpool().close()
-  })
-
-  it('counts and drains the shared pool when only runInThreadpool used it', async () => {
-    expect(await runInThreadpool((n: number) => n * 3, 3)).toBe(9)
-    const shared = getThreadpool()
-    expect(runtime.stats().pool).toMatchObject({ completed: shared.stats().completed })
-    expect(runtime.stats().pool.completed).toBeGreaterThanOrEqual(1)
-    expect((await runtime.close()).pool).toBe('closed')
-    expect(shared.closed).toBe(true)
-  })
-
-  it('closes a pool it started; later reads return a closed pool', async () => {
-    const pool = runtime.threadpool
-    expect(runtime.threadpool).toBe(pool)
-    expect(await pool.run((n: number) => n * 2, [21])).toBe(42)
-    expect(runtime.stats().pool).toMatchObject({ completed: pool.stats().completed, running: 0 })
-    expect((await runtime.close()).pool).toBe('closed')
-    await expect(pool.run((n: number) => n, [1])).rejects.toBeInstanceOf(ClosedError)
-  })
-})
-
-describe('runtime.attach (server drain)', () => {
-  it('closes idle keep-alive connections, lets a slow request finish with Connection: close, then resolves', async () => {
-    const gate = deferred<void>()
-    const slowStarted = deferred<void>()
-    handle = async (req, res) => {
-      if (req.url === '/slow') {
-        slowStarted.resolve()
-        await gate.promise
-      }
-      res.end(req.url)
-    }
-    runtime.attach(server)
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 })
-    try {
-      const slow = get('/slow', agent) // connection 1: busy when the drain begins
-      await slowStarted.promise
-      const fast = await get('/fast', agent) // connection 2, idle once answered
-      expect(fast.headers.connection).toBe('keep-alive')
-      const idleClosed = fast.socket.closed ? Promise.resolve() : once(fast.socket, 'close')
-      const closing = runtime.close({ timeout: Infinity })
-      await idleClosed // reaped at once: it was idle
-      gate.resolve()
-      const response = await slow
-      expect(response.body).toBe('/slow')
-      expect(response.headers.connection).toBe('close')
-      const summary = await closing
-      expect(summary.requests.cancelled).toBe(0)
-      expect(server.listening).toBe(false)
-      const connections = await new Promise((resolve) => server.getConnections((_, count) => resolve(count)))
-      expect(connections).toBe(0)
-    } finally {
-      agent.destroy()
-    }
-  })
-
-  it('answers a request that arrives on an open connection while draining with 503 + Connection: close', async () => {
-    const reached: string[] = []
-    const gate = deferred<void>()
-    const started = deferred<void>()
-    handle = async (req, res) => {
-      reached.push(req.url!)
-      res.writeHead(200, { 'Content-Length': '2' })
-      res.flushHeaders() // headers out before the drain: this response cannot carry Connection: close
-      started.resolve()
-      await gate.promise
-      res.end('ok')
-    }
-    runtime.attach(server)
-    const socket = await connect()
-    const response = rawResponse(socket)
-    socket.write('GET /first HTTP/1.1\r\nHost: t\r\n\r\n')
-    await started.promise
-    const closing = runtime.close({ timeout: Infinity })
-    const arrived = once(server, 'request')
-    socket.write('GET /late HTTP/1.1\r\nHost: t\r\n\r\n') // same keep-alive connection, after the drain began
-    await arrived
-    gate.resolve()
-    const text = await response
-    const [first, late] = text.split(/(?=HTTP\/1\.1 )/)
-    expect(first).toMatch(/^HTTP\/1\.1 200 /)
-    expect(late).toMatch(/^HTTP\/1\.1 503 /)
-    expect(late).toMatch(/\r\nconnection: close\r\n/i)
-    expect(late).toMatch(/\r\nretry-after: 1\r\n/i)
-    expect(reached).toEqual(['/first']) // the late request never reached the app
-    await closing
-  })
-
-  it('at the deadline cancels groups with ShutdownError and closes connections that are still open', async () => {
-    const started = deferred<TaskGroup>()
-    handle = (req, res) => {
-      const group = runtime.requestGroup(req, res)
-      group.createTask(() => new Promise(() => {})) // ignores its signal: never ends by itself
-      started.resolve(group)
-      void res
-    }
-    runtime.attach(server)
-    const socket = await connect()
-    const response = rawResponse(socket)
-    socket.write('GET /hung HTTP/1.1\r\nHost: t\r\n\r\n')
-    const group = await started.promise
-    const summary = await runtime.close({ timeout: 0 })
-    expect(group.signal.reason).toBeInstanceOf(ShutdownError)
-    expect(summary.requests).toEqual({ inFlight: 1, cancelled: 1, abandoned: 1 })
-    expect(await response).toBe('') // the connection was closed without an answer
-    expect(server.listening).toBe(false)
-  })
-
-  it('does not wait for a server that is not listening', async () => {
-    const idle = http.createServer()
-    runtime.attach(idle)
-    expect(runtime.attach(idle)).toBe(idle) // attaching twice is harmless
-    const summary = await runtime.close({ timeout: Infinity })
-    expect(summary.requests).toEqual({ inFlight: 0, cancelled: 0, abandoned: 0 })
-  })
-
-  it('rejects what is not a node:http server', () => {
-    expect(() => runtime.attach({} as never)).toThrow(/The "server" argument must be a node:http or node:https Server/)
-  })
-})
-
-describe('cancellationStatus', () => {
-  it('maps cancellations to their status, 499 by default, and other errors to undefined', async () => {
-    const abortError = await sleep(10_000, undefined, { signal: AbortSignal.abort(new ShutdownError()) }).catch((error) => error)
-    const plainAbort = await sleep(10_000, undefined, { signal: AbortSignal.abort() }).catch((error) => error)
-    expect(abortError.code).toBe('ABORT_ERR')
-    expect(cancellationStatus(new ClientDisconnectedError())).toBe(499)
-    expect(cancellationStatus(new CancelledError())).toBe(499)
-    expect(cancellationStatus(new ShutdownError())).toBe(503)
-    expect(cancellationStatus(new TimeoutError())).toBe(504)
-    expect(cancellationStatus(abortError)).toBe(503) // Node's AbortError: its cause's status
-    expect(cancellationStatus(plainAbort)).toBe(499)
-    expect(cancellationStatus(new DOMException('late', 'TimeoutError'))).toBe(504)
-    expect(cancellationStatus(new Error('boom'))).toBeUndefined()
-    expect(cancellationStatus(undefined)).toBeUndefined()
   })
 })

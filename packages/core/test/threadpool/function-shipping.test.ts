@@ -1,6 +1,6 @@
 // P1: functions shipped by source to the pool's worker threads (real threads, the built package).
 import { describe, expect, it } from 'vitest'
-import { poolsForEachTest, rejectionOf } from '../helpers.ts'
+import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
 
 const pool = poolsForEachTest()
 

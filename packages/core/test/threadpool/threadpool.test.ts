@@ -17,7 +17,7 @@ import {
   WorkerCrashedError,
   workerTask,
 } from '@taskscope/core'
-import { poolsForEachTest, rejectionOf } from '../helpers.ts'
+import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
 
 const pool = poolsForEachTest()
 

@@ -1,0 +1,147 @@
+// runtime.attach(server): draining a real node:http server on shutdown (idle and busy keep-alive
+// connections, requests that arrive while draining, connections still open at the deadline).
+import { once } from 'node:events'
+import http from 'node:http'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createRuntime, type Runtime, ShutdownError, TaskGroup } from '@taskscope/core'
+import {
+  closeServer,
+  connectionCount,
+  deferred,
+  type HttpResponse,
+  httpRequest,
+  listenOnLoopback,
+  type MemoryLogger,
+  memoryLogger,
+  type RawConnection,
+  rawConnect,
+} from '@taskscope/test-support'
+
+let server: http.Server
+let port: number
+let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
+let runtime: Runtime
+let log: MemoryLogger
+
+beforeEach(async () => {
+  log = memoryLogger()
+  runtime = createRuntime({ logger: log.logger })
+  server = http.createServer((req, res) => handle(req, res))
+  port = await listenOnLoopback(server)
+})
+
+afterEach(async () => {
+  await closeServer(server)
+  await runtime.close({ timeout: 0 })
+})
+
+/** A GET on a fresh connection (or on `agent`'s), read to the end. */
+const get = (path: string, agent: http.Agent | false = false): Promise<HttpResponse> => httpRequest(port, { path, agent }).response
+
+const connect = () => rawConnect(port)
+
+/** Everything a raw connection received, once the server has closed it. */
+async function rawResponse(connection: RawConnection): Promise<string> {
+  await connection.closed
+  return connection.received()
+}
+
+describe('runtime.attach (server drain)', () => {
+  it('closes idle keep-alive connections, lets a slow request finish with Connection: close, then resolves', async () => {
+    const gate = deferred<void>()
+    const slowStarted = deferred<void>()
+    handle = async (req, res) => {
+      if (req.url === '/slow') {
+        slowStarted.resolve()
+        await gate.promise
+      }
+      res.end(req.url)
+    }
+    runtime.attach(server)
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 })
+    try {
+      const slow = get('/slow', agent) // connection 1: busy when the drain begins
+      await slowStarted.promise
+      const fast = await get('/fast', agent) // connection 2, idle once answered
+      expect(fast.headers.connection).toBe('keep-alive')
+      const idleClosed = fast.socket.closed ? Promise.resolve() : once(fast.socket, 'close')
+      const closing = runtime.close({ timeout: Infinity })
+      await idleClosed // reaped at once: it was idle
+      gate.resolve()
+      const response = await slow
+      expect(response.body).toBe('/slow')
+      expect(response.headers.connection).toBe('close')
+      const summary = await closing
+      expect(summary.requests.cancelled).toBe(0)
+      expect(server.listening).toBe(false)
+      const connections = await connectionCount(server)
+      expect(connections).toBe(0)
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  it('answers a request that arrives on an open connection while draining with 503 + Connection: close', async () => {
+    const reached: string[] = []
+    const gate = deferred<void>()
+    const started = deferred<void>()
+    handle = async (req, res) => {
+      reached.push(req.url!)
+      res.writeHead(200, { 'Content-Length': '2' })
+      res.flushHeaders() // headers out before the drain: this response cannot carry Connection: close
+      started.resolve()
+      await gate.promise
+      res.end('ok')
+    }
+    runtime.attach(server)
+    const socket = await connect()
+    const response = rawResponse(socket)
+    socket.write('GET /first HTTP/1.1\r\nHost: t\r\n\r\n')
+    await started.promise
+    const closing = runtime.close({ timeout: Infinity })
+    const arrived = once(server, 'request')
+    socket.write('GET /late HTTP/1.1\r\nHost: t\r\n\r\n') // same keep-alive connection, after the drain began
+    await arrived
+    gate.resolve()
+    const text = await response
+    const [first, late] = text.split(/(?=HTTP\/1\.1 )/)
+    expect(first).toMatch(/^HTTP\/1\.1 200 /)
+    expect(late).toMatch(/^HTTP\/1\.1 503 /)
+    expect(late).toMatch(/\r\nconnection: close\r\n/i)
+    expect(late).toMatch(/\r\nretry-after: 1\r\n/i)
+    expect(reached).toEqual(['/first']) // the late request never reached the app
+    await closing
+  })
+
+  it('at the deadline cancels groups with ShutdownError and closes connections that are still open', async () => {
+    const started = deferred<TaskGroup>()
+    handle = (req, res) => {
+      const group = runtime.requestGroup(req, res)
+      group.createTask(() => new Promise(() => {})) // ignores its signal: never ends by itself
+      started.resolve(group)
+      void res
+    }
+    runtime.attach(server)
+    const socket = await connect()
+    const response = rawResponse(socket)
+    socket.write('GET /hung HTTP/1.1\r\nHost: t\r\n\r\n')
+    const group = await started.promise
+    const summary = await runtime.close({ timeout: 0 })
+    expect(group.signal.reason).toBeInstanceOf(ShutdownError)
+    expect(summary.requests).toEqual({ inFlight: 1, cancelled: 1, abandoned: 1 })
+    expect(await response).toBe('') // the connection was closed without an answer
+    expect(server.listening).toBe(false)
+  })
+
+  it('does not wait for a server that is not listening', async () => {
+    const idle = http.createServer()
+    runtime.attach(idle)
+    expect(runtime.attach(idle)).toBe(idle) // attaching twice is harmless
+    const summary = await runtime.close({ timeout: Infinity })
+    expect(summary.requests).toEqual({ inFlight: 0, cancelled: 0, abandoned: 0 })
+  })
+
+  it('rejects what is not a node:http server', () => {
+    expect(() => runtime.attach({} as never)).toThrow(/The "server" argument must be a node:http or node:https Server/)
+  })
+})
