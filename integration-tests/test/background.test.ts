@@ -4,7 +4,7 @@
 import type { BackgroundTask, TaskGroup } from '@taskscope/core'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from './helpers/clients.ts'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -76,7 +76,7 @@ describe.each(frameworks)('$name: background tasks', (fw) => {
               { name: 'import' },
             )
             added.resolve({ job, group: taskGroup })
-            return taskGroup.createTask(untilAborted()) // the request waits until the client leaves
+            return taskGroup.createTask(untilAborted) // the request waits until the client leaves
           },
         },
       ],

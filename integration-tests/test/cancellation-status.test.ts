@@ -4,7 +4,7 @@
 import { ClientDisconnectedError, isCancellation } from '@taskscope/core'
 import request from 'supertest'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from './helpers/clients.ts'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -17,7 +17,7 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
           method: 'GET',
           path: '/cancelled-task',
           handler: async ({ taskGroup }) => {
-            const task = taskGroup.createTask(untilAborted(), { name: 'doomed' })
+            const task = taskGroup.createTask(untilAborted, { name: 'doomed' })
             task.cancel()
             return await task
           },
@@ -26,7 +26,7 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
           method: 'POST',
           path: '/cancelled-group',
           handler: async ({ taskGroup }) => {
-            const task = taskGroup.createTask(untilAborted(), { name: 'doomed' })
+            const task = taskGroup.createTask(untilAborted, { name: 'doomed' })
             taskGroup.cancel()
             return await task
           },
@@ -85,7 +85,7 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
           handler: async ({ taskGroup }) => {
             started.resolve(taskGroup.signal)
             try {
-              return await taskGroup.createTask(untilAborted())
+              return await taskGroup.createTask(untilAborted)
             } catch (error) {
               threw.resolve(error)
               throw error

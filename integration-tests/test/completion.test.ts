@@ -5,7 +5,7 @@ import type { TaskGroup } from '@taskscope/core'
 import { RequestFinishedError } from '@taskscope/core'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, codeOf, deferred } from './helpers/clients.ts'
+import { cleanup, codeOf, deferred } from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)

@@ -14,7 +14,7 @@ import {
   rawHttpRequest,
   untilAborted,
   waitForAbort,
-} from './helpers/clients.ts'
+} from '@taskscope/test-support'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -30,7 +30,7 @@ describe.each(frameworks)('$name: client disconnect', (fw) => {
           method: 'GET',
           path: '/slow',
           handler: async ({ taskGroup }) => {
-            const task = taskGroup.createTask(untilAborted(taskSaw), { name: 'slow' })
+            const task = taskGroup.createTask((signal) => untilAborted(signal, taskSaw), { name: 'slow' })
             started.resolve(taskGroup)
             try {
               return await task
@@ -75,7 +75,7 @@ describe.each(frameworks)('$name: client disconnect', (fw) => {
             path: '/upload',
             handler: ({ taskGroup, body }) => {
               group = taskGroup
-              const task = taskGroup.createTask(untilAborted(taskSaw), { name: 'process-upload' })
+              const task = taskGroup.createTask((signal) => untilAborted(signal, taskSaw), { name: 'process-upload' })
               started.resolve({ body, abortedAtStart: taskGroup.signal.aborted })
               return task
             },

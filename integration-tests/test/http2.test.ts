@@ -8,7 +8,7 @@
 import http2 from 'node:http2'
 import type { TaskGroup } from '@taskscope/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, codeOf, deferred, h2connect, h2request, untilAborted, waitForAbort } from './helpers/clients.ts'
+import { cleanup, codeOf, deferred, h2connect, h2request, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -30,7 +30,7 @@ describe.each(frameworks)('$name: HTTP/2', (fw) => {
             path: '/stream',
             handler: ({ taskGroup, body }) => {
               group = taskGroup
-              const task = taskGroup.createTask(untilAborted(taskSaw))
+              const task = taskGroup.createTask((signal) => untilAborted(signal, taskSaw))
               started.resolve({ group: taskGroup, body: body ?? null })
               return task
             },
@@ -66,7 +66,7 @@ describe.each(frameworks)('$name: HTTP/2', (fw) => {
           method: 'POST',
           path: '/done',
           handler: ({ taskGroup, body }) => {
-            taskGroup.createTask(untilAborted(straggler))
+            taskGroup.createTask((signal) => untilAborted(signal, straggler))
             return { echo: body }
           },
         },
@@ -89,7 +89,7 @@ describe.each(frameworks)('$name: HTTP/2', (fw) => {
           method: 'GET',
           path: '/stream',
           handler: ({ taskGroup }) => {
-            const task = taskGroup.createTask(untilAborted())
+            const task = taskGroup.createTask(untilAborted)
             started.resolve(taskGroup)
             return task
           },

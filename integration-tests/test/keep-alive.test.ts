@@ -4,15 +4,15 @@
 import type { TaskGroup } from '@taskscope/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
-  type Deferred,
   cleanup,
   codeOf,
+  type Deferred,
   deferred,
   httpRequest,
   keepAliveAgent,
   untilAborted,
   waitForAbort,
-} from './helpers/clients.ts'
+} from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -40,7 +40,7 @@ describe.each(frameworks)('$name: keep-alive', (fw) => {
               const straggler = deferred<unknown>()
               stragglers[n] = straggler
               void straggler.promise.then((reason) => (stragglerCodes[n] = codeOf(reason)))
-              taskGroup.createTask(untilAborted(straggler), { name: `straggler-${n}` })
+              taskGroup.createTask((signal) => untilAborted(signal, straggler), { name: `straggler-${n}` })
               return { n, port: socket?.remotePort ?? null, previous, body: body ?? null }
             },
           },
@@ -88,7 +88,7 @@ describe.each(frameworks)('$name: keep-alive', (fw) => {
           method: 'POST',
           path: '/slow',
           handler: ({ taskGroup }) => {
-            const task = taskGroup.createTask(untilAborted())
+            const task = taskGroup.createTask(untilAborted)
             slowStarted.resolve(taskGroup)
             return task
           },

@@ -4,7 +4,7 @@
 // so each detector path (response close, request close, socket fallback) is installed and removed.
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, collectWarnings, httpRequest, keepAliveAgent, untilAborted } from './helpers/clients.ts'
+import { cleanup, collectWarnings, httpRequest, keepAliveAgent, untilAborted } from '@taskscope/test-support'
 import { type RouteContext, frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -21,7 +21,7 @@ describe.each(frameworks)('$name: listener hygiene', (fw) => {
       const i = Number(params.i)
       sockets.add(socket!)
       const value = await taskGroup.createTask(async (signal) => (signal.aborted ? -1 : i))
-      if (i % 2 === 0) taskGroup.createTask(untilAborted(), { name: 'straggler' })
+      if (i % 2 === 0) taskGroup.createTask(untilAborted, { name: 'straggler' })
       perRequest.push(Object.fromEntries(EVENTS.map((e) => [e, socket!.listenerCount(e)])) as never)
       return { value }
     }

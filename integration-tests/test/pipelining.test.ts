@@ -5,7 +5,7 @@
 // And the converse: pipelined requests that do complete are never reported as disconnects.
 import type { TaskGroup } from '@taskscope/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from './helpers/clients.ts'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -27,7 +27,7 @@ describe.each(frameworks)('$name: pipelining', (fw) => {
             handler: ({ taskGroup, params, body }) => {
               const n = Number(params.n) as 0 | 1
               bodies[n] = body ?? null
-              const task = taskGroup.createTask(untilAborted(), { name: `pipe-${n}` })
+              const task = taskGroup.createTask(untilAborted, { name: `pipe-${n}` })
               started[n].resolve(taskGroup)
               return task
             },
@@ -68,7 +68,7 @@ describe.each(frameworks)('$name: pipelining', (fw) => {
           path: '/pipe/:n',
           handler: async ({ taskGroup, params, body }) => {
             const n = Number(params.n) as 0 | 1
-            taskGroup.createTask(untilAborted(stragglers[n]), { name: `straggler-${n}` })
+            taskGroup.createTask((signal) => untilAborted(signal, stragglers[n]), { name: `straggler-${n}` })
             if (n === 0) {
               firstStarted.resolve()
               await release.promise

@@ -9,8 +9,17 @@ import type { BackgroundTask, TaskGroup } from '@taskscope/core'
 import { isCancellation, runInThreadpool } from '@taskscope/core'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { type Deferred, cleanup, codeOf, deferred, rawConnect, rawHttpRequest, waitForAbort } from './helpers/clients.ts'
-import { spinForever, sumTo } from './helpers/cpu.ts'
+import {
+  cleanup,
+  codeOf,
+  type Deferred,
+  deferred,
+  rawConnect,
+  rawHttpRequest,
+  spinForever,
+  sumTo,
+  waitForAbort,
+} from '@taskscope/test-support'
 import { frameworks, startUpstream } from './helpers/servers.ts'
 
 afterEach(cleanup)

@@ -15,13 +15,14 @@ import {
   agentSocketCount,
   cleanup,
   codeOf,
+  connectionCount,
   deferred,
   httpRequest,
   keepAliveAgent,
+  sumTo,
   untilAborted,
-} from './helpers/clients.ts'
-import { sumTo } from './helpers/cpu.ts'
-import { connectionCount, frameworks } from './helpers/servers.ts'
+} from '@taskscope/test-support'
+import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
 
@@ -114,7 +115,7 @@ describe.each(frameworks)('$name: shutdown', (fw) => {
           method: 'POST',
           path: '/jobs',
           handler: ({ backgroundTasks, status }) => {
-            const job = backgroundTasks.add(untilAborted(sawReason), { name: 'endless' })
+            const job = backgroundTasks.add((signal) => untilAborted(signal, sawReason), { name: 'endless' })
             status(202)
             return { id: job.id }
           },

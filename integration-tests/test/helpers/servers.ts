@@ -24,7 +24,7 @@ import { concurrency as koaConcurrency } from '@taskscope/koa'
 import express from 'express'
 import Fastify, { type FastifyInstance } from 'fastify'
 import Koa from 'koa'
-import { httpRequest, track } from './clients.ts'
+import { closeServer, httpRequest, listenOnLoopback, track } from '@taskscope/test-support'
 
 export type FrameworkName = 'fastify' | 'express' | 'koa'
 
@@ -162,19 +162,6 @@ export interface Framework {
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let promise: Promise<T> | undefined
   return () => (promise ??= fn())
-}
-
-function listen(server: http.Server | http2.Http2Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
-  })
-}
-
-function closeServer(server: http.Server | http2.Http2Server): Promise<void> {
-  if (!server.listening) return Promise.resolve()
-  if ('closeAllConnections' in server) server.closeAllConnections()
-  return new Promise((resolve) => server.close(() => resolve()))
 }
 
 /**
@@ -330,7 +317,7 @@ const expressFramework: Framework = {
     })
     const server = http.createServer(app)
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT
-    const port = await listen(server)
+    const port = await listenOnLoopback(server)
     c.attach(server)
     const started: StartedApp = {
       framework: 'express',
@@ -404,7 +391,7 @@ const koaFramework: Framework = {
       h1.keepAliveTimeout = KEEP_ALIVE_TIMEOUT
       server = h1
     }
-    const port = await listen(server)
+    const port = await listenOnLoopback(server)
     // `attach` drives an http.Server's drain (closeIdleConnections, ...); over HTTP/2 the test
     // closes the server itself after `c.close()`.
     if (!useHttp2) c.attach(server as http.Server)
@@ -433,14 +420,7 @@ export async function startUpstream(
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
 ): Promise<{ url: string; server: http.Server }> {
   const server = http.createServer(handler)
-  const port = await listen(server)
+  const port = await listenOnLoopback(server)
   track('server', () => closeServer(server))
   return { url: `http://127.0.0.1:${port}`, server }
-}
-
-/** Resolves with the number of open connections on a server. */
-export function connectionCount(server: http.Server | http2.Http2Server): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
-  )
 }
