@@ -1,10 +1,9 @@
 // The benches' smoke test (part of `npm test`): `node bench/run.mjs --quick --json` runs every
 // suite with tiny counts, and each suite must produce a finite value and ratio for every row.
 // No speed thresholds: quick numbers are cold and judge nothing.
-import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
-import { beforeAll, describe, expect, test } from 'vitest'
+import { type NodeProcess, runNode } from '@taskscope/test-support'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 
 interface Row {
   suite: string
@@ -30,21 +29,18 @@ interface QuickReport {
 }
 
 const SUITES = ['task-group', 'pool', 'http', 'event-loop', 'disconnect', 'memory']
-const benchDir = fileURLToPath(new URL('..', import.meta.url))
+const runScript = fileURLToPath(new URL('../run.mjs', import.meta.url))
+let run: NodeProcess | undefined
+afterAll(() => run?.close()) // kills it (by pid) only if it still runs
 
 let report: QuickReport
 
 beforeAll(async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['run.mjs', '--quick', '--json'], {
-    cwd: benchDir,
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 120_000,
-  }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
-    // run.mjs exits non-zero when a suite failed; the JSON still says which one.
-    if (error.stdout) return { stdout: error.stdout }
-    throw new Error(`bench/run.mjs --quick failed: ${error.message}\n${error.stderr ?? ''}`)
-  })
-  report = JSON.parse(stdout) as QuickReport
+  run = runNode(runScript, { args: ['--quick', '--json'] })
+  // run.mjs exits non-zero when a suite failed; the JSON still says which one.
+  const code = await run.exited
+  if (run.stdout.trim() === '') throw new Error(`bench/run.mjs --quick failed (exit ${code}):\n${run.stderr}`)
+  report = JSON.parse(run.stdout) as QuickReport
 }, 150_000)
 
 describe('npm run bench:quick', () => {

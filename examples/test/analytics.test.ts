@@ -1,14 +1,15 @@
 // Daily analytics: an AsyncLazy computed in the worker pool, shared by concurrent requests,
 // cached, dropped on refresh; its refresh loop runs as a background task.
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, example, request, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, request } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
 describe('analytics (Fastify)', () => {
   it('computes once for concurrent requests, caches, and recomputes after a refresh', async () => {
     const { start } = await example('analytics/fastify.mjs')
-    const server: Started = track(await start({ port: 0, orders: 10_000 }))
+    const server: Started = closeLater(await start({ port: 0, orders: 10_000 }))
     const daily = `${server.url}/analytics/daily`
 
     const first = await Promise.all([request(daily), request(daily), request(daily)])

@@ -2,7 +2,8 @@
 // group; a client that disconnects aborts all three upstream requests.
 import http from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, events, example, request, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, events, request } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
@@ -16,9 +17,9 @@ const frameworks = [
 
 describe.each(frameworks)('dashboard ($name)', ({ file, stats }) => {
   async function setup(latency: number) {
-    const upstream = track(await startUpstream({ latency }))
+    const upstream = closeLater(await startUpstream({ latency }))
     const { start } = await example(file)
-    const server: Started = track(await start({ port: 0, upstreamUrl: upstream.url }))
+    const server: Started = closeLater(await start({ port: 0, upstreamUrl: upstream.url }))
     return { upstream, server }
   }
 

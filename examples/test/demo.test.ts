@@ -2,13 +2,14 @@
 // runtime stats it shows at /stats.
 import vm from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, example, post, request, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, post, request } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
 async function startDemo(): Promise<Started> {
   const { start } = await example('demo/server.mjs')
-  return track(await start({ port: 0, shutdownTimeout: 1_000, analytics: { orders: 10_000 } }))
+  return closeLater(await start({ port: 0, shutdownTimeout: 1_000, analytics: { orders: 10_000 } }))
 }
 
 describe('demo server', () => {

@@ -1,7 +1,8 @@
 // Newsletter: POST starts an app-lifetime background job that outlives the request; a status
 // route counts the active jobs.
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, deferred, example, post, request, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, deferred, post, request } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
@@ -14,7 +15,7 @@ describe('newsletter (Fastify)', () => {
       sentTo.push(recipient)
     }
     const { start } = await example('newsletter/fastify.mjs')
-    const server: Started = track(await start({ port: 0, send }))
+    const server: Started = closeLater(await start({ port: 0, send }))
 
     const started = await post(`${server.url}/newsletter`, { subject: 'Hello', recipients: 3 })
     expect(started.status).toBe(202)
@@ -33,7 +34,7 @@ describe('newsletter (Fastify)', () => {
 
   it('rejects a newsletter without a subject', async () => {
     const { start } = await example('newsletter/fastify.mjs')
-    const server: Started = track(await start({ port: 0 }))
+    const server: Started = closeLater(await start({ port: 0 }))
     expect((await post(`${server.url}/newsletter`, { recipients: 3 })).status).toBe(400)
   })
 

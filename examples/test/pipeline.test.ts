@@ -1,14 +1,15 @@
 // Parallel pipeline: downloads in a limited TaskGroup, analysis in the pool once an AsyncEvent
 // says the stop words are there, merge; the first failure cancels the rest.
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, example, post, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, post } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
 describe('pipeline (Fastify)', () => {
   it('downloads, analyses in the pool and merges every document', async () => {
     const { start } = await example('pipeline/fastify.mjs')
-    const server: Started = track(await start({ port: 0, latency: 1 }))
+    const server: Started = closeLater(await start({ port: 0, latency: 1 }))
     const { status, body } = await post(`${server.url}/pipeline`, { documents: 6, concurrency: 2 })
     expect(status).toBe(200)
     expect(body.perDocument.map((d: { id: number }) => d.id)).toEqual([1, 2, 3, 4, 5, 6])
@@ -23,7 +24,7 @@ describe('pipeline (Fastify)', () => {
 
   it('answers the first failure, having cancelled the other documents', async () => {
     const { start } = await example('pipeline/fastify.mjs')
-    const server: Started = track(await start({ port: 0, latency: 60_000 })) // downloads never finish by themselves
+    const server: Started = closeLater(await start({ port: 0, latency: 60_000 })) // downloads never finish by themselves
     // Running at once: the stop-word loader, document 1 (fails at once) and document 2, whose
     // download must be cancelled for the group, and so the response, to end.
     const { status, body } = await post(`${server.url}/pipeline`, { documents: 6, concurrency: 3, failAt: 1 })

@@ -1,7 +1,8 @@
 // Resource manager: the example runs as its own process; on SIGTERM it drains the slow request
 // and the short job, cancels the long job, closes its database last, prints a report, exits 0.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, post, request, runExample, track } from './helpers.ts'
+import { cleanup, closeLater, post, request } from '@taskscope/test-support'
+import { runExample } from './helpers.ts'
 
 afterEach(cleanup)
 
@@ -9,7 +10,7 @@ describe('resource manager (Fastify, child process)', () => {
   it('on SIGTERM reports what was drained and what was cancelled, and exits with code 0', async () => {
     // In-flight work (1 s) has far more time than it needs (shutdown timeout 3 s); the long job
     // (60 s) has not: it is cancelled at the deadline.
-    const server = track(runExample('resource-manager/fastify.mjs', { SHUTDOWN_TIMEOUT: '3000' }))
+    const server = closeLater(runExample('resource-manager/fastify.mjs', { SHUTDOWN_TIMEOUT: '3000' }))
     const [, url] = await server.waitFor(/listening on (http:\/\/\S+)/)
 
     const slow = request(`${url}/resources/report?ms=1000`)

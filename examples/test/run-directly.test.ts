@@ -1,7 +1,8 @@
 // Every example also runs on its own (`node examples/<scenario>/<framework>.mjs`): it prints its
 // URL and curl lines, serves, and shuts down cleanly on SIGTERM (exit code 0).
 import { describe, expect, it } from 'vitest'
-import { request, runExample } from './helpers.ts'
+import { request } from '@taskscope/test-support'
+import { runExample } from './helpers.ts'
 
 const examples: Array<[file: string, path: string]> = [
   ['dashboard/fastify.mjs', '/dashboard/1'],

@@ -1,14 +1,15 @@
 // Search with failover: firstSuccessful over primary, backup and fallback, with a timeout mapped
 // to 504; runUntilFirstComplete for the plain race.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { cleanup, example, request, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, request } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
 let url: string
 beforeEach(async () => {
   const { start } = await example('search/fastify.mjs')
-  const server: Started = track(await start({ port: 0, timeout: 200 }))
+  const server: Started = closeLater(await start({ port: 0, timeout: 200 }))
   url = server.url
 })
 

@@ -1,14 +1,15 @@
 // Task manager, in Fastify, Express and Koa: POST starts a named background job, GET waits for
 // it on an AsyncEvent, DELETE cancels it, GET /tasks lists them.
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, example, post, request, type Started, track } from './helpers.ts'
+import { cleanup, closeLater, post, request } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
 describe.each(['fastify', 'express', 'koa'])('task manager (%s)', (framework) => {
   async function startApp(): Promise<string> {
     const { start } = await example(`task-manager/${framework}.mjs`)
-    const server: Started = track(await start({ port: 0, stepMs: 1 }))
+    const server: Started = closeLater(await start({ port: 0, stepMs: 1 }))
     return server.url
   }
 

@@ -1,7 +1,8 @@
 // Image thumbnails: an upload is decoded and resized by jimp on the app's worker pool.
 import { Jimp } from 'jimp'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { cleanup, example, type Started, track } from './helpers.ts'
+import { cleanup, closeLater } from '@taskscope/test-support'
+import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
@@ -12,7 +13,7 @@ beforeAll(async () => {
 
 async function startApp(): Promise<Started> {
   const { start } = await example('thumbnails/fastify.mjs')
-  return track(await start({ port: 0 }))
+  return closeLater(await start({ port: 0 }))
 }
 
 const upload = (url: string, body: RequestInit['body'], type = 'image/png') => fetch(url, { method: 'POST', headers: { 'content-type': type }, body })
