@@ -19,7 +19,7 @@ import { pipelineRoutes } from '../pipeline/fastify.mjs'
 import { Database, resourceRoutes } from '../resource-manager/fastify.mjs'
 import { searchRoutes } from '../search/fastify.mjs'
 import { taskRoutes } from '../task-manager/fastify.mjs'
-import { thumbnailRoutes } from '../thumbnails/fastify.mjs'
+import { thumbnailCurlLines, thumbnailRoutes } from '../thumbnails/fastify.mjs'
 
 const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
 
@@ -50,26 +50,48 @@ export async function build({ logger = false, shutdownTimeout = 5_000, analytics
   return app
 }
 
-/** Builds and listens; resolves with `{ app, url, close }`. */
+/**
+ * Builds and listens; resolves with `{ app, url, close }`. If it cannot listen (the port is taken:
+ * `EADDRINUSE`), it closes what it built and rejects with the listen error.
+ */
 export async function start({ port = 3000, host = '127.0.0.1', ...options } = {}) {
   const app = await build(options)
-  await app.listen({ port, host })
+  try {
+    await app.listen({ port, host })
+  } catch (error) {
+    app.log.level = 'silent' // it never served: its shutdown summary would only be noise
+    await app.close()
+    throw error
+  }
   return { app, url: `http://${host}:${app.server.address().port}`, close: () => app.close() }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { app } = await start({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST, logger: { level: 'warn' } })
+/** Runs the demo from the command line: one clear line and exit code 1 when the port is taken. */
+async function main() {
+  const port = Number(process.env.PORT ?? 3000)
+  const started = await start({ port, host: process.env.HOST, logger: { level: 'warn' } }).catch((error) => {
+    if (error?.code !== 'EADDRINUSE') throw error
+    console.error(`taskscope demo: port ${port} is already in use. Stop what uses it, or choose another port: PORT=${port + 1} npm start`)
+    return undefined
+  })
+  if (started === undefined) {
+    process.exitCode = 1
+    return
+  }
+  const { app } = started
   const url = `http://localhost:${app.server.address().port}`
   closeWithGrace(async ({ signal }) => {
     if (signal) console.log(`${signal}: shutting down (in-flight work drains for up to 5 s)`)
     await app.close()
   })
   const json = `-H 'content-type: application/json'`
+  const [getSample, postPhoto] = thumbnailCurlLines(url)
   console.log(`taskscope demo listening on ${url}
 
 Open ${url} for live runtime stats, or try:
   curl ${url}/dashboard/1                                              # three upstream calls in parallel (request.taskGroup)
-  curl -s --data-binary @photo.jpg -H 'content-type: image/jpeg' ${url}/thumbnails -o thumb.png   # resized in the worker pool
+  ${getSample}                                   # a sample photo (or use your own)
+  ${postPhoto}   # resized in the worker pool
   curl '${url}/search?q=taskscope&fail=primary'                        # failover with firstSuccessful
   curl '${url}/search?q=taskscope&slow=primary,backup,fallback'        # 504 after the timeout
   curl -X POST ${json} -d '{"subject":"Hello","recipients":20}' ${url}/newsletter   # background job
@@ -81,3 +103,5 @@ Open ${url} for live runtime stats, or try:
   curl ${url}/stats                                                    # the numbers behind the page
 Ctrl-C stops the server gracefully.`)
 }
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main()

@@ -1,9 +1,10 @@
 // The demo behind `npm start`: every Fastify scenario on one port, an HTML page at /, and the
 // runtime stats it shows at /stats.
+import net from 'node:net'
 import vm from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, closeLater, post, request } from '@taskscope/test-support'
-import { example, type Started } from './helpers.ts'
+import { cleanup, closeLater, closeServer, listenOnLoopback, post, request } from '@taskscope/test-support'
+import { example, runExample, type Started } from './helpers.ts'
 
 afterEach(cleanup)
 
@@ -57,5 +58,35 @@ describe('demo server', () => {
     expect((await request(`${url}/resources/report?ms=0`)).status).toBe(200)
     expect((await request(`${url}/tasks`)).status).toBe(200)
     expect((await request(`${url}/thumbnails`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'x' })).status).toBe(422)
+  })
+})
+
+describe('demo server, run with npm start', () => {
+  it('prints one clear line and exits 1 when its port is taken', async () => {
+    const taken = net.createServer()
+    const port = await listenOnLoopback(taken)
+    closeLater({ close: () => closeServer(taken) })
+    const demo = closeLater(runExample('demo/server.mjs', { PORT: String(port) }))
+    expect(await demo.exited).toBe(1)
+    expect(demo.stdout).toBe('')
+    expect(demo.stderr).toBe(`taskscope demo: port ${port} is already in use. Stop what uses it, or choose another port: PORT=${port + 1} npm start\n`)
+  })
+
+  it('prints thumbnail curl lines that work from a fresh clone: the sample photo they post is served by the demo', async () => {
+    const demo = closeLater(runExample('demo/server.mjs'))
+    const [getLine, sampleUrl, photo] = await demo.waitFor(/curl -s (\S+\/thumbnails\/sample\.jpg) -o (\S+)/)
+    const [postLine, file, thumbnailsUrl] = await demo.waitFor(/curl -s --data-binary @(\S+) -H 'content-type: image\/jpeg' '(\S+\/thumbnails\?width=128)' -o thumb\.png/)
+    expect(file).toBe(photo) // the POST sends the file the line before it downloaded
+    expect(demo.stdout.indexOf(getLine!)).toBeLessThan(demo.stdout.indexOf(postLine!))
+
+    const sample = await fetch(sampleUrl!)
+    expect(sample.status).toBe(200)
+    expect(sample.headers.get('content-type')).toBe('image/jpeg')
+    const bytes = Buffer.from(await sample.arrayBuffer())
+    const thumbnail = await fetch(thumbnailsUrl!, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: bytes })
+    expect(thumbnail.status).toBe(200)
+    expect(thumbnail.headers.get('content-type')).toBe('image/png')
+    expect(thumbnail.headers.get('x-original-size')).toBe('1200x800')
+    expect(thumbnail.headers.get('x-thumbnail-size')).toBe('128x85')
   })
 })

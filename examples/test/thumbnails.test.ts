@@ -39,4 +39,15 @@ describe('thumbnails (Fastify)', () => {
     expect((await upload(`${server.url}/thumbnails`, 'hello', 'text/plain')).status).toBe(415)
     expect((await upload(`${server.url}/thumbnails?width=5000`, photo)).status).toBe(400)
   })
+
+  it('serves a sample JPEG to try the route with, drawn once on the worker pool', async () => {
+    const server = await startApp()
+    const first = await fetch(`${server.url}/thumbnails/sample.jpg`)
+    expect(first.status).toBe(200)
+    expect(first.headers.get('content-type')).toBe('image/jpeg')
+    const sample = await Jimp.read(Buffer.from(await first.arrayBuffer()))
+    expect([sample.width, sample.height]).toEqual([1200, 800])
+    expect((await fetch(`${server.url}/thumbnails/sample.jpg`)).status).toBe(200)
+    expect(server.app.threadpool.stats()).toMatchObject({ completed: 1, failed: 0 }) // kept after the first request
+  })
 })

@@ -6,17 +6,22 @@
  * The task is tied to the request: if the client goes away, its thread is stopped and replaced.
  * (`runInThreadpool(thumbnail, bytes, 128)` does the same on the process-wide pool, without a signal.)
  *
+ * GET /thumbnails/sample.jpg answers a sample photo (drawn once, on the pool, then kept), so the
+ * route can be tried without a photo of one's own.
+ *
  *   node examples/thumbnails/fastify.mjs
+ *   curl -s http://localhost:3000/thumbnails/sample.jpg -o photo.jpg
  *   curl -s --data-binary @photo.jpg -H 'content-type: image/jpeg' 'http://localhost:3000/thumbnails?width=128' -o thumb.png
  */
 import { pathToFileURL } from 'node:url'
-import { workerTask } from '@taskscope/core'
+import { AsyncLazy, workerTask } from '@taskscope/core'
 import { concurrencyPlugin } from '@taskscope/fastify'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 
 /** A handle on `thumbnail` in thumbnail-worker.mjs; the type comes along for TypeScript users. */
 const thumbnail = workerTask(new URL('./thumbnail-worker.mjs', import.meta.url), 'thumbnail')
+const samplePhoto = workerTask(new URL('./thumbnail-worker.mjs', import.meta.url), 'samplePhoto')
 
 const imageTypes = ['image/png', 'image/jpeg', 'image/gif', 'image/bmp', 'image/tiff', 'application/octet-stream']
 
@@ -44,6 +49,23 @@ export async function thumbnailRoutes(app) {
       .header('x-original-size', `${result.original.width}x${result.original.height}`)
       .send(Buffer.from(result.png.buffer, result.png.byteOffset, result.png.byteLength))
   })
+
+  // A sample to try the route with: drawn on the pool on first request, then served from memory.
+  const sample = new AsyncLazy(async (signal) => {
+    const jpeg = await app.threadpool.run(samplePhoto, [1200, 800], { signal })
+    return Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength)
+  })
+  app.get('/thumbnails/sample.jpg', async (request, reply) => {
+    return reply.type('image/jpeg').send(await sample.get({ signal: request.taskGroup.signal }))
+  })
+}
+
+/** The two curl lines that try the route from a fresh clone: fetch the sample photo, then post it. */
+export function thumbnailCurlLines(url) {
+  return [
+    `curl -s ${url}/thumbnails/sample.jpg -o photo.jpg`,
+    `curl -s --data-binary @photo.jpg -H 'content-type: image/jpeg' '${url}/thumbnails?width=128' -o thumb.png`,
+  ]
 }
 
 export async function build({ logger = false, threadpool } = {}) {
@@ -63,7 +85,9 @@ export async function start({ port = 3000, host = '127.0.0.1', ...options } = {}
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { app, url } = await start({ port: Number(process.env.PORT ?? 3000), logger: { level: 'warn' } })
   closeWithGrace(() => app.close())
+  const [getSample, postPhoto] = thumbnailCurlLines(url)
   console.log(`Thumbnails (Fastify) listening on ${url}
-  curl -s --data-binary @photo.jpg -H 'content-type: image/jpeg' '${url}/thumbnails?width=128' -o thumb.png
+  ${getSample}   # a sample photo (or use a photo of your own)
+  ${postPhoto}
   curl -s -D - -o /dev/null --data-binary 'not an image' -H 'content-type: image/png' ${url}/thumbnails   # 422`)
 }

@@ -17,3 +17,17 @@ export async function thumbnail(bytes, width) {
   const png = await image.getBuffer('image/png')
   return { png, width: image.width, height: image.height, original }
 }
+
+/**
+ * A sample photo to try the thumbnails route with, so nobody needs a photo.jpg of their own: a
+ * `width` x `height` JPEG of a colour gradient, drawn and encoded here, off the event loop.
+ */
+export async function samplePhoto(width, height) {
+  const image = new Jimp({ width, height, color: 0x000000ff })
+  image.scan((x, y, offset) => {
+    image.bitmap.data[offset] = Math.round((255 * x) / width) // red grows to the right
+    image.bitmap.data[offset + 1] = Math.round((255 * y) / height) // green grows downwards
+    image.bitmap.data[offset + 2] = 160
+  })
+  return image.getBuffer('image/jpeg')
+}
