@@ -39,6 +39,7 @@ export type {
   BackgroundTasksOptions,
 } from './primitives/background-tasks.js'
 export { defineTask } from './primitives/define-task.js'
+export type { BackgroundRegistry } from './primitives/background-registry.js'
 export type { TaskAddOptions, TaskDefinition, TaskFunction } from './primitives/define-task.js'
 export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
 export type { RaceEntry, RaceOptions } from './primitives/race.js'

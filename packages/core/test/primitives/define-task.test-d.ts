@@ -1,7 +1,7 @@
 // Type tests: compiled by `tsc -p tsconfig.json` only (vitest runs *.test.ts, not this file).
 // Each `@ts-expect-error` fails the type-check if the wrong use stops being an error.
 import { expectTypeOf } from 'vitest'
-import { type BackgroundTask, BackgroundTasks, defineTask, type TaskDefinition } from '@taskscope/core'
+import { type BackgroundRegistry, type BackgroundTask, BackgroundTasks, defineTask, type TaskDefinition } from '@taskscope/core'
 
 const tasks = new BackgroundTasks()
 
@@ -42,3 +42,10 @@ expectTypeOf(send.name).toEqualTypeOf<string>()
 
 // @ts-expect-error the name must be a string
 defineTask(1, () => 1)
+
+// The embedded registry is a BackgroundRegistry.
+{
+  const registry: BackgroundRegistry = new BackgroundTasks()
+  const double = defineTask('double', (data: number) => data * 2)
+  expectTypeOf(registry.add(double, 2)).toExtend<PromiseLike<number>>()
+}
