@@ -67,3 +67,16 @@ export function firstConnection(client: Redis, label: string, queue: string): Pr
     client.once('error', onError)
   })
 }
+
+/** Closes a client of ours: politely when connected, at once when not (QUIT would wait for a reconnect). */
+export async function closeClient(client: Redis): Promise<void> {
+  if (client.status !== 'ready') return client.disconnect()
+  await client.quit().catch(() => client.disconnect())
+}
+
+/** Errors of a connection going down or not coming up: reported once, as our own coded error, not each time. */
+const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE'])
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return (typeof code === 'string' && connectionCodes.has(code)) || (error instanceof Error && error.message === 'Connection is closed.')
+}

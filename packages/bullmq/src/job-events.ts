@@ -112,11 +112,12 @@ export class JobEvents {
   }
 
   /** Stops listening; handles still waiting reject with ClosedError (their jobs go on in the queue). */
-  async close(): Promise<void> {
+  async close(away = false): Promise<void> {
     this.#closed = true
     const events = this.#events
     this.#events = undefined
-    if (events !== undefined) await (await events.catch(() => undefined))?.close().catch(this.#trouble)
+    const reader = await events?.catch(() => undefined)
+    await (away ? reader?.disconnect() : reader?.close())?.catch(this.#trouble)
     for (const [id, handle] of this.#handles) {
       this.#handles.delete(id)
       handle[kDetach](new ClosedError(`Background tasks shut down before job "${id}" finished; it goes on in the queue`))

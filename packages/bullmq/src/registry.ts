@@ -9,7 +9,14 @@ import {
 import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
 import { type Job, type JobType, Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { firstConnection, type RedisConnection, type ResolvedConnection, resolveConnection } from './connection.js'
+import {
+  closeClient,
+  firstConnection,
+  isConnectionError,
+  type RedisConnection,
+  type ResolvedConnection,
+  resolveConnection,
+} from './connection.js'
 import { JobEvents } from './job-events.js'
 import {
   backoffOption,
@@ -145,7 +152,17 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
 
     this.#control = this.#connection.create()
     this.#control.on('error', this.#trouble)
-    this.#control.on('ready', () => this.#troubleSeen.clear())
+    let connected = false
+    this.#control.on('ready', () => {
+      connected = true
+      this.#troubleSeen.clear()
+    })
+    this.#control.on('close', () => {
+      if (!connected || this.#shutdown !== undefined) return
+      connected = false
+      const message = `Lost the connection to Redis at ${this.#connection.label} (background queue "${this.queueName}"): reconnecting; jobs stay in Redis`
+      this.#trouble(codedError(Error, errorCodes.queueUnavailable, message))
+    })
     this.#start = this.#connected()
     this.#start.catch(this.#trouble)
     const connection = this.#connection.options
@@ -324,9 +341,14 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const report = (await this.#runner?.shutdown(timeout, grace)) ?? { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
     // Adds already under way finish (or fail) before the connections close: a job is never half-added.
     await Promise.allSettled(this.#stores.values())
-    await this.#events.close()
-    await this.#queue.close().catch(this.#trouble)
-    await this.#control.quit().catch(() => this.#control.disconnect())
+    const away = this.#control.status !== 'ready' // then closing politely would wait for Redis to come back
+    await this.#events.close(away)
+    // Bounded: with Redis away, BullMQ's close may wait for a connection that never comes.
+    let timer: NodeJS.Timeout | undefined
+    const closed = this.#queue.close().catch(this.#trouble)
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.min(grace, 1000))))])
+    clearTimeout(timer)
+    await closeClient(this.#control)
     return report
   }
 
@@ -354,29 +376,49 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     })
   }
 
-  /** Cancels from any process: a queued job is removed; a running one is told to stop wherever it runs. */
-  #cancel = async (handle: BullmqTask<any>, reason: unknown): Promise<void> => {
-    await this.#stores.get(handle.id)
+  /**
+   * Cancels the job with this id, from any process (no handle needed): a queued job is removed and
+   * never runs; a running job's signal aborts in the process running it, and it ends
+   * `'cancelled'`, not retried. Resolves once the request is delivered; does nothing for a finished
+   * or unknown job. Rejects when Redis cannot be reached.
+   *
+   * @example
+   * ```ts
+   * app.post('/jobs/:id/cancel', async (request) => backgroundTasks.cancel(request.params.id, 'cancelled by the user'))
+   * ```
+   */
+  async cancel(id: string, reason?: unknown): Promise<void> {
+    if (typeof id !== 'string') throw invalidType('The "id" argument', 'a string', id)
+    await this.#cancelJob(id, reason)
+  }
+
+  #cancel = (handle: BullmqTask<any>, reason: unknown): Promise<void> => this.#cancelJob(handle.id, reason)
+
+  /** A queued job is removed; a running one is told to stop wherever it runs. */
+  async #cancelJob(id: string, reason: unknown): Promise<void> {
+    await this.#stores.get(id)
     await this.#connected()
-    const job = await this.#queue.getJob(handle.id)
+    const job = await this.#queue.getJob(id)
     if (job === undefined || job === null) return
     const state = await job.getState()
     if (state === 'completed' || state === 'failed' || state === 'unknown') return
     if (state !== 'active') {
       try {
         await job.remove()
-        this.#events.removed(handle.id)
+        this.#events.removed(id)
         return
       } catch {
         // It started meanwhile (BullMQ refuses to remove a locked job): stop it where it runs.
       }
     }
     const text = reason === undefined ? undefined : reason instanceof Error ? reason.message : String(reason)
-    await this.#control.publish(cancelChannel(this.#prefix, this.queueName), JSON.stringify({ id: handle.id, reason: text }))
+    await this.#control.publish(cancelChannel(this.#prefix, this.queueName), JSON.stringify({ id, reason: text }))
   }
 
   /** Redis trouble: reported once per kind of failure until the connection is ready again, never thrown. */
   #trouble = (error: unknown): void => {
+    // A connection going down or not coming up is reported once, by the control client, naming the connection.
+    if (isConnectionError(error)) return
     const key = error instanceof Error ? `${error.name}:${error.message}` : String(error)
     if (this.#troubleSeen.has(key)) return
     this.#troubleSeen.add(key)

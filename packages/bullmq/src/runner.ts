@@ -5,7 +5,7 @@ import { CancelledError, isCancellation, ShutdownError, type TaskDefinition } fr
 import { validateTaskData } from '@taskscope/core/adapter'
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import type { ResolvedConnection } from './connection.js'
+import { closeClient, type ResolvedConnection } from './connection.js'
 import { cancelledFailure, toLogLine, toWire } from './wire.js'
 
 /** How long a job of a task this process does not define waits before another process may take it. */
@@ -203,11 +203,13 @@ export class Runner {
     }
     // Let BullMQ record the outcome of what ended (its moveToCompleted/moveToFailed follow our processor).
     const abandoned = this.#running.size
-    await this.#worker.close(abandoned > 0).catch(this.#settings.trouble)
+    // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or Redis is away.
+    const force = abandoned > 0 || this.#subscriber.status !== 'ready'
+    await this.#worker.close(force).catch(this.#settings.trouble)
     for (const run of this.#finished) report[run.outcome ?? 'failed']++
     report.abandoned = abandoned
     for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
-    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect())
+    await closeClient(this.#subscriber)
     return report
   }
 
