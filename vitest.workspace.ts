@@ -12,6 +12,7 @@ const projects: TestProjectInlineConfiguration[] = [
   project('fastify', './packages/fastify'),
   project('express', './packages/express'),
   project('koa', './packages/koa'),
+  project('bullmq', './packages/bullmq'),
   project('integration', './integration-tests'),
   project('bench', './bench'),
   project('examples', './examples'),

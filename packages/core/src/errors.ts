@@ -49,6 +49,12 @@ export const errorCodes = {
   threadpoolNotSelfContained: 'ERR_THREADPOOL_NOT_SELF_CONTAINED',
   /** A SyntaxError: a pool function's source cannot be compiled in the worker thread. */
   threadpoolCompile: 'ERR_THREADPOOL_COMPILE',
+  /** A TypeError: the data of a `defineTask()` task does not survive JSON (a function, a Date, a Map, a cycle...). */
+  taskDataNotJson: 'ERR_TASK_DATA_NOT_JSON',
+  /** A TypeError: a distributed registry was given a function or a promise: only `defineTask()` tasks can travel. */
+  taskNotDefined: 'ERR_TASK_NOT_DEFINED',
+  /** An Error: the queue's store (Redis, for `@taskscope/bullmq`) cannot be reached; the message names the connection. */
+  queueUnavailable: 'ERR_QUEUE_UNAVAILABLE',
   /** An Error: an adapter was registered (Fastify) twice on one app. */
   alreadyRegistered: 'ERR_TASKSCOPE_ALREADY_REGISTERED',
   /** An Error: `taskGroup`, `threadpool` or `backgroundTasks` read where the adapter is not installed. */

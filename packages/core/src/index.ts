@@ -38,6 +38,9 @@ export type {
   BackgroundTaskInfo,
   BackgroundTasksOptions,
 } from './primitives/background-tasks.js'
+export { defineTask } from './primitives/define-task.js'
+export type { BackgroundRegistry } from './primitives/background-registry.js'
+export type { TaskAddOptions, TaskDefinition, TaskFunction } from './primitives/define-task.js'
 export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
 export type { RaceEntry, RaceOptions } from './primitives/race.js'
 export { AsyncEvent } from './primitives/async-event.js'

@@ -28,7 +28,7 @@ export interface BackgroundTaskOptions {
  * ```
  */
 export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncDisposable {
-  /** A unique id (a random UUID), safe to hand to clients. */
+  /** A unique id (a random UUID, or the `id` given to `add(task, data, { id })`), safe to hand to clients. */
   readonly id: string
   /** The task's name. */
   readonly name: string
@@ -42,14 +42,14 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
   #onSettled: ((task: BackgroundTask<any>) => void) | undefined
 
   /** @internal Made by `createBackgroundTask()` and `backgroundTasks.add()`. */
-  static [kCreate]<T>(work: Work<T>, name: string, onSettled?: (task: BackgroundTask<any>) => void): BackgroundTask<T> {
-    return new BackgroundTask(kToken, work, name, onSettled)
+  static [kCreate]<T>(work: Work<T>, name: string, onSettled?: (task: BackgroundTask<any>) => void, id?: string): BackgroundTask<T> {
+    return new BackgroundTask(kToken, work, name, onSettled, id)
   }
 
-  private constructor(token: typeof kToken, work: Work<T>, name: string, onSettled?: (task: BackgroundTask<any>) => void) {
+  private constructor(token: typeof kToken, work: Work<T>, name: string, onSettled?: (task: BackgroundTask<any>) => void, id?: string) {
     super()
     if (token !== kToken) throw illegalConstructor('BackgroundTask', 'createBackgroundTask() or backgroundTasks.add()')
-    this.id = randomUUID()
+    this.id = id ?? randomUUID()
     this.name = name
     this.startedAt = new Date()
     this.#onSettled = onSettled

@@ -2,6 +2,7 @@ import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, 
 import { ClosedError, ShutdownError } from '../errors.js'
 import { copyOptions, validateDuration, validateFunction } from '../internal/validation.js'
 import type { Work } from '../internal/run-work.js'
+import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
 import { kCreate, kObserved, kWhenSettled } from '../internal/symbols.js'
 
 /** Options of {@link BackgroundTasks}. */
@@ -73,15 +74,43 @@ export class BackgroundTasks implements AsyncDisposable {
   }
 
   /**
+   * Runs a {@link defineTask} task now, in this process, with a JSON copy of `data` (what it would
+   * get in another process), named after the task. Adding an `id` that is still known returns the
+   * existing task instead of starting another. Throws {@link ClosedError} once `shutdown()` was
+   * called; a TypeError when `data` does not survive JSON (code `ERR_TASK_DATA_NOT_JSON`) or `id`
+   * is not a non-empty string.
+   *
+   * @example
+   * ```ts
+   * const job = tasks.add(sendNewsletter, { list: 'weekly' }, { id: 'weekly-48' })
+   * tasks.add(sendNewsletter, { list: 'weekly' }, { id: 'weekly-48' }) === job // true while it runs
+   * ```
+   */
+  add<D, R>(task: TaskDefinition<D, R>, data: D, options?: TaskAddOptions): BackgroundTask<R>
+  /**
    * Starts `work` now (a function called with the task's own AbortSignal, or a promise) and tracks
    * it until it settles. Throws {@link ClosedError} once `shutdown()` was called; a TypeError when
    * `work` is neither a function nor a promise.
    */
-  add<T>(work: Work<T>, options?: BackgroundTaskOptions): BackgroundTask<Awaited<T>> {
+  add<T>(work: Work<T>, options?: BackgroundTaskOptions): BackgroundTask<Awaited<T>>
+  add(work: Work<unknown> | TaskDefinition, ...rest: unknown[]): BackgroundTask {
     if (this.#shutdown !== undefined) throw new ClosedError('Background tasks are shutting down: no new task is accepted')
+    if (isTaskDefinition(work)) return this.#addDefined(work, rest[0], rest[1] as TaskAddOptions | undefined)
+    const options = rest[0] as BackgroundTaskOptions | undefined
     const task = BackgroundTask[kCreate](work, backgroundTaskName(work, options), this.#settled)
     if (task.status === 'running') this.#tasks.set(task.id, task)
-    return task as BackgroundTask<Awaited<T>>
+    return task
+  }
+
+  #addDefined(definition: TaskDefinition, data: unknown, options: TaskAddOptions | undefined): BackgroundTask {
+    const { id } = copyOptions(options, 'The add options')
+    if (id !== undefined && (typeof id !== 'string' || id === '')) throw invalidTaskId(id)
+    const copy = jsonCopy(validateTaskData(data, 'The "data" argument'))
+    const existing = id === undefined ? undefined : this.get(id)
+    if (existing !== undefined) return existing
+    const task = BackgroundTask[kCreate]((signal) => definition.fn(copy, signal), definition.name, this.#settled, id)
+    if (task.status === 'running') this.#tasks.set(task.id, task)
+    return task
   }
 
   /** Number of tasks running. */

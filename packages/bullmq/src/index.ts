@@ -1,0 +1,14 @@
+/**
+ * taskscope background tasks on BullMQ (Redis): the app's `backgroundTasks` with the same calls as
+ * the embedded registry, but durable and spread over every process of the app. Jobs are
+ * `defineTask()` tasks with JSON data; cancellation reaches the job wherever it runs; a process
+ * killed mid-job leaves the job to another; shutdown returns unfinished jobs to the queue.
+ *
+ * @module
+ */
+export { BullmqBackgroundTasks } from './registry.js'
+export type { BullmqBackgroundTasksOptions, BullmqShutdownReport, BullmqTaskInfo } from './registry.js'
+export { BullmqTask } from './task-handle.js'
+export type { BullmqTaskStatus } from './task-handle.js'
+export type { BullmqAddOptions, BullmqBackoff } from './options.js'
+export type { RedisConnection } from './connection.js'

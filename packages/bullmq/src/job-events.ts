@@ -1,0 +1,126 @@
+// How a process hears about the jobs it holds handles for: BullMQ's QueueEvents (a Redis stream),
+// read from the position the stream had when we first subscribed, so no event is missed.
+import { CancelledError, ClosedError } from '@taskscope/core'
+import { type ConnectionOptions, QueueEvents, type Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { type BullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
+import { fromLogLines, fromWire } from './wire.js'
+
+export class JobEvents {
+  readonly #queue: string
+  readonly #prefix: string
+  readonly #connection: ConnectionOptions
+  readonly #control: Redis
+  readonly #handles: Map<string, BullmqTask<any>>
+  readonly #trouble: (error: unknown) => void
+  #reader: Queue | undefined
+  #events: Promise<QueueEvents> | undefined
+  #closed = false
+
+  constructor(
+    queue: string,
+    prefix: string,
+    connection: ConnectionOptions,
+    control: Redis,
+    handles: Map<string, BullmqTask<any>>,
+    trouble: (error: unknown) => void,
+  ) {
+    this.#queue = queue
+    this.#prefix = prefix
+    this.#connection = connection
+    this.#control = control
+    this.#handles = handles
+    this.#trouble = trouble
+  }
+
+  /** The Queue used to read jobs back (set by the registry: it owns the Queue). */
+  set reader(queue: Queue) {
+    this.#reader = queue
+  }
+
+  /** Resolves once this process listens to the queue's events (from now on, none is missed). */
+  async subscribed(): Promise<void> {
+    if (this.#closed) throw new ClosedError('Background tasks are shut down')
+    this.#events ??= this.#subscribe()
+    try {
+      await this.#events
+    } catch (error) {
+      this.#events = undefined // try again next time
+      throw error
+    }
+  }
+
+  async #subscribe(): Promise<QueueEvents> {
+    const [last] = (await this.#control.xrevrange(`${this.#prefix}:${this.#queue}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    const events = new QueueEvents(this.#queue, { connection: this.#connection, prefix: this.#prefix, lastEventId: last?.[0] ?? '0-0' })
+    events.on('error', this.#trouble)
+    events.on('active', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('running'))
+    events.on('waiting', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('queued'))
+    events.on('delayed', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('queued'))
+    events.on('completed', ({ jobId, returnvalue }) => this.#settle(jobId, 'fulfilled', returnvalue))
+    events.on('failed', ({ jobId, failedReason }) => void this.#failed(jobId, failedReason))
+    events.on('removed', ({ jobId }) => this.removed(jobId))
+    events.on('duplicated', ({ jobId }) => {
+      const handle = this.#handles.get(jobId)
+      if (handle !== undefined) void this.refresh(handle).catch(this.#trouble)
+    })
+    return events
+  }
+
+  /** Brings a handle up to the job's state in the queue (after `get()`, or an add of an existing id). */
+  async refresh(handle: BullmqTask<any>): Promise<void> {
+    const job = await this.#reader!.getJob(handle.id)
+    if (job === undefined || job === null) {
+      return this.#settle(handle.id, 'rejected', new Error(`The job "${handle.id}" is no longer in the queue`))
+    }
+    const state = await job.getState()
+    if (state === 'active') handle[kMove]('running')
+    else if (state === 'completed') this.#settle(handle.id, 'fulfilled', job.returnvalue)
+    else if (state === 'failed') await this.#failed(handle.id, job.failedReason ?? '')
+  }
+
+  /** The job was removed before it ran: its handle ends cancelled. */
+  removed(id: string): void {
+    const handle = this.#handles.get(id)
+    if (handle !== undefined) this.#settle(id, 'cancelled', new CancelledError(`Background task "${handle.name}" was cancelled before it ran`))
+  }
+
+  /** The job could not be stored: its handle rejects with the reason. */
+  fail(handle: BullmqTask<any>, error: unknown): void {
+    this.#settle(handle.id, 'rejected', error)
+  }
+
+  /** Rebuilds the failure (name, message, code) from the line the running process logged. */
+  async #failed(id: string, failedReason: string): Promise<void> {
+    const handle = this.#handles.get(id)
+    if (handle === undefined) return
+    let lines: string[] = []
+    try {
+      lines = (await this.#reader!.getJobLogs(id, -1, -1)).logs
+    } catch (error) {
+      this.#trouble(error)
+    }
+    const error = fromWire(fromLogLines(lines), failedReason, handle.name)
+    this.#settle(id, error instanceof CancelledError ? 'cancelled' : 'rejected', error)
+  }
+
+  #settle(id: string, status: 'fulfilled' | 'rejected' | 'cancelled', value: unknown): void {
+    const handle = this.#handles.get(id)
+    if (handle === undefined) return
+    this.#handles.delete(id)
+    handle[kSettle](status, value)
+  }
+
+  /** Stops listening; handles still waiting reject with ClosedError (their jobs go on in the queue). */
+  async close(away = false): Promise<void> {
+    this.#closed = true
+    const events = this.#events
+    this.#events = undefined
+    const reader = await events?.catch(() => undefined)
+    await (away ? reader?.disconnect() : reader?.close())?.catch(this.#trouble)
+    for (const [id, handle] of this.#handles) {
+      this.#handles.delete(id)
+      handle[kDetach](new ClosedError(`Background tasks shut down before job "${id}" finished; it goes on in the queue`))
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Validation of the options of BullmqBackgroundTasks and of its add(): every error names the
+// option and shows the value received.
+import { codedError, errorCodes, isTaskDefinition } from '@taskscope/core/adapter'
+import type { TaskAddOptions, TaskDefinition } from '@taskscope/core'
+import { inspect } from 'node:util'
+
+/** Retry delays between attempts: a fixed number of milliseconds, or BullMQ's own backoff settings. */
+export type BullmqBackoff = number | { type: 'fixed' | 'exponential'; delay: number; jitter?: number }
+
+/** Options of {@link BullmqBackgroundTasks.add}. */
+export interface BullmqAddOptions extends TaskAddOptions {
+  /**
+   * The BullMQ job id (the handle's `id`): a non-empty string, not an integer, without `:`.
+   * Adding an id that exists in the queue returns that job instead of adding another.
+   * Default: a random UUID.
+   */
+  id?: string
+  /** How many times the job may run before it fails for good (BullMQ's `attempts`). Default: 1. */
+  attempts?: number
+  /** The delay between attempts (BullMQ's `backoff`). Default: none. */
+  backoff?: BullmqBackoff
+}
+
+const show = (value: unknown): string => {
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`
+  const shown = inspect(value, { depth: 0, breakLength: Infinity, maxArrayLength: 3, maxStringLength: 40 })
+  return typeof value === 'object' || value === undefined ? shown : `${shown} (${typeof value})`
+}
+
+export const invalidType = (what: string, expected: string, value: unknown): TypeError =>
+  codedError(TypeError, errorCodes.invalidArgType, `${what} must be ${expected}. Received ${show(value)}`)
+
+export const invalidValue = (what: string, expected: string, value: unknown): TypeError =>
+  codedError(TypeError, errorCodes.invalidArgValue, `${what} must be ${expected}. Received ${show(value)}`)
+
+const outOfRange = (what: string, expected: string, value: unknown): RangeError =>
+  codedError(RangeError, errorCodes.outOfRange, `${what} must be ${expected}. Received ${show(value)}`)
+
+/** Copies a caller's options bag after checking it is an object. */
+export function copyOptions<T extends object>(options: T | undefined, what: string): Partial<T> {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidType(what, 'an object', options)
+  return { ...options }
+}
+
+export function integerOption(value: unknown, what: string, min: number): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number') throw invalidType(what, 'a number', value)
+  if (!Number.isInteger(value) || value < min || value > 2 ** 31 - 1) throw outOfRange(what, `an integer from ${min} to ${2 ** 31 - 1}`, value)
+  return value
+}
+
+export function stringOption(value: unknown, what: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw invalidType(what, 'a non-empty string', value)
+  return value
+}
+
+/** A BullMQ custom job id: a non-empty string, not an integer (BullMQ's own ids), without `:` (its key separator). */
+export function jobIdOption(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw invalidType('The "id" option', 'a non-empty string', value)
+  if (value === '' || String(Number.parseInt(value, 10)) === value || value.includes(':')) {
+    throw invalidValue('The "id" option', 'a non-empty string that is not an integer and has no ":"', value)
+  }
+  return value
+}
+
+export function backoffOption(value: unknown): BullmqBackoff | undefined {
+  if (value === undefined || typeof value === 'number') return integerOption(value, 'The "backoff" option', 0)
+  const { type, delay, jitter } = copyOptions(value as Exclude<BullmqBackoff, number>, 'The "backoff" option')
+  if (type !== 'fixed' && type !== 'exponential') throw invalidValue('The "backoff.type" option', "'fixed' or 'exponential'", type)
+  integerOption(delay, 'The "backoff.delay" option', 0)
+  if (jitter !== undefined && (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))) {
+    throw outOfRange('The "backoff.jitter" option', 'a number from 0 to 1', jitter)
+  }
+  return { type, delay: delay ?? 0, ...(jitter === undefined ? {} : { jitter }) }
+}
+
+/** The `tasks` option: definitions with distinct names, by name. */
+export function definitionsOption(value: unknown): Map<string, TaskDefinition> {
+  const definitions = new Map<string, TaskDefinition>()
+  if (value === undefined) return definitions
+  if (!Array.isArray(value)) throw invalidType('The "tasks" option', 'an array of defineTask() tasks', value)
+  for (const [index, task] of value.entries()) {
+    if (!isTaskDefinition(task)) throw invalidType(`The "tasks[${index}]" option`, 'a defineTask() task', task)
+    const other = definitions.get(task.name)
+    if (other !== undefined && other !== task) throw invalidValue(`The "tasks[${index}]" option`, `a task whose name is not already taken ("${task.name}")`, task)
+    definitions.set(task.name, task)
+  }
+  return definitions
+}

@@ -1,0 +1,234 @@
+// The side of a process that runs jobs: a BullMQ Worker whose processor calls the task's
+// function with a signal of our own, cancellation requests from other processes (Redis pub/sub →
+// `worker.cancelJob`), and the shutdown that returns unfinished jobs to the queue.
+import { CancelledError, isCancellation, ShutdownError, type TaskDefinition } from '@taskscope/core'
+import { validateTaskData } from '@taskscope/core/adapter'
+import { DelayedError, type Job, WaitingError, Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { closeClient, type ResolvedConnection } from './connection.js'
+import { cancelledFailure, toLogLine, toWire } from './wire.js'
+
+/** How long a job of a task this process does not define waits before another process may take it. */
+const unknownTaskDelayMs = 1_000
+/** How long a cancel request for a job that is not (yet) running here is remembered. */
+const pendingCancelMs = 10_000
+
+export interface RunnerSettings {
+  queue: string
+  prefix: string
+  connection: ResolvedConnection
+  definitions: ReadonlyMap<string, TaskDefinition>
+  concurrency: number
+  workerName: string
+  lockDuration?: number
+  stalledInterval?: number
+  maxStalledCount?: number
+  /** A task failed here (after the attempt's error was recorded). */
+  failed: (error: unknown, job: { id: string; name: string }) => void
+  /** Redis trouble (lost connection, lock renewal failed): logged, never thrown. */
+  trouble: (error: unknown) => void
+}
+
+/** What happened to the jobs that were running here when shutdown began. */
+export interface RunnerReport {
+  completed: number
+  failed: number
+  cancelled: number
+  abandoned: number
+  requeued: number
+}
+
+type Outcome = keyof RunnerReport
+
+interface Run {
+  readonly id: string
+  readonly name: string
+  readonly controller: AbortController
+  shutdown: boolean
+  outcome: Outcome | undefined
+  readonly done: Promise<void>
+}
+
+/** The channel on which cancel requests for running jobs travel, one per queue. */
+export function cancelChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:taskscope:cancel`
+}
+
+export class Runner {
+  readonly #settings: RunnerSettings
+  readonly #worker: Worker
+  readonly #subscriber: Redis
+  readonly #running = new Map<string, Run>()
+  readonly #pendingCancels = new Map<string, { reason: string | undefined; timer: NodeJS.Timeout }>()
+  #finished = new Set<Run>() // runs that ended during shutdown, to count
+  #counting = false
+
+  constructor(settings: RunnerSettings) {
+    this.#settings = settings
+    const { queue, prefix, connection, concurrency } = settings
+    this.#worker = new Worker(queue, this.#process, {
+      connection: connection.options,
+      prefix,
+      concurrency,
+      name: settings.workerName,
+      ...(settings.lockDuration === undefined ? {} : { lockDuration: settings.lockDuration }),
+      ...(settings.stalledInterval === undefined ? {} : { stalledInterval: settings.stalledInterval }),
+      ...(settings.maxStalledCount === undefined ? {} : { maxStalledCount: settings.maxStalledCount }),
+    })
+    this.#worker.on('error', settings.trouble)
+    this.#subscriber = connection.create({ maxRetriesPerRequest: null })
+    this.#subscriber.on('error', settings.trouble)
+    this.#subscriber.on('message', this.#onCancelRequest)
+    this.#subscriber.subscribe(cancelChannel(prefix, queue)).catch(settings.trouble)
+  }
+
+  /** Jobs running in this process. */
+  get active(): number {
+    return this.#running.size
+  }
+
+  /** Resolves once the worker and the cancel channel are connected (tests wait for it). */
+  async ready(): Promise<void> {
+    await this.#worker.waitUntilReady()
+  }
+
+  // Three parameters: BullMQ passes its AbortSignal only to a processor that declares it.
+  #process = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> => {
+    const definition = this.#settings.definitions.get(job.name)
+    if (definition === undefined) {
+      // A task this process does not define: back to the queue for a process that does.
+      await job.moveToDelayed(Date.now() + unknownTaskDelayMs, token)
+      throw new DelayedError()
+    }
+    let settle!: () => void
+    const run: Run = {
+      id: job.id!,
+      name: job.name,
+      controller: new AbortController(),
+      shutdown: false,
+      outcome: undefined,
+      done: new Promise<void>((resolve) => (settle = resolve)),
+    }
+    this.#running.set(run.id, run)
+    const onAbort = (): void => this.#abort(run, signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const pending = this.#pendingCancels.get(run.id)
+    if (pending !== undefined) {
+      this.#forget(run.id)
+      this.#abort(run, pending.reason)
+    }
+    try {
+      const result = await definition.fn(job.data, run.controller.signal)
+      validateTaskData(result, `The result of task "${run.name}"`)
+      run.outcome = 'completed'
+      return result
+    } catch (error) {
+      const aborted = run.controller.signal.aborted && isCancellation(error)
+      if (aborted && run.shutdown) {
+        run.outcome = 'requeued'
+        await job.moveToWait(token)
+        throw new WaitingError()
+      }
+      run.outcome = aborted ? 'cancelled' : 'failed'
+      const reason = aborted ? run.controller.signal.reason : error
+      if (!aborted) this.#report(error, run)
+      await job.log(toLogLine(toWire(reason, aborted))).catch(this.#settings.trouble)
+      if (aborted) throw cancelledFailure(reason)
+      throw error instanceof Error ? error : new Error(String(error))
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+      this.#running.delete(run.id)
+      if (this.#counting) this.#finished.add(run)
+      settle()
+    }
+  }
+
+  /** Aborts the task's own signal: a ShutdownError on shutdown, else a CancelledError with the reason given. */
+  #abort(run: Run, reason: unknown): void {
+    if (run.controller.signal.aborted) return
+    const cause = typeof reason === 'string' ? { cause: reason } : undefined
+    run.controller.abort(run.shutdown ? new ShutdownError() : new CancelledError(`Background task "${run.name}" was cancelled`, cause))
+  }
+
+  #report(error: unknown, run: Run): void {
+    try {
+      this.#settings.failed(error, { id: run.id, name: run.name })
+    } catch (hookError) {
+      this.#settings.trouble(new AggregateError([error, hookError], 'The onError hook threw'))
+    }
+  }
+
+  #onCancelRequest = (_channel: string, message: string): void => {
+    let request: { id?: unknown; reason?: unknown }
+    try {
+      request = JSON.parse(message)
+    } catch {
+      return
+    }
+    if (typeof request.id !== 'string') return
+    const reason = typeof request.reason === 'string' ? request.reason : undefined
+    if (this.#worker.cancelJob(request.id, reason)) return
+    // Not running here (yet): BullMQ may have handed it to us a moment ago, before our processor
+    // started. Remember the request briefly, so the processor starts it cancelled.
+    this.#forget(request.id)
+    const timer = setTimeout(() => this.#pendingCancels.delete(request.id as string), pendingCancelMs).unref()
+    this.#pendingCancels.set(request.id, { reason, timer })
+  }
+
+  #forget(id: string): void {
+    clearTimeout(this.#pendingCancels.get(id)?.timer)
+    this.#pendingCancels.delete(id)
+  }
+
+  /**
+   * Stops taking jobs, waits up to `timeout` for the running ones, then aborts their signals with
+   * ShutdownError: a job that ends cancelled goes back to the queue (requeued). What still runs
+   * after `grace` is abandoned: BullMQ's stalled-job check returns it to the queue once its lock
+   * expires. Then closes the worker and the cancel channel.
+   */
+  async shutdown(timeout: number, grace: number): Promise<RunnerReport> {
+    this.#counting = true
+    const report: RunnerReport = { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
+    try {
+      await this.#worker.pause(true)
+    } catch (error) {
+      this.#settings.trouble(error)
+    }
+    if (!(await this.#idleWithin(timeout))) {
+      for (const run of this.#running.values()) {
+        run.shutdown = true
+        this.#worker.cancelJob(run.id, 'shutdown')
+      }
+      await this.#idleWithin(grace)
+    }
+    // Let BullMQ record the outcome of what ended (its moveToCompleted/moveToFailed follow our processor).
+    const abandoned = this.#running.size
+    // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or Redis is away.
+    const force = abandoned > 0 || this.#subscriber.status !== 'ready'
+    await this.#worker.close(force).catch(this.#settings.trouble)
+    for (const run of this.#finished) report[run.outcome ?? 'failed']++
+    report.abandoned = abandoned
+    for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
+    await closeClient(this.#subscriber)
+    return report
+  }
+
+  /** True when no job runs here within `ms` (Infinity: whenever that is). */
+  async #idleWithin(ms: number): Promise<boolean> {
+    const deadline = ms === Infinity ? Infinity : Date.now() + ms
+    while (this.#running.size > 0) {
+      const left = deadline - Date.now()
+      if (left <= 0) return false
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<void>((resolve) => {
+        if (left !== Infinity) timer = setTimeout(resolve, left)
+      })
+      try {
+        await Promise.race([Promise.all([...this.#running.values()].map((run) => run.done)), late])
+      } finally {
+        clearTimeout(timer)
+      }
+    }
+    return true
+  }
+}

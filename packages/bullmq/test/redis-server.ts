@@ -1,0 +1,55 @@
+// A real redis-server per test file, on a free loopback port; stopped by pid.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+
+export interface RedisServer {
+  readonly port: number
+  readonly url: string
+  /** Stops it (SIGTERM, by pid) and waits for it to exit. */
+  stop(): Promise<void>
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks one; it is released before it is returned). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Starts `redis-server` on `port` (a free one by default) with no persistence unless `args` say otherwise. */
+export async function startRedis(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort())
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.args ?? [])]
+  const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.setEncoding('utf8')
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: string): void => {
+      output += chunk
+      if (output.includes('Ready to accept connections')) {
+        child.stdout!.off('data', onData)
+        child.off('exit', onExit)
+        child.stdout!.resume()
+        resolve()
+      }
+    }
+    const onExit = (code: number | null): void => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`))
+    child.stdout!.on('data', onData)
+    child.once('exit', onExit)
+    child.once('error', reject)
+  })
+  const exited = once(child, 'exit')
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      process.kill(child.pid!, 'SIGTERM')
+      await exited
+    },
+  }
+}
