@@ -46,7 +46,8 @@ export function runNode(file: string, { env = {}, args = [] }: { env?: Record<st
         watchers.add(check)
         check()
         void exited.then((code) => {
-          if (watchers.delete(check)) reject(new Error(`${file} exited (${code}) before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`))
+          if (watchers.delete(check))
+            reject(new Error(`${file} exited (${code}) before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`))
         })
       })
     },

@@ -45,7 +45,13 @@ export async function build({ logger = false, shutdownTimeout = 5_000, analytics
   // What the page shows. `stats().pool` is all zeros until the pool is first used.
   app.get('/stats', async () => {
     const { requests, background, pool, draining } = app.concurrency.stats()
-    return { uptime: Math.round(process.uptime()), draining, requests, background: { ...background, tasks: app.backgroundTasks.list() }, pool }
+    return {
+      uptime: Math.round(process.uptime()),
+      draining,
+      requests,
+      background: { ...background, tasks: app.backgroundTasks.list() },
+      pool,
+    }
   })
   return app
 }

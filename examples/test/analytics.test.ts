@@ -1,7 +1,8 @@
 // Daily analytics: an AsyncLazy computed in the worker pool, shared by concurrent requests,
 // cached, dropped on refresh; its refresh loop runs as a background task.
-import { afterEach, describe, expect, it } from 'vitest'
+
 import { cleanup, closeLater, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it } from 'vitest'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)

@@ -1,8 +1,8 @@
 // Dashboard, in Fastify, Express and Koa: three upstream calls in parallel in the request's task
 // group; a client that disconnects aborts all three upstream requests.
 import http from 'node:http'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cleanup, closeLater, events, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)

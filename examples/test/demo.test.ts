@@ -2,8 +2,8 @@
 // runtime stats it shows at /stats.
 import net from 'node:net'
 import vm from 'node:vm'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cleanup, closeLater, closeServer, listenOnLoopback, post, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { example, runExample, type Started } from './helpers.ts'
 
 afterEach(cleanup)
@@ -29,7 +29,12 @@ describe('demo server', () => {
     const { url } = await startDemo()
     const idle = await request(`${url}/stats`)
     expect(idle.status).toBe(200)
-    expect(idle.body).toMatchObject({ draining: false, requests: { active: 0 }, background: { active: 1 }, pool: { threads: 0, completed: 0 } })
+    expect(idle.body).toMatchObject({
+      draining: false,
+      requests: { active: 0 },
+      background: { active: 1 },
+      pool: { threads: 0, completed: 0 },
+    })
     expect(idle.body.background.tasks).toMatchObject([{ name: 'analytics: refresh loop', status: 'running' }])
 
     const task = await post(`${url}/tasks`, { name: 'demo', steps: 1000 })
@@ -69,13 +74,17 @@ describe('demo server, run with npm start', () => {
     const demo = closeLater(runExample('demo/server.mjs', { PORT: String(port) }))
     expect(await demo.exited).toBe(1)
     expect(demo.stdout).toBe('')
-    expect(demo.stderr).toBe(`taskscope demo: port ${port} is already in use. Stop what uses it, or choose another port: PORT=${port + 1} npm start\n`)
+    expect(demo.stderr).toBe(
+      `taskscope demo: port ${port} is already in use. Stop what uses it, or choose another port: PORT=${port + 1} npm start\n`,
+    )
   })
 
   it('prints thumbnail curl lines that work from a fresh clone: the sample photo they post is served by the demo', async () => {
     const demo = closeLater(runExample('demo/server.mjs'))
     const [getLine, sampleUrl, photo] = await demo.waitFor(/curl -s (\S+\/thumbnails\/sample\.jpg) -o (\S+)/)
-    const [postLine, file, thumbnailsUrl] = await demo.waitFor(/curl -s --data-binary @(\S+) -H 'content-type: image\/jpeg' '(\S+\/thumbnails\?width=128)' -o thumb\.png/)
+    const [postLine, file, thumbnailsUrl] = await demo.waitFor(
+      /curl -s --data-binary @(\S+) -H 'content-type: image\/jpeg' '(\S+\/thumbnails\?width=128)' -o thumb\.png/,
+    )
     expect(file).toBe(photo) // the POST sends the file the line before it downloaded
     expect(demo.stdout.indexOf(getLine!)).toBeLessThan(demo.stdout.indexOf(postLine!))
 

@@ -1,7 +1,8 @@
 // Newsletter: POST starts an app-lifetime background job that outlives the request; a status
 // route counts the active jobs.
-import { afterEach, describe, expect, it } from 'vitest'
+
 import { cleanup, closeLater, deferred, post, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it } from 'vitest'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
@@ -23,7 +24,11 @@ describe('newsletter (Fastify)', () => {
 
     // The request has completed, the job still runs.
     const running = await request(`${server.url}/newsletter/status`)
-    expect(running.body).toMatchObject({ active: 1, sent: 0, jobs: [{ id: started.body.id, name: 'newsletter: Hello', status: 'running' }] })
+    expect(running.body).toMatchObject({
+      active: 1,
+      sent: 0,
+      jobs: [{ id: started.body.id, name: 'newsletter: Hello', status: 'running' }],
+    })
 
     const job = server.app.backgroundTasks.get(started.body.id)
     gate.resolve()

@@ -1,7 +1,8 @@
 // Parallel pipeline: downloads in a limited TaskGroup, analysis in the pool once an AsyncEvent
 // says the stop words are there, merge; the first failure cancels the rest.
-import { afterEach, describe, expect, it } from 'vitest'
+
 import { cleanup, closeLater, post } from '@taskscope/test-support'
+import { afterEach, describe, expect, it } from 'vitest'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)

@@ -1,7 +1,8 @@
 // Resource manager: the example runs as its own process; on SIGTERM it drains the slow request
 // and the short job, cancels the long job, closes its database last, prints a report, exits 0.
-import { afterEach, describe, expect, it, vi } from 'vitest'
+
 import { cleanup, closeLater, post, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { runExample } from './helpers.ts'
 
 afterEach(cleanup)

@@ -1,7 +1,8 @@
 // Every example also runs on its own (`node examples/<scenario>/<framework>.mjs`): it prints its
 // URL and curl lines, serves, and shuts down cleanly on SIGTERM (exit code 0).
-import { describe, expect, it } from 'vitest'
+
 import { request } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 import { runExample } from './helpers.ts'
 
 const examples: Array<[file: string, path: string]> = [
@@ -21,17 +22,20 @@ const examples: Array<[file: string, path: string]> = [
 ]
 
 describe('examples run directly with node', () => {
-  it.concurrent.for(examples)('%s prints its URL and curl lines, serves, and exits 0 on SIGTERM', async ([file, path], { onTestFinished }) => {
-    const server = runExample(file)
-    onTestFinished(async () => {
-      await server.close() // the tests run concurrently: each cleans up its own child
-    })
-    const [, url] = await server.waitFor(/listening on (http:\/\/\S+)/)
-    await server.waitFor(/curl /)
-    const { status } = await request(`${url}${path}`, path === '/analytics/refresh' ? { method: 'POST' } : undefined)
-    expect(status).toBe(path === '/nope' ? 404 : 200)
-    server.child.kill('SIGTERM')
-    expect(await server.exited).toBe(0)
-    expect(server.stderr).toBe('')
-  })
+  it.concurrent.for(examples)(
+    '%s prints its URL and curl lines, serves, and exits 0 on SIGTERM',
+    async ([file, path], { onTestFinished }) => {
+      const server = runExample(file)
+      onTestFinished(async () => {
+        await server.close() // the tests run concurrently: each cleans up its own child
+      })
+      const [, url] = await server.waitFor(/listening on (http:\/\/\S+)/)
+      await server.waitFor(/curl /)
+      const { status } = await request(`${url}${path}`, path === '/analytics/refresh' ? { method: 'POST' } : undefined)
+      expect(status).toBe(path === '/nope' ? 404 : 200)
+      server.child.kill('SIGTERM')
+      expect(await server.exited).toBe(0)
+      expect(server.stderr).toBe('')
+    },
+  )
 })

@@ -1,7 +1,8 @@
 // Search with failover: firstSuccessful over primary, backup and fallback, with a timeout mapped
 // to 504; runUntilFirstComplete for the plain race.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+
 import { cleanup, closeLater, request } from '@taskscope/test-support'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)

@@ -1,7 +1,8 @@
 // Task manager, in Fastify, Express and Koa: POST starts a named background job, GET waits for
 // it on an AsyncEvent, DELETE cancels it, GET /tasks lists them.
-import { afterEach, describe, expect, it } from 'vitest'
+
 import { cleanup, closeLater, post, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it } from 'vitest'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)

@@ -1,7 +1,8 @@
 // Image thumbnails: an upload is decoded and resized by jimp on the app's worker pool.
+
+import { cleanup, closeLater } from '@taskscope/test-support'
 import { Jimp } from 'jimp'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { cleanup, closeLater } from '@taskscope/test-support'
 import { example, type Started } from './helpers.ts'
 
 afterEach(cleanup)
@@ -16,7 +17,8 @@ async function startApp(): Promise<Started> {
   return closeLater(await start({ port: 0 }))
 }
 
-const upload = (url: string, body: RequestInit['body'], type = 'image/png') => fetch(url, { method: 'POST', headers: { 'content-type': type }, body })
+const upload = (url: string, body: RequestInit['body'], type = 'image/png') =>
+  fetch(url, { method: 'POST', headers: { 'content-type': type }, body })
 
 describe('thumbnails (Fastify)', () => {
   it('answers a PNG thumbnail of the requested width, computed on the worker pool', async () => {

@@ -38,7 +38,10 @@ describe.each(packages)('@taskscope/%s tarball', (dir) => {
     expect(maps.length).toBeGreaterThan(0)
     const missing: string[] = []
     for (const map of maps) {
-      const { sources, sourceRoot = '' } = JSON.parse(readFileSync(path.join(folder, map), 'utf8')) as { sources: string[]; sourceRoot?: string }
+      const { sources, sourceRoot = '' } = JSON.parse(readFileSync(path.join(folder, map), 'utf8')) as {
+        sources: string[]
+        sourceRoot?: string
+      }
       for (const source of sources) {
         const target = path.posix.normalize(path.posix.join(path.posix.dirname(map), sourceRoot, source))
         if (!files.has(target)) missing.push(`${map} -> ${target}`)

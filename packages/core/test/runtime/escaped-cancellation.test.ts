@@ -1,7 +1,7 @@
 // cancellationStatus: the HTTP status of a cancellation that escaped a handler.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { CancelledError, ClientDisconnectedError, cancellationStatus, ShutdownError, TimeoutError } from '@taskscope/core'
 import { describe, expect, it } from 'vitest'
-import { CancelledError, cancellationStatus, ClientDisconnectedError, ShutdownError, TimeoutError } from '@taskscope/core'
 
 describe('cancellationStatus', () => {
   it('maps cancellations to their status, 499 by default, and other errors to undefined', async () => {

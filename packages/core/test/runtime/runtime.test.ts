@@ -1,7 +1,6 @@
 // createRuntime against real node:http servers and real client sockets: options, request groups.
 import { once } from 'node:events'
 import http from 'node:http'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   BackgroundTasks,
   ClientDisconnectedError,
@@ -23,6 +22,7 @@ import {
   rawConnect,
   untilAborted,
 } from '@taskscope/test-support'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
 let server: http.Server
 let port: number
@@ -51,7 +51,11 @@ describe('createRuntime options', () => {
   it('validates every option up front, naming it and showing the value', () => {
     const cases: Array<[unknown, string, RegExp]> = [
       ['nope', 'ERR_INVALID_ARG_TYPE', /runtime options must be an object/],
-      [{ shutdownTimeout: '5s' }, 'ERR_INVALID_ARG_TYPE', /"shutdownTimeout" option must be a number of milliseconds\. Received '5s' \(string\)/],
+      [
+        { shutdownTimeout: '5s' },
+        'ERR_INVALID_ARG_TYPE',
+        /"shutdownTimeout" option must be a number of milliseconds\. Received '5s' \(string\)/,
+      ],
       [{ shutdownTimeout: -1 }, 'ERR_OUT_OF_RANGE', /"shutdownTimeout" option .* Received -1 \(number\)/],
       [{ logger: {} }, 'ERR_INVALID_ARG_TYPE', /"logger" option must be a logger with info, warn and error methods/],
       [{ logger: { info() {}, warn() {}, error() {}, debug: 1 } }, 'ERR_INVALID_ARG_TYPE', /"logger" option/],
@@ -74,7 +78,11 @@ describe('createRuntime options', () => {
   })
 
   it('never modifies the caller options, and accepts Infinity for shutdownTimeout', async () => {
-    const options = Object.freeze({ shutdownTimeout: Infinity, threadpool: Object.freeze({ maxThreads: 2 }), backgroundTasks: Object.freeze({}) })
+    const options = Object.freeze({
+      shutdownTimeout: Infinity,
+      threadpool: Object.freeze({ maxThreads: 2 }),
+      backgroundTasks: Object.freeze({}),
+    })
     const other = createRuntime(options)
     expect(other.shutdownTimeout).toBe(Infinity)
     expect(options).toEqual({ shutdownTimeout: Infinity, threadpool: { maxThreads: 2 }, backgroundTasks: {} })
@@ -84,7 +92,12 @@ describe('createRuntime options', () => {
   it('defaults: a 5 s shutdown timeout, a pool that only starts on first use, its own background registry', async () => {
     const other = createRuntime()
     expect(other.shutdownTimeout).toBe(5000)
-    expect(other.stats()).toMatchObject({ requests: { active: 0 }, background: { active: 0 }, pool: { threads: 0, completed: 0 }, draining: false })
+    expect(other.stats()).toMatchObject({
+      requests: { active: 0 },
+      background: { active: 0 },
+      pool: { threads: 0, completed: 0 },
+      draining: false,
+    })
     expect(other.backgroundTasks).toBeInstanceOf(BackgroundTasks)
     expect((await other.close()).pool).toBe('not-started')
   })
@@ -110,9 +123,12 @@ describe('createRuntime options', () => {
   it('logs background failures at error by default, with the task', async () => {
     const failed = log.next('error')
     const boom = new Error('boom')
-    runtime.backgroundTasks.add(async () => {
-      throw boom
-    }, { name: 'reindex' })
+    runtime.backgroundTasks.add(
+      async () => {
+        throw boom
+      },
+      { name: 'reindex' },
+    )
     const entry = await failed
     expect(entry.fields).toMatchObject({ err: boom, task: { name: 'reindex' } })
   })

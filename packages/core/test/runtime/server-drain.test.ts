@@ -2,8 +2,7 @@
 // connections, requests that arrive while draining, connections still open at the deadline).
 import { once } from 'node:events'
 import http from 'node:http'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createRuntime, type Runtime, ShutdownError, TaskGroup } from '@taskscope/core'
+import { createRuntime, type Runtime, ShutdownError, type TaskGroup } from '@taskscope/core'
 import {
   closeServer,
   connectionCount,
@@ -16,6 +15,7 @@ import {
   type RawConnection,
   rawConnect,
 } from '@taskscope/test-support'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 let server: http.Server
 let port: number

@@ -1,15 +1,14 @@
 // runtime.close: waiting for requests and background tasks, the deadline, the pool, the summary.
 import http from 'node:http'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
-  cancellationStatus,
   ClosedError,
+  cancellationStatus,
   createRuntime,
-  type Runtime,
-  ShutdownError,
-  TaskGroup,
   getThreadpool,
+  type Runtime,
   runInThreadpool,
+  ShutdownError,
+  type TaskGroup,
 } from '@taskscope/core'
 import {
   closeServer,
@@ -22,6 +21,7 @@ import {
   memoryLogger,
   untilAborted,
 } from '@taskscope/test-support'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 let server: http.Server
 let port: number
