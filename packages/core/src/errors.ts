@@ -3,6 +3,13 @@
  * match on `code` (it survives duplicated package copies, where `instanceof` does not).
  * HTTP-facing classes also carry `statusCode` and `expose`.
  *
+ * `expose` follows the http-errors rule that Koa applies: true only below status 500. The 499
+ * cancellations expose their (generic) message; every other error taskscope creates is
+ * `expose: false`, because its message names internals (tasks, groups, the pool): Koa then answers
+ * with the status text only. Errors thrown by your own code (in a task or in a worker thread) keep
+ * whatever `expose` you gave them. Fastify and Express ignore `expose`: see the README, "Errors and
+ * what clients see".
+ *
  * @module
  */
 
@@ -121,7 +128,8 @@ export class CancelledError extends Error {
 identify(CancelledError, 'CancelledError', errorCodes.cancelled, { statusCode: 499, status: 499, expose: true })
 
 /**
- * A deadline passed (a group `timeout`, a wait `timeout`, a pool task `timeout`). `statusCode` 504.
+ * A deadline passed (a group `timeout`, a wait `timeout`, a pool task `timeout`). `statusCode` 504,
+ * `expose` false: its message names the group or task and the deadline.
  *
  * @example
  * ```ts
@@ -133,7 +141,7 @@ export class TimeoutError extends CancelledError {
     super(message, options)
   }
 }
-identify(TimeoutError, 'TimeoutError', errorCodes.timeout, { statusCode: 504, status: 504, expose: true })
+identify(TimeoutError, 'TimeoutError', errorCodes.timeout, { statusCode: 504, status: 504, expose: false })
 
 /**
  * The client went away before the response completed. `statusCode` 499 (nginx's "client closed
@@ -188,7 +196,7 @@ identify(ShutdownError, 'ShutdownError', errorCodes.shuttingDown, { statusCode: 
 
 /**
  * One or more tasks of a group failed. `errors` lists the failures in the order they happened;
- * `cause` is the first of them.
+ * `cause` is the first of them. `expose` false: its message names the tasks.
  *
  * @example
  * ```ts
@@ -198,6 +206,8 @@ identify(ShutdownError, 'ShutdownError', errorCodes.shuttingDown, { statusCode: 
 export class TaskGroupError extends AggregateError {
   /** `'ERR_TASK_GROUP'` */
   declare readonly code: string
+  /** false: never show the message to a client. */
+  declare readonly expose: boolean
   constructor(errors: Iterable<unknown>, message?: string, options?: ErrorOptions) {
     const list = [...errors]
     super(
@@ -207,11 +217,11 @@ export class TaskGroupError extends AggregateError {
     )
   }
 }
-identify(TaskGroupError, 'TaskGroupError', errorCodes.taskGroup)
+identify(TaskGroupError, 'TaskGroupError', errorCodes.taskGroup, { expose: false })
 
 /**
  * New work was offered to something closed: a task group whose `close()` finished, a background
- * registry that is shutting down, a closed pool.
+ * registry that is shutting down, a closed pool. `statusCode` 503, `expose` false.
  *
  * @example
  * ```ts
@@ -223,11 +233,13 @@ export class ClosedError extends Error {
   declare readonly code: string
   /** 503 */
   declare readonly statusCode: number
+  /** false: never show the message to a client. */
+  declare readonly expose: boolean
   constructor(message = 'It is closed and accepts no new work', options?: ErrorOptions) {
     super(message, options)
   }
 }
-identify(ClosedError, 'ClosedError', errorCodes.closed, { statusCode: 503 })
+identify(ClosedError, 'ClosedError', errorCodes.closed, { statusCode: 503, expose: false })
 
 /**
  * The threadpool queue is at its limit (`maxQueue`). `statusCode` 503: shed the load.
@@ -252,7 +264,8 @@ identify(QueueFullError, 'QueueFullError', errorCodes.queueFull, { statusCode: 5
 
 /**
  * The worker running a task died (it called `process.exit`, threw asynchronously, or ran out of
- * memory). The pool replaced it; other tasks are unaffected.
+ * memory), or the task left a stray rejection or throw behind. The pool replaced it; other tasks
+ * are unaffected. `expose` false: its message names the task and the cause.
  *
  * @example
  * ```ts
@@ -262,11 +275,13 @@ identify(QueueFullError, 'QueueFullError', errorCodes.queueFull, { statusCode: 5
 export class WorkerCrashedError extends Error {
   /** `'ERR_WORKER_CRASHED'` */
   declare readonly code: string
+  /** false: never show the message to a client. */
+  declare readonly expose: boolean
   constructor(message = 'The worker running the task died', options?: ErrorOptions) {
     super(message, options)
   }
 }
-identify(WorkerCrashedError, 'WorkerCrashedError', errorCodes.workerCrashed)
+identify(WorkerCrashedError, 'WorkerCrashedError', errorCodes.workerCrashed, { expose: false })
 
 const cancellationCodes = new Set<string>([
   errorCodes.cancelled,

@@ -29,7 +29,7 @@ interface Row {
 
 const rows: Row[] = [
   { Class: CancelledError, name: 'CancelledError', code: 'ERR_CANCELLED', parent: Error, statusCode: 499, status: 499, expose: true },
-  { Class: TimeoutError, name: 'TimeoutError', code: 'ERR_TIMEOUT', parent: CancelledError, statusCode: 504, status: 504, expose: true },
+  { Class: TimeoutError, name: 'TimeoutError', code: 'ERR_TIMEOUT', parent: CancelledError, statusCode: 504, status: 504, expose: false },
   {
     Class: ClientDisconnectedError,
     name: 'ClientDisconnectedError',
@@ -49,9 +49,9 @@ const rows: Row[] = [
     expose: true,
   },
   { Class: ShutdownError, name: 'ShutdownError', code: 'ERR_SHUTTING_DOWN', parent: CancelledError, statusCode: 503, status: 503, expose: false },
-  { Class: ClosedError, name: 'ClosedError', code: 'ERR_CLOSED', parent: Error, statusCode: 503 },
+  { Class: ClosedError, name: 'ClosedError', code: 'ERR_CLOSED', parent: Error, statusCode: 503, expose: false },
   { Class: QueueFullError, name: 'QueueFullError', code: 'ERR_QUEUE_FULL', parent: Error, statusCode: 503, expose: false },
-  { Class: WorkerCrashedError, name: 'WorkerCrashedError', code: 'ERR_WORKER_CRASHED', parent: Error },
+  { Class: WorkerCrashedError, name: 'WorkerCrashedError', code: 'ERR_WORKER_CRASHED', parent: Error, expose: false },
 ]
 
 describe.each(rows)('$name', ({ Class, name, code, parent, statusCode, status, expose }) => {
@@ -189,5 +189,15 @@ describe('isCancellation', () => {
     ['an empty object', {}],
   ])('is false for %s', (_label, value) => {
     expect(isCancellation(value)).toBe(false)
+  })
+})
+
+describe('expose: what a framework that honours it may show a client', () => {
+  it('is false on every error taskscope creates at status 500 and above, true on the 499 cancellations', () => {
+    expect(new TaskGroupError([new Error('x')]).expose).toBe(false)
+    expect(new WorkerCrashedError().expose).toBe(false)
+    expect(new ClosedError().expose).toBe(false)
+    expect(new TimeoutError().expose).toBe(false)
+    expect(new CancelledError().expose).toBe(true)
   })
 })

@@ -13,14 +13,13 @@ export interface WaitOptions {
 
 interface Waiter {
   resolve: (value: true) => void
-  reject: (reason: unknown) => void
-  cleanup: () => void
+  cleanup?: () => void
 }
 
 /**
  * A flag that tasks can wait for (asyncio.Event semantics, plus per-wait cancellation and timeout):
- * `set()` wakes every waiter, `clear()` lowers the flag for future waits. A waiter that is aborted
- * or times out is removed at once: nothing accumulates (E1).
+ * `set()` wakes every waiter in the order they began waiting, `clear()` lowers the flag for future
+ * waits. A waiter that is aborted or times out is removed at once: nothing accumulates.
  *
  * @example
  * ```ts
@@ -31,25 +30,28 @@ interface Waiter {
  */
 export class AsyncEvent {
   #set = false
-  // Plain waits share one promise; waits with a signal or timeout each get an entry they can remove.
-  #shared: Deferred<true> | undefined
+  // Every pending wait in the order it began (a Set keeps insertion order and removes in O(1)).
+  // Consecutive plain waits share one entry, `#plain`, while it is the newest; a wait with a signal
+  // or a timeout has an entry of its own, removed when it is cancelled.
   #waiters = new Set<Waiter>()
+  #plain: Deferred<true> | undefined
+  #count = 0
 
   /** True while the flag is set. */
   get isSet(): boolean {
     return this.#set
   }
 
-  /** Sets the flag and wakes every waiter. Waits that start while it is set resolve at once. */
+  /** Sets the flag and wakes every waiter, in the order they began waiting. Waits that start while it is set resolve at once. */
   set(): void {
     if (this.#set) return
     this.#set = true
-    this.#shared?.resolve(true)
-    this.#shared = undefined
     const waiters = this.#waiters
     this.#waiters = new Set()
+    this.#plain = undefined
+    this.#count = 0
     for (const waiter of waiters) {
-      waiter.cleanup()
+      waiter.cleanup?.()
       waiter.resolve(true)
     }
   }
@@ -76,33 +78,38 @@ export class AsyncEvent {
     }
     if (signal?.aborted) return Promise.reject(toCancelledError(signal.reason, 'The wait was cancelled'))
     if (this.#set) return Promise.resolve(true)
-    if (signal === undefined && timeout === undefined) return (this.#shared ??= deferred<true>()).promise
+    this.#count++
+    if (signal === undefined && timeout === undefined) {
+      if (this.#plain === undefined) this.#waiters.add((this.#plain = deferred<true>()))
+      return this.#plain.promise
+    }
 
     return new Promise<true>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
       const stop = (error: unknown): void => {
-        waiter.cleanup()
+        waiter.cleanup!()
         this.#waiters.delete(waiter)
+        this.#count--
         reject(error)
       }
       const onAbort = (): void => stop(toCancelledError(signal!.reason, 'The wait was cancelled'))
       const waiter: Waiter = {
         resolve,
-        reject,
         cleanup: () => {
           clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
         },
       }
       this.#waiters.add(waiter)
+      this.#plain = undefined // a plain wait that starts after this one must wake after it
       signal?.addEventListener('abort', onAbort, { once: true })
       if (timeout !== undefined) timer = setTimeout(() => stop(new TimeoutError(`The wait timed out after ${timeout} ms`)), timeout)
     })
   }
 
-  /** Diagnostics: pending waits that can still be woken (all plain waits together count as one). */
+  /** Diagnostics: the number of pending waits (each call to `wait` that has not settled yet). */
   get waiting(): number {
-    return this.#waiters.size + (this.#shared === undefined ? 0 : 1)
+    return this.#count
   }
 }
 

@@ -1,6 +1,6 @@
 import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, backgroundTaskName } from './background-task.js'
 import { ClosedError, ShutdownError } from '../errors.js'
-import { copyOptions, validateDuration, validateFunction } from '../internal/validation.js'
+import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
 import type { Work } from '../internal/run-work.js'
 import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
 import { kCreate, kObserved, kWhenSettled } from '../internal/symbols.js'
@@ -12,7 +12,18 @@ export interface BackgroundTasksOptions {
    * Default: `console.error`. The adapters pass the framework's logger.
    */
   onError?: (error: unknown, task: BackgroundTask) => void
+  /**
+   * How many finished tasks `get(id)` still finds, the oldest forgotten first (so a job-status
+   * route needs no Map of its own). A finished task keeps its value or error, so lower this when
+   * results are large; 0 forgets a task as soon as it settles. An integer from 0 to 1,000,000.
+   * Default: 1000.
+   */
+  history?: number
 }
+
+/** Default of {@link BackgroundTasksOptions.history}. */
+const defaultHistory = 1000
+const maxHistory = 1_000_000
 
 /** One entry of {@link BackgroundTasks.list}. */
 export interface BackgroundTaskInfo {
@@ -50,7 +61,8 @@ const defaultOnError = (error: unknown, task: BackgroundTask): void => {
 /**
  * The app-lifetime registry of background tasks (the seed's `app._background_tasks`, done right):
  * tasks start at once, never tied to a request; failures go to `onError`, never to an unhandled
- * rejection; finished tasks leave the registry; `shutdown()` drains, then cancels the rest.
+ * rejection; finished tasks leave the registry, and `get(id)` still finds the last `history` of
+ * them (memory stays bounded); `shutdown()` drains, then cancels the rest.
  *
  * Throws a TypeError for invalid options.
  *
@@ -64,6 +76,9 @@ const defaultOnError = (error: unknown, task: BackgroundTask): void => {
  */
 export class BackgroundTasks implements AsyncDisposable {
   #tasks = new Map<string, BackgroundTask>()
+  // Finished tasks in the order they settled (a Map keeps insertion order): the oldest goes first.
+  #finished = new Map<string, BackgroundTask>()
+  #history: number
   #onError: (error: unknown, task: BackgroundTask) => void
   #shutdown: Promise<BackgroundShutdownReport> | undefined
 
@@ -71,6 +86,9 @@ export class BackgroundTasks implements AsyncDisposable {
     const opts = copyOptions(options, 'The BackgroundTasks options')
     this.#onError =
       opts.onError === undefined ? defaultOnError : validateFunction(opts.onError, 'The "onError" option')
+    const history = validateInteger(opts.history, 'The "history" option', 0)
+    if (history !== undefined && history > maxHistory) throw outOfRange('The "history" option', `an integer from 0 to ${maxHistory}`, history)
+    this.#history = history ?? defaultHistory
   }
 
   /**
@@ -97,9 +115,7 @@ export class BackgroundTasks implements AsyncDisposable {
     if (this.#shutdown !== undefined) throw new ClosedError('Background tasks are shutting down: no new task is accepted')
     if (isTaskDefinition(work)) return this.#addDefined(work, rest[0], rest[1] as TaskAddOptions | undefined)
     const options = rest[0] as BackgroundTaskOptions | undefined
-    const task = BackgroundTask[kCreate](work, backgroundTaskName(work, options), this.#settled)
-    if (task.status === 'running') this.#tasks.set(task.id, task)
-    return task
+    return this.#track(BackgroundTask[kCreate](work, backgroundTaskName(work, options), this.#settled))
   }
 
   #addDefined(definition: TaskDefinition, data: unknown, options: TaskAddOptions | undefined): BackgroundTask {
@@ -108,8 +124,12 @@ export class BackgroundTasks implements AsyncDisposable {
     const copy = jsonCopy(validateTaskData(data, 'The "data" argument'))
     const existing = id === undefined ? undefined : this.get(id)
     if (existing !== undefined) return existing
-    const task = BackgroundTask[kCreate]((signal) => definition.fn(copy, signal), definition.name, this.#settled, id)
+    return this.#track(BackgroundTask[kCreate]((signal) => definition.fn(copy, signal), definition.name, this.#settled, id))
+  }
+
+  #track(task: BackgroundTask): BackgroundTask {
     if (task.status === 'running') this.#tasks.set(task.id, task)
+    else this.#remember(task) // settled synchronously: #settled ran before the task was registered
     return task
   }
 
@@ -123,7 +143,14 @@ export class BackgroundTasks implements AsyncDisposable {
     return this.#shutdown !== undefined
   }
 
-  /** A snapshot of the running tasks. */
+  /**
+   * A snapshot of the running tasks (finished ones are not listed: look one up with `get(id)`).
+   *
+   * @example
+   * ```ts
+   * app.get('/admin/jobs', () => tasks.list())
+   * ```
+   */
   list(): BackgroundTaskInfo[] {
     return [...this.#tasks.values()].map(({ id, name, status, startedAt, durationMs }) => ({
       id,
@@ -134,9 +161,21 @@ export class BackgroundTasks implements AsyncDisposable {
     }))
   }
 
-  /** The running task with this id, if any. */
+  /**
+   * The task with this id: a running one, or one of the last `history` finished ones (check its
+   * `status`, `error`, or await it for its value); `undefined` for an id it does not know (any more).
+   *
+   * @example
+   * ```ts
+   * app.get('/jobs/:id', (req, reply) => {
+   *   const job = tasks.get(req.params.id)
+   *   if (job === undefined) return reply.code(404).send()
+   *   return { status: job.status }
+   * })
+   * ```
+   */
   get(id: string): BackgroundTask | undefined {
-    return this.#tasks.get(id)
+    return this.#tasks.get(id) ?? this.#finished.get(id)
   }
 
   /**
@@ -173,8 +212,14 @@ export class BackgroundTasks implements AsyncDisposable {
     return report
   }
 
+  #remember(task: BackgroundTask): void {
+    if (this.#history === 0) return
+    this.#finished.set(task.id, task)
+    if (this.#finished.size > this.#history) this.#finished.delete(this.#finished.keys().next().value!)
+  }
+
   #settled = (task: BackgroundTask): void => {
-    this.#tasks.delete(task.id)
+    if (this.#tasks.delete(task.id)) this.#remember(task)
     if (task.status !== 'rejected' || task[kObserved]) return
     try {
       this.#onError(task.error, task)

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
-import { CancelledError, ClosedError, TaskGroupError, TimeoutError } from '../errors.js'
+import { CancelledError, ClosedError, isCancellation, TaskGroupError, TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
 import {
@@ -62,6 +62,7 @@ export class TaskGroup implements AsyncDisposable {
   #cancelKind: CancelKind | undefined
   #idle: Deferred<void> | undefined
   #closing: Promise<void> | undefined
+  #joining: Promise<TaskGroupError | undefined> | undefined
   #closed = false
 
   constructor(options?: TaskGroupOptions) {
@@ -80,32 +81,74 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   /**
-   * Runs `fn` with a new group and closes it: waits for every task, then returns what `fn`
-   * returned. If `fn` throws, the group's tasks are cancelled first, and `fn`'s error is thrown
-   * (within a {@link TaskGroupError} if tasks failed too).
+   * Runs `fn` with a new group, waits for every task, and returns what `fn` returned.
+   *
+   * A cancellation is never reported as an error. How `run` settles:
+   * - tasks failed: rejects with a {@link TaskGroupError} of those failures only, even when the
+   *   failure made `fn`'s own `await` reject (because it was tied to `group.signal`);
+   * - `fn` threw a real error: its tasks are cancelled and that error is thrown (first in a
+   *   {@link TaskGroupError} along with the tasks' failures, if there are any);
+   * - `fn` returned: its value, even if the group was cancelled before; but when the parent
+   *   `signal` or the `timeout` cancels the tasks `run` is still waiting for, it rejects with that
+   *   {@link CancelledError}/{@link TimeoutError};
+   * - `fn` threw a cancellation after the group was cancelled: resolves `undefined` when it was
+   *   cancelled by `group.cancel()`; rejects with the {@link CancelledError}/{@link TimeoutError}
+   *   of the parent `signal` or the `timeout` otherwise;
+   * - `fn` threw a cancellation of its own while the group was not cancelled (an AbortError from a
+   *   signal of its own): the tasks are cancelled and `run` rejects with it.
+   *
+   * So nested groups report the root failure once: when a task of the outer group fails, an inner
+   * group given `{ signal: outer.signal }` rejects with the resulting cancellation, which the outer
+   * `run` does not count as an error.
+   *
+   * Rejects with a TypeError when `fn` is not a function, and with a TypeError/RangeError for
+   * invalid options.
    *
    * @example
    * ```ts
-   * const [a, b] = await TaskGroup.run((group) => Promise.all([group.createTask(fa), group.createTask(fb)]))
+   * const [user, posts] = await TaskGroup.run(
+   *   (group) => Promise.all([group.createTask((signal) => getUser(id, { signal })), group.createTask((signal) => getPosts(id, { signal }))]),
+   *   { timeout: 5_000 },
+   * )
    * ```
    */
   static async run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
     if (typeof fn !== 'function') throw invalidType('The "fn" argument', 'a function', fn)
     const group = new TaskGroup(options)
-    let result: Awaited<T>
+    let value: Awaited<T>
     try {
-      result = await fn(group)
+      value = await fn(group)
     } catch (error) {
-      group.cancel(error)
-      try {
-        await group.close()
-      } catch (closeError) {
-        if (closeError instanceof TaskGroupError) throw new TaskGroupError([error, ...closeError.errors])
-      }
-      throw error
+      return group.#exitWith(error) as Promise<Awaited<T>>
     }
-    await group.close()
-    return result
+    return group.#exitAfter(value)
+  }
+
+  /** How `run` ends when its body returned `value`. */
+  async #exitAfter<T>(value: T): Promise<T> {
+    // A cancellation the body saw and chose to ignore does not undo its value; one that comes from
+    // the parent signal or the timeout while `run` waits for the tasks interrupts that wait.
+    const cancelledBefore = this.#reason !== undefined
+    const failed = await this.#join()
+    if (failed !== undefined) throw failed
+    if (!cancelledBefore && (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout')) throw this.#reason
+    return value
+  }
+
+  /** How `run` ends when its body threw `error`. */
+  async #exitWith(error: unknown): Promise<undefined> {
+    // Decided before cancelling: was this the group's own cancellation surfacing in the body?
+    const groupCancellation = this.#reason !== undefined && isCancellation(error)
+    if (!groupCancellation) this.cancel(error)
+    const failed = await this.#join()
+    if (!isCancellation(error)) {
+      if (failed === undefined) throw error
+      throw new TaskGroupError([error, ...failed.errors], `The body of TaskGroup.run failed, and ${failed.message}`)
+    }
+    if (failed !== undefined) throw failed
+    if (!groupCancellation) throw error
+    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
+    return undefined
   }
 
   /** Aborts when the group is cancelled (by `cancel()`, a failure, the parent signal or the timeout). */
@@ -193,6 +236,17 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
+    const failed = await this.#join()
+    if (failed !== undefined) throw failed
+    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
+  }
+
+  /** Waits for every task, refuses new ones, and returns the failures nobody observed (once). */
+  #join(): Promise<TaskGroupError | undefined> {
+    return (this.#joining ??= this.#joinOnce())
+  }
+
+  async #joinOnce(): Promise<TaskGroupError | undefined> {
     while (this.#live.size > 0) {
       this.#idle = deferred()
       await this.#idle.promise
@@ -201,13 +255,11 @@ export class TaskGroup implements AsyncDisposable {
     this.#detach()
     const unobserved = this.#failures.filter((task) => !task[kObserved])
     this.#failures = []
-    if (unobserved.length > 0) {
-      throw new TaskGroupError(
-        unobserved.map((task) => task[kError]),
-        `${unobserved.length} task${unobserved.length === 1 ? '' : 's'} of the group${this.name ? ` "${this.name}"` : ''} failed: ${unobserved.map((task) => task.name).join(', ')}`,
-      )
-    }
-    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
+    if (unobserved.length === 0) return undefined
+    return new TaskGroupError(
+      unobserved.map((task) => task[kError]),
+      `${unobserved.length} task${unobserved.length === 1 ? '' : 's'} of the group${this.name ? ` "${this.name}"` : ''} failed: ${unobserved.map((task) => task.name).join(', ')}`,
+    )
   }
 
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */

@@ -8,32 +8,59 @@ import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger
 export const queuePerThread = 64
 /** `setTimeout`'s largest delay: an `idleTimeout` of Infinity keeps idle threads this long. */
 const maxDelay = 2 ** 31 - 1
-const limitKeys = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const
+/**
+ * The most threads a pool may have (`minThreads`, `maxThreads`). Each thread costs ~10 MB and
+ * 30–70 ms to start, and past the number of cores more threads only contend for them.
+ */
+export const maxThreadsLimit = 1024
+/** Range of each `resourceLimits` field, in MB. */
+const limitRanges = {
+  // Memory sizes up to 1 TiB: a larger number is almost surely bytes given as MB. Past it, V8
+  // aborts the whole process for `codeRangeSizeMb` ("Failed to reserve virtual memory").
+  maxOldGenerationSizeMb: { min: 0, max: 1_048_576, exclusiveMin: true },
+  maxYoungGenerationSizeMb: { min: 0, max: 1_048_576, exclusiveMin: true },
+  codeRangeSizeMb: { min: 0, max: 1_048_576, exclusiveMin: true },
+  // Below 1 MB a thread cannot load its code; past 256 MB it never starts (or creation fails with EAGAIN).
+  stackSizeMb: { min: 1, max: 256, exclusiveMin: false },
+} as const
 
 function validateLimits(value: unknown): ResourceLimits | undefined {
   if (value === undefined) return undefined
   const limits = copyOptions(value as ResourceLimits, 'The "resourceLimits" option')
   const copy: ResourceLimits = {}
-  for (const key of limitKeys) {
+  for (const [key, { min, max, exclusiveMin }] of Object.entries(limitRanges) as Array<[keyof ResourceLimits, (typeof limitRanges)['stackSizeMb']]>) {
     const limit = limits[key]
     if (limit === undefined) continue
-    if (typeof limit !== 'number' || Number.isNaN(limit)) throw invalidType(`The "resourceLimits.${key}" option`, 'a number', limit)
-    if (!(limit > 0 && limit < Infinity)) throw outOfRange(`The "resourceLimits.${key}" option`, 'a positive number', limit)
+    const what = `The "resourceLimits.${key}" option`
+    if (typeof limit !== 'number' || Number.isNaN(limit)) throw invalidType(what, 'a number', limit)
+    if (!((exclusiveMin ? limit > min : limit >= min) && limit <= max)) {
+      throw outOfRange(what, `a number of MB ${exclusiveMin ? `above ${min}` : `from ${min}`} ${exclusiveMin ? 'up ' : ''}to ${max}`, limit)
+    }
     copy[key] = limit
   }
   return copy
 }
 
+/** A thread count: an integer from `min` to {@link maxThreadsLimit}. */
+function validateThreads(value: unknown, what: string, min: number): number | undefined {
+  const threads = validateInteger(value, what, min)
+  if (threads !== undefined && threads > maxThreadsLimit) throw outOfRange(what, `an integer from ${min} to ${maxThreadsLimit}`, threads)
+  return threads
+}
+
 /** Validates Threadpool options; returns a copy holding only the options given. Throws TypeError/RangeError. */
 export function validatePoolOptions(options: unknown, what: string): ThreadpoolOptions {
   const opts = copyOptions(options as ThreadpoolOptions | undefined, what)
-  const minThreads = validateInteger(opts.minThreads, 'The "minThreads" option', 0)
-  const maxThreads = validateInteger(opts.maxThreads, 'The "maxThreads" option', 1)
+  const minThreads = validateThreads(opts.minThreads, 'The "minThreads" option', 0)
+  const maxThreads = validateThreads(opts.maxThreads, 'The "maxThreads" option', 1)
   if (minThreads !== undefined && maxThreads !== undefined && minThreads > maxThreads) {
     throw outOfRange('The "minThreads" option', `at most the "maxThreads" option (${maxThreads})`, minThreads)
   }
   const idleTimeout = opts.idleTimeout === Infinity ? Infinity : validateDuration(opts.idleTimeout, 'The "idleTimeout" option')
   const maxQueue = validateInteger(opts.maxQueue, 'The "maxQueue" option', 0, true)
+  if (maxQueue !== undefined && maxQueue !== Infinity && !Number.isSafeInteger(maxQueue)) {
+    throw outOfRange('The "maxQueue" option', `an integer from 0 to ${Number.MAX_SAFE_INTEGER}, or Infinity`, maxQueue)
+  }
   const resourceLimits = validateLimits(opts.resourceLimits)
   const copy: ThreadpoolOptions = {}
   if (minThreads !== undefined) copy.minThreads = minThreads

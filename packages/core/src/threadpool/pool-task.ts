@@ -4,7 +4,8 @@ import { codedError, errorCodes, WorkerCrashedError } from '../errors.js'
 import { shipFunction, shipWorkerTask } from './function-source.js'
 import { isWorkerTask } from './worker-task.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import type { TaskMessage } from './protocol.js'
+import type { TaskMessage, TaskReply } from './protocol.js'
+import { deserializeThrown } from './remote-error.js'
 import { invalidType } from '../internal/validation.js'
 
 export type Outcome = 'completed' | 'failed' | 'cancelled'
@@ -64,6 +65,29 @@ export function createTask(
 /** The error a worker's 'exit' is reported with (see Threadpool#watchWorkers). */
 export function exitError(exitCode: number): WorkerCrashedError {
   return Object.assign(new WorkerCrashedError(`The worker thread exited with code ${exitCode}`), { exitCode })
+}
+
+/**
+ * What a worker's reply means: the task's value, its own error, or the stray it left behind. Strays
+ * of earlier tasks that surfaced after their answer cannot fail anyone any more: they become
+ * process warnings (`ThreadpoolStrayWarning`), so they are not lost.
+ */
+export function readReply(name: string, reply: TaskReply): { ok: boolean; value: unknown } {
+  for (const stray of reply.late ?? []) {
+    const cause = deserializeThrown(stray.error)
+    const message = `The Threadpool task "${stray.task}" left an ${stray.kind} behind in its worker thread after it answered; the thread was replaced`
+    process.emitWarning(message, {
+      type: 'ThreadpoolStrayWarning',
+      code: 'TASKSCOPE_THREADPOOL_STRAY',
+      detail: cause instanceof Error ? (cause.stack ?? String(cause)) : String(cause),
+    })
+  }
+  if (reply.ok) return { ok: true, value: reply.value }
+  if ('error' in reply) return { ok: false, value: deserializeThrown(reply.error) }
+  const cause = deserializeThrown(reply.stray.error)
+  const why = cause instanceof Error ? `: ${cause.message}` : ''
+  const message = `The Threadpool task "${name}" left an ${reply.stray.kind} behind in its worker thread, which was replaced${why}`
+  return { ok: false, value: new WorkerCrashedError(message, { cause }) }
 }
 
 /**

@@ -20,7 +20,25 @@ export interface TaskMessage {
   readonly args: readonly unknown[]
 }
 
-export type TaskReply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SerializedThrown }
+export type TaskReply = (
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: SerializedThrown }
+  /** The task left a stray rejection or throw behind before it answered: its thread is replaced. */
+  | { readonly ok: false; readonly stray: { readonly kind: StrayKind; readonly error: SerializedThrown } }
+) & {
+  /** Strays of earlier tasks that surfaced after those tasks had answered (the thread is replaced). */
+  readonly late?: readonly LateStray[]
+}
+
+/** A stray that surfaced after its task had answered. */
+export interface LateStray {
+  readonly task: string
+  readonly kind: StrayKind
+  readonly error: SerializedThrown
+}
+
+/** How a task's stray surfaced in its thread. */
+export type StrayKind = 'uncaught exception' | 'unhandled rejection'
 
 /** tinypool's `workerData` for our workers. */
 export interface PoolWorkerData {

@@ -15,9 +15,8 @@ import { deferred, type Deferred } from '../internal/deferred.js'
 import { resolvePoolOptions, validatePoolOptions, validateTransfer } from './options.js'
 import type { PoolWorkerData, SourceAnswer, SourceRequest, TaskReply } from './protocol.js'
 import { DurationHistogram } from './stats.js'
-import { createTask, exitError, explainRejection, toMessage, type Outcome, type PoolTask } from './pool-task.js'
+import { createTask, exitError, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
 import { copyOptions, validateDuration, validateSignal } from '../internal/validation.js'
-import { deserializeThrown } from './remote-error.js'
 import type {
   ThreadpoolCloseOptions,
   ThreadpoolOptions,
@@ -95,6 +94,9 @@ export class Threadpool implements AsyncDisposable {
       maxThreads,
       idleTimeout,
       workerData: { channel } satisfies PoolWorkerData,
+      // Never reached by a real heap: a worker whose task left a stray rejection or throw behind
+      // reports Infinity in its reply, and tinypool then replaces it after that answer (worker/entry.ts).
+      maxMemoryLimitBeforeRecycle: Number.MAX_VALUE,
       ...(resourceLimits !== undefined && { resourceLimits }),
     })
     // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
@@ -190,7 +192,10 @@ export class Threadpool implements AsyncDisposable {
     this.#tinypool
       .run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer })
       .then(
-        (reply: TaskReply) => this.#settle(task, reply.ok ? 'completed' : 'failed', reply.ok ? reply.value : deserializeThrown(reply.error)),
+        (reply: TaskReply) => {
+          const { ok, value } = readReply(task.name, reply)
+          this.#settle(task, ok ? 'completed' : 'failed', value)
+        },
         (error: unknown) => {
           if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
           this.#settle(task, 'failed', explainRejection(task.name, error))

@@ -8,15 +8,19 @@ import type { Threadpool } from './threadpool.js'
 
 /** Options of {@link Threadpool}. Defaults suit a web server (see {@link ThreadpoolSettings}). */
 export interface ThreadpoolOptions {
-  /** Threads kept alive while idle (they never keep the process alive). Default: 1. */
+  /** Threads kept alive while idle (they never keep the process alive), 0 to 1024. Default: 1. */
   minThreads?: number
-  /** Most threads running at once. Default: `max(1, availableParallelism() - 1)`. */
+  /** Most threads running at once, 1 to 1024. Default: `max(1, availableParallelism() - 1)`. */
   maxThreads?: number
-  /** Ms an idle thread above `minThreads` is kept before it stops. Default: 30_000; Infinity: never. */
+  /** Ms an idle thread above `minThreads` is kept before it stops, up to 2^31-1. Default: 30_000; Infinity: never. */
   idleTimeout?: number
-  /** Most tasks waiting for a thread; past it `run` rejects with QueueFullError. Default: 64 per thread. */
+  /** Most tasks waiting for a thread (a safe integer, or Infinity); past it `run` rejects with QueueFullError. Default: 64 per thread. */
   maxQueue?: number
-  /** Per-thread V8 limits (`worker_threads` `resourceLimits`); a thread exceeding them dies. */
+  /**
+   * Per-thread V8 limits (`worker_threads` `resourceLimits`); a thread exceeding them dies. In MB:
+   * `maxOldGenerationSizeMb`, `maxYoungGenerationSizeMb` and `codeRangeSizeMb` above 0 up to
+   * 1,048,576 (1 TiB); `stackSizeMb` from 1 to 256.
+   */
   resourceLimits?: ResourceLimits
 }
 

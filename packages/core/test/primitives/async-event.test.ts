@@ -37,7 +37,7 @@ describe('AsyncEvent: set, clear, wait (E1)', () => {
       event.wait({ signal: new AbortController().signal }),
       event.wait({ timeout: 60_000 }),
     ]
-    expect(event.waiting).toBe(4) // the plain waits together count as one
+    expect(event.waiting).toBe(5) // every pending wait counts
     event.set()
     expect(await Promise.all(waits)).toEqual([true, true, true, true, true])
     expect(event.waiting).toBe(0)
@@ -237,5 +237,71 @@ describe('AsyncEvent: AsyncLocalStorage', () => {
     })
     als.run('aborter', () => controller.abort())
     expect(await done).toBe('waiter')
+  })
+})
+
+describe('AsyncEvent: order and count of waiters', () => {
+  it('wakes waiters in the order they began waiting, with or without a signal or a timeout', async () => {
+    const event = new AsyncEvent()
+    const woken: number[] = []
+    const kinds = [
+      { signal: new AbortController().signal },
+      undefined,
+      { timeout: 60_000 },
+      undefined,
+      undefined,
+      { signal: new AbortController().signal, timeout: 60_000 },
+      undefined,
+    ]
+    const waits = kinds.map((options, i) => event.wait(options).then(() => void woken.push(i)))
+    event.set()
+    await Promise.all(waits)
+    expect(woken).toEqual([0, 1, 2, 3, 4, 5, 6])
+  })
+
+  it('keeps the order when a waiter between two plain waits is cancelled', async () => {
+    const event = new AsyncEvent()
+    const woken: string[] = []
+    const controller = new AbortController()
+    const first = event.wait().then(() => void woken.push('first'))
+    const cancelled = event.wait({ signal: controller.signal })
+    controller.abort()
+    await rejectionOf(cancelled)
+    const second = event.wait({ timeout: 60_000 }).then(() => void woken.push('second'))
+    const third = event.wait().then(() => void woken.push('third'))
+    event.set()
+    await Promise.all([first, second, third])
+    expect(woken).toEqual(['first', 'second', 'third'])
+  })
+
+  it('`waiting` counts every pending wait, plain ones included, and forgets cancelled ones', async () => {
+    const event = new AsyncEvent()
+    const controller = new AbortController()
+    const waits = [event.wait(), event.wait()]
+    expect(event.waiting).toBe(2)
+    const cancelled = event.wait({ signal: controller.signal })
+    waits.push(event.wait())
+    expect(event.waiting).toBe(4)
+    controller.abort()
+    await rejectionOf(cancelled)
+    expect(event.waiting).toBe(3)
+    event.set()
+    expect(event.waiting).toBe(0)
+    await Promise.all(waits)
+  })
+
+  it('leaves nothing behind after 10,000 waits aborted one by one next to a pending plain wait', async () => {
+    const event = new AsyncEvent()
+    const plain = event.wait()
+    const noop = (): void => {}
+    for (let i = 0; i < 10_000; i++) {
+      const controller = new AbortController()
+      event.wait({ signal: controller.signal }).catch(noop)
+      controller.abort()
+    }
+    expect(event.waiting).toBe(1)
+    event.set()
+    expect(await plain).toBe(true)
+    expect(event.waiting).toBe(0)
   })
 })
