@@ -1,8 +1,8 @@
 // Threadpool options: validation (every error names the option and shows the value) and defaults.
 import { availableParallelism } from 'node:os'
 import { MessagePort, type ResourceLimits, type TransferListItem } from 'node:worker_threads'
-import type { ThreadpoolOptions, ThreadpoolSettings } from './types.js'
-import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger } from '../internal/validation.js'
+import type { ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
+import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger, validateSignal } from '../internal/validation.js'
 
 /** Queued tasks allowed per thread by default (see README-threadpool.md, "Options"). */
 export const queuePerThread = 64
@@ -98,4 +98,19 @@ export function validateTransfer(value: unknown): TransferListItem[] | undefined
     throw invalidType(`The "transfer[${index}]" option`, `an ArrayBuffer or a MessagePort${hint}`, item)
   })
   return [...value] as TransferListItem[]
+}
+
+/** The options of one `run` call, validated (a copy; the caller's object is left alone). */
+export function validateRunOptions(options: ThreadpoolRunOptions | undefined): {
+  signal?: AbortSignal | undefined
+  timeout?: number | undefined
+  transfer?: TransferListItem[] | undefined
+} {
+  if (options === undefined) return {}
+  const opts = copyOptions(options, 'The run options')
+  return {
+    signal: validateSignal(opts.signal, 'The "signal" option'),
+    timeout: validateDuration(opts.timeout, 'The "timeout" option'),
+    transfer: validateTransfer(opts.transfer),
+  }
 }

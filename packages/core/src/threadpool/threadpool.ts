@@ -1,22 +1,21 @@
 /**
  * `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
- * a bounded queue, faithful errors and a graceful close. See README-threadpool.md.
+ * a bounded queue, faithful errors and a graceful close.
  *
  * @module
  */
-import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { BroadcastChannel } from 'node:worker_threads'
-import { Tinypool, type TinypoolWorker } from 'tinypool'
+import { Tinypool } from 'tinypool'
 import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from '../errors.js'
-import { entryOf } from './function-source.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import { resolvePoolOptions, validatePoolOptions, validateTransfer } from './options.js'
-import type { PoolWorkerData, SourceAnswer, SourceRequest, TaskReply } from './protocol.js'
+import { resolvePoolOptions, validatePoolOptions, validateRunOptions } from './options.js'
+import type { PoolWorkerData, TaskReply } from './protocol.js'
+import { openSourceChannel, type SourceChannel } from './source-channel.js'
+import { ThreadWatch } from './thread-watch.js'
 import { DurationHistogram } from './stats.js'
-import { createTask, exitError, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
-import { copyOptions, validateDuration, validateSignal } from '../internal/validation.js'
+import { createTask, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
+import { copyOptions, validateDuration } from '../internal/validation.js'
 import type {
   ThreadpoolCloseOptions,
   ThreadpoolOptions,
@@ -51,11 +50,10 @@ const workerEntry = new URL('./worker/entry.js', import.meta.url).href
 export class Threadpool implements AsyncDisposable {
   #options: ThreadpoolSettings
   #tinypool: Tinypool
-  #channel: BroadcastChannel
+  #channel: SourceChannel
+  #threads: ThreadWatch
   #queue = new Set<PoolTask>() // a Set is a FIFO with O(1) removal of a cancelled task
   #running = new Set<PoolTask>()
-  #watched = new WeakSet<TinypoolWorker>()
-  #watchedAlive = 0 // watched threads that have not exited: below maxThreads, tinypool may start more
   #counts: Record<Outcome, number> = { completed: 0, failed: 0, cancelled: 0 }
   #runTime = new DurationHistogram()
   #waitTime = new DurationHistogram()
@@ -80,20 +78,13 @@ export class Threadpool implements AsyncDisposable {
   constructor(options?: ThreadpoolOptions) {
     this.#options = Object.freeze(resolvePoolOptions(validatePoolOptions(options, 'The Threadpool options')))
     const { minThreads, maxThreads, idleTimeout, resourceLimits } = this.#options
-    const channel = `taskscope:threadpool:${randomUUID()}`
-    this.#channel = new BroadcastChannel(channel)
-    this.#channel.unref()
-    this.#channel.onmessage = (event: unknown) => {
-      const { need } = (event as { data: SourceRequest }).data
-      // A request still in flight when the pool stopped has no one left to answer.
-      if (!this.#stopped) this.#channel.postMessage({ id: need, entry: entryOf(need) } satisfies SourceAnswer)
-    }
+    this.#channel = openSourceChannel(() => this.#stopped)
     this.#tinypool = new Tinypool({
       filename: workerEntry,
       minThreads,
       maxThreads,
       idleTimeout,
-      workerData: { channel } satisfies PoolWorkerData,
+      workerData: { channel: this.#channel.name } satisfies PoolWorkerData,
       // Never reached by a real heap: a worker whose task left a stray rejection or throw behind
       // reports Infinity in its reply, and tinypool then replaces it after that answer (worker/entry.ts).
       maxMemoryLimitBeforeRecycle: Number.MAX_VALUE,
@@ -101,8 +92,9 @@ export class Threadpool implements AsyncDisposable {
     })
     // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
     // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
-    this.#tinypool.on('error', () => this.#watchWorkers())
-    this.#watchWorkers()
+    this.#threads = new ThreadWatch(this.#tinypool, () => this.#stopped)
+    this.#tinypool.on('error', () => this.#threads.scan())
+    this.#threads.scan()
   }
 
   /** The options this pool runs with, defaults applied. */
@@ -146,15 +138,7 @@ export class Threadpool implements AsyncDisposable {
   #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
     if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
     const { message, name } = toMessage(target, args)
-    let signal: AbortSignal | undefined
-    let timeout: number | undefined
-    let transfer: ReturnType<typeof validateTransfer>
-    if (options !== undefined) {
-      const opts = copyOptions(options, 'The run options')
-      signal = validateSignal(opts.signal, 'The "signal" option')
-      timeout = validateDuration(opts.timeout, 'The "timeout" option')
-      transfer = validateTransfer(opts.transfer)
-    }
+    const { signal, timeout, transfer } = validateRunOptions(options)
     if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${name}" was cancelled`)
     const { maxThreads, maxQueue } = this.#options
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
@@ -199,10 +183,10 @@ export class Threadpool implements AsyncDisposable {
         (error: unknown) => {
           if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
           this.#settle(task, 'failed', explainRejection(task.name, error))
-          this.#watchWorkers()
+          this.#threads.scan()
         },
       )
-    if (this.#watchedAlive < this.#options.maxThreads) this.#watchWorkers()
+    if (this.#threads.alive < this.#options.maxThreads) this.#threads.scan()
   }
 
   /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
@@ -210,7 +194,7 @@ export class Threadpool implements AsyncDisposable {
     if (task.settled) return
     task.controller?.abort(error)
     this.#settle(task, 'cancelled', error)
-    this.#watchWorkers()
+    this.#threads.scan()
   }
 
   #settle(task: PoolTask, outcome: Outcome, value: unknown): void {
@@ -226,27 +210,6 @@ export class Threadpool implements AsyncDisposable {
     else task.result.reject(value)
     this.#pump()
     if (this.#running.size === 0 && this.#queue.size === 0) this.#idle?.resolve()
-  }
-
-  /**
-   * tinypool listens only for a thread's 'error' event: a thread that calls `process.exit()` exits
-   * without one, and its task would wait forever. So every thread tinypool starts gets an 'exit'
-   * listener (the public `threads` list is scanned after each event that can start one). tinypool
-   * takes a thread out of `threads` before it terminates it (cancel, idle, destroy, error), so a
-   * thread still listed when it exits died by itself: it is reported as an 'error' on the thread,
-   * as tinypool's own child_process runtime does, and tinypool rejects its task and replaces it.
-   */
-  #watchWorkers(): void {
-    for (const worker of this.#tinypool.threads) {
-      if (this.#watched.has(worker)) continue
-      this.#watched.add(worker)
-      this.#watchedAlive++
-      worker.on('exit', (code: number) => {
-        this.#watchedAlive--
-        if (this.#tinypool.threads.includes(worker)) worker.emit('error', exitError(code))
-        if (!this.#stopped) this.#watchWorkers() // a replacement may have started meanwhile
-      })
-    }
   }
 
   /**
