@@ -32,7 +32,7 @@ export function runWork<T>(
   }
 }
 
-/** The CancelledError a cancelled task rejects with (G5). */
+/** The CancelledError a cancelled task rejects with. */
 export function cancellationOf(error: unknown, cancelReason: CancelledError | undefined, message: string): CancelledError {
   if (error instanceof CancelledError) return error
   return cancelReason ?? toCancelledError(error, message)

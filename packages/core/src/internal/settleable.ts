@@ -1,5 +1,5 @@
 // The promise side of Task and BackgroundTask. The outward promise is created lazily, on the first
-// `then`, so an outcome nobody asked for can never become an unhandled rejection (G8), and tasks
+// `then`, so an outcome nobody asked for can never become an unhandled rejection, and tasks
 // nobody awaits cost no promise at all.
 import { deferred, type Deferred } from './deferred.js'
 import { kObserved, kWhenSettled } from './symbols.js'

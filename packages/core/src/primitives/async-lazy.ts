@@ -13,7 +13,7 @@ export interface AsyncLazyOptions {
 
 /** Options of {@link AsyncLazy.get}. */
 export interface LazyGetOptions {
-  /** Ends this caller's wait only (L3): it rejects with a CancelledError; the computation goes on for others. */
+  /** Ends this caller's wait only: it rejects with a CancelledError; the computation goes on for others. */
   signal?: AbortSignal
 }
 
@@ -29,7 +29,7 @@ interface Computation<T> {
 }
 
 /**
- * A value computed once, on first use, and shared (the seed's AsyncLazy, without its races):
+ * A value computed once, on first use, and shared (Nexios' AsyncLazy, without its races):
  * concurrent callers share one computation; a failure reaches every waiting caller and is not
  * cached; `reset()` during a computation keeps its result from being stored; falsy values are values.
  *
@@ -91,7 +91,7 @@ export class AsyncLazy<T> {
 
   /**
    * Forgets the cached value. A computation in flight still answers the callers already waiting,
-   * but its result is not kept (L2): the next `get` computes afresh.
+   * but its result is not kept: the next `get` computes afresh.
    */
   reset(): void {
     this.#hasValue = false

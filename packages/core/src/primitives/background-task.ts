@@ -129,7 +129,7 @@ export function backgroundTaskName(work: unknown, options: BackgroundTaskOptions
 }
 
 /**
- * The seed's `create_background_task`: starts `work` now and ties it to a scope. At the end of an
+ * Nexios' `create_background_task`: starts `work` now and ties it to a scope. At the end of an
  * `await using` block the task is cancelled if still running and awaited; its failure is thrown
  * there unless you already awaited it. For work that must outlive the scope, use
  * {@link BackgroundTasks}.

@@ -59,7 +59,7 @@ const defaultOnError = (error: unknown, task: BackgroundTask): void => {
 }
 
 /**
- * The app-lifetime registry of background tasks (the seed's `app._background_tasks`, done right):
+ * The app-lifetime registry of background tasks (Nexios' `app._background_tasks`, done right):
  * tasks start at once, never tied to a request; failures go to `onError`, never to an unhandled
  * rejection; finished tasks leave the registry, and `get(id)` still finds the last `history` of
  * them (memory stays bounded); `shutdown()` drains, then cancels the rest.

@@ -5,7 +5,7 @@ import { copyOptions, invalidType, validateDuration, validateSignal } from '../i
 
 /**
  * One contestant: a function called with an AbortSignal, or a `[fn, arg]` pair called as
- * `fn(arg, signal)` (the seed's `(fn, kwargs)` form).
+ * `fn(arg, signal)` (Nexios' `(fn, kwargs)` form).
  */
 export type RaceEntry<T> = ((signal: AbortSignal) => T | PromiseLike<T>) | readonly [(arg: any, signal: AbortSignal) => T | PromiseLike<T>, unknown]
 
@@ -20,9 +20,9 @@ export interface RaceOptions {
 type Value<E> = E extends RaceEntry<infer T> ? Awaited<T> : never
 
 /**
- * The seed's `run_until_first_complete`: runs every entry at once; the first to settle decides,
- * with its value or its error (R1). Every other entry's signal then aborts and their later outcomes
- * are ignored (R3). A {@link RaceOptions} object may come last.
+ * Nexios' `run_until_first_complete`: runs every entry at once; the first to settle decides,
+ * with its value or its error. Every other entry's signal then aborts and their later outcomes
+ * are ignored. A {@link RaceOptions} object may come last.
  *
  * Rejects with a TypeError for an entry that is neither a function nor a `[fn, arg]` pair.
  *
@@ -45,9 +45,9 @@ export async function runUntilFirstComplete(...entries: unknown[]): Promise<unkn
 }
 
 /**
- * Failover: runs every entry at once; the first to fulfil wins (R2). When all fail it rejects with an
+ * Failover: runs every entry at once; the first to fulfil wins. When all fail it rejects with an
  * `AggregateError` of their errors, in entry order; past `timeout`, with a {@link TimeoutError}.
- * Losers' signals abort as soon as the winner is known (R3).
+ * Losers' signals abort as soon as the winner is known.
  *
  * @example
  * ```ts

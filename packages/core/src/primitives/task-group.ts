@@ -177,7 +177,7 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   /**
-   * Starts a task now (G1), or queues it when `limit` tasks are running. `work` is a function called
+   * Starts a task now, or queues it when `limit` tasks are running. `work` is a function called
    * with the task's AbortSignal, or a promise. On a cancelled group the task is returned already
    * cancelled and its work never runs.
    *
@@ -205,7 +205,7 @@ export class TaskGroup implements AsyncDisposable {
       this.#running++
       task[kStart]()
     } else {
-      // Queued work starts later, from whichever task frees the slot: keep its caller's context (G9).
+      // Queued work starts later, from whichever task frees the slot: keep its caller's context.
       this.#queue.push({ task, run: AsyncLocalStorage.snapshot() })
     }
     return task
@@ -265,7 +265,7 @@ export class TaskGroup implements AsyncDisposable {
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
   [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void {
     this.#live.delete(task)
-    // A failure cancels the group first, so the slot it frees starts nothing (G3).
+    // A failure cancels the group first, so the slot it frees starts nothing.
     if (failed) {
       this.#failures.push(task)
       this.#cancel(new CancelledError(`Task "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
@@ -300,7 +300,7 @@ export class TaskGroup implements AsyncDisposable {
     this.#cancelKind = kind
     this.#detach()
     this.#controller?.abort(reason)
-    // The group aborts its children itself: no per-task listener on any signal (G10).
+    // The group aborts its children itself: no per-task listener on any signal.
     for (const task of this.#live) task[kAbort](reason)
   }
 
@@ -320,7 +320,7 @@ export class TaskGroup implements AsyncDisposable {
 }
 
 /**
- * The seed's `async for` form: yields one new {@link TaskGroup} and closes it when the loop body ends.
+ * Nexios' `async for` form: yields one new {@link TaskGroup} and closes it when the loop body ends.
  *
  * @example
  * ```ts

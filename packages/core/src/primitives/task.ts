@@ -10,7 +10,7 @@ export type TaskStatus = 'queued' | 'running' | 'fulfilled' | 'rejected' | 'canc
 
 /**
  * What a task runs: a function called with the task's AbortSignal, or a promise that is already
- * running (which cannot be stopped; see G4).
+ * running (which cannot be stopped: on cancellation the task rejects at once and the promise's later outcome is ignored).
  */
 export type TaskWork<T> = Work<T>
 
@@ -98,7 +98,7 @@ export class Task<T> extends Settleable<T> {
     if (status === 'queued' || !(typeof this.#work === 'function')) this.#finish('cancelled', reason, status === 'running')
   }
 
-  /** @internal Runs the work now (G1). */
+  /** @internal Runs the work now. */
   [kStart](): void {
     const work = this.#work!
     this.#status = 'running'

@@ -4,7 +4,7 @@ import { MessagePort, type ResourceLimits, type TransferListItem } from 'node:wo
 import type { ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
 import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger, validateSignal } from '../internal/validation.js'
 
-/** Queued tasks allowed per thread by default (see README-threadpool.md, "Options"). */
+/** Queued tasks allowed per thread by default (the `maxQueue` option). */
 export const queuePerThread = 64
 /** `setTimeout`'s largest delay: an `idleTimeout` of Infinity keeps idle threads this long. */
 const maxDelay = 2 ** 31 - 1

@@ -1,5 +1,5 @@
 /**
- * The process-wide Threadpool: `getThreadpool()` and the seed's `runInThreadpool(fn, ...args)`.
+ * The process-wide Threadpool: `getThreadpool()` and `runInThreadpool(fn, ...args)`, Nexios' `run_in_threadpool`.
  *
  * @module
  */
