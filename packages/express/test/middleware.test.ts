@@ -48,7 +48,7 @@ describe('concurrency()', () => {
   it('catches app.use(concurrency) with a clear TypeError', async () => {
     const socket = new net.Socket()
     expect(() => (concurrency as (...args: unknown[]) => unknown)(new http.IncomingMessage(socket), {}, () => {})).toThrow(
-      /app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/,
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/) }),
     )
     const app = express()
     app.use(concurrency as never)
@@ -100,12 +100,12 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     const app = express()
     const c = concurrency()
     cleanups.push(() => c.close({ timeout: 0 }))
-    let message = ''
+    let caught: unknown
     app.get('/early', (req, res) => {
       try {
         void req.taskGroup
       } catch (error) {
-        message = (error as Error).message
+        caught = error
       }
       res.end()
     })
@@ -113,7 +113,10 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     app.get('/', (req, res) => void res.end(String(req.taskGroup instanceof TaskGroup)))
     await request(app).get('/') // defines the accessors on the app's request prototype
     await request(app).get('/early')
-    expect(message).toMatch(/after the concurrency\(\) middleware ran/)
+    expect(caught).toMatchObject({
+      code: 'ERR_TASKSCOPE_NOT_REGISTERED',
+      message: expect.stringMatching(/^req\.taskGroup is not available here: concurrency\(\) has not run for this request/),
+    })
   })
 
   it('reach routes of a mounted sub-app', async () => {
@@ -124,13 +127,28 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     expect((await request(app).get('/sub')).body).toEqual({ group: true })
   })
 
-  it('uses one group when the middleware is mounted twice', async () => {
+  it('uses one group when the same middleware is mounted twice', async () => {
     const { app, c } = setup()
     const router = express.Router()
     router.use(c)
     router.get('/', (req, res) => void res.json({ active: c.stats().requests.active, group: req.taskGroup instanceof TaskGroup }))
     app.use('/r', router)
     expect((await request(app).get('/r')).body).toEqual({ active: 0, group: true })
+  })
+
+  it('fails a request that reaches a second, different concurrency() with ERR_TASKSCOPE_ALREADY_REGISTERED', async () => {
+    const { app } = setup()
+    const other = concurrency()
+    cleanups.push(() => other.close({ timeout: 0 }))
+    const seen: unknown[] = []
+    app.use(other)
+    app.get('/', (_req, res) => void res.send('unreachable'))
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      seen.push(error)
+      res.status(500).end()
+    })
+    expect((await request(app).get('/')).status).toBe(500)
+    expect(seen).toEqual([expect.objectContaining({ code: 'ERR_TASKSCOPE_ALREADY_REGISTERED' })])
   })
 
   it('cancels the group when the client leaves after express.json() parsed the body', async () => {
@@ -193,6 +211,28 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     const failed = requestLog.next('error')
     await request(app).get('/')
     expect((await failed).fields.err).toBeInstanceOf(TaskGroupError)
+  })
+})
+
+describe('c.route()', () => {
+  it('validates its options when the route is declared, naming the option and the value', () => {
+    const { c } = setup()
+    expect(() => c.route({ limit: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/"limit" option of c\.route\(\) .* Received 0/) }),
+    )
+    expect(() => c.route({ timout: 5 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }))
+  })
+
+  it('fails the request with ERR_TASKSCOPE_GROUP_CREATED when req.taskGroup was used before it', async () => {
+    const { app, c } = setup()
+    const seen: unknown[] = []
+    app.get('/', (req, _res, next) => void (req.taskGroup, next()), c.route({ limit: 1 }), (_req, res) => void res.send('no'))
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      seen.push(error)
+      res.status(500).end()
+    })
+    expect((await request(app).get('/')).status).toBe(500)
+    expect(seen).toEqual([expect.objectContaining({ code: 'ERR_TASKSCOPE_GROUP_CREATED' })])
   })
 })
 

@@ -15,7 +15,6 @@ import {
   RequestFinishedError,
   ShutdownError,
   TaskGroup,
-  TaskGroupError,
 } from '@taskscope/core'
 import { concurrency, type ConcurrencyMiddleware } from '@taskscope/koa'
 import { closeServer, rawConnect as connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '@taskscope/test-support'
@@ -37,6 +36,15 @@ function setup(options?: Parameters<typeof concurrency>[0], koaOptions?: { async
   return { app, c, log, errors }
 }
 
+/** GET / over a real socket; resolves with the body. */
+async function fetchText(port: number): Promise<string> {
+  const req = http.get(`http://127.0.0.1:${port}/`, { agent: false })
+  const [response] = (await once(req, 'response')) as [http.IncomingMessage]
+  let body = ''
+  for await (const chunk of response) body += chunk
+  return body
+}
+
 async function listen(app: Koa, c?: ConcurrencyMiddleware): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer(app.callback())
   const port = await listenOnLoopback(server)
@@ -50,7 +58,7 @@ describe('concurrency()', () => {
     const app = new Koa()
     const ctx = app.createContext(new http.IncomingMessage(new net.Socket()), {} as http.ServerResponse)
     expect(() => (concurrency as (...args: unknown[]) => unknown)(ctx, async () => {})).toThrow(
-      /app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/,
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/) }),
     )
   })
 
@@ -151,17 +159,83 @@ describe('ctx.taskGroup, ctx.threadpool, ctx.backgroundTasks', () => {
     expect(await reason.promise).toBeInstanceOf(RequestFinishedError)
   })
 
-  it("sends unobserved failures to app.emit('error', err, ctx)", async () => {
-    const { app, errors } = setup()
+  it("sends each unobserved task failure itself to app.emit('error', err, ctx)", async () => {
+    const { app } = setup()
+    const seen = deferred<unknown[]>()
+    app.on('error', (error: unknown, ctx: unknown) => seen.resolve([error, ctx]))
+    let context: unknown
+    const lost = new Error('lost')
     app.use(async (ctx) => {
+      context = ctx
       ctx.taskGroup.createTask(async () => {
-        throw new Error('lost')
+        throw lost
       })
       ctx.body = 'ok'
     })
-    await request(app.callback()).get('/')
-    await vi.waitFor(() => expect(errors).toHaveLength(1))
-    expect(errors[0]).toBeInstanceOf(TaskGroupError)
+    const { port } = await listen(app)
+    await fetchText(port)
+    const [error, ctx] = await seen.promise
+    expect(error).toBe(lost)
+    expect(ctx).toBe(context)
+  })
+
+  it("prints the failed task's own message and stack through Koa's default error listener", async () => {
+    const c = concurrency()
+    cleanups.push(() => c.close({ timeout: 0 }))
+    const app = new Koa()
+    app.use(c)
+    app.use(async (ctx) => {
+      ctx.taskGroup.createTask(async function failingLookup() {
+        throw new Error('inventory lookup failed')
+      })
+      ctx.taskGroup.createTask(async () => {
+        throw new TypeError('second failure')
+      })
+      ctx.body = 'ok'
+    })
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const { port } = await listen(app)
+    await fetchText(port)
+    await c.close() // resolves once the request group has ended and reported its failures
+    const text = consoleError.mock.calls.map((args) => String(args[0])).join('\n')
+    expect(consoleError).toHaveBeenCalledTimes(2)
+    expect(text).toMatch(/Error: inventory lookup failed\n\s+at failingLookup/)
+    expect(text).toMatch(/TypeError: second failure/)
+    expect(text).not.toMatch(/tasks? of the group failed/)
+  })
+})
+
+describe('one concurrency() per app, and c.route()', () => {
+  it('lets the same middleware run twice; a second, different one throws ERR_TASKSCOPE_ALREADY_REGISTERED', async () => {
+    const { app, errors } = setup()
+    const again = setup().c
+    app.silent = true
+    app.use(async (ctx, next) => {
+      if (ctx.path === '/other') return again(ctx, next)
+      await next()
+    })
+    app.use(async (ctx) => {
+      ctx.body = String(ctx.taskGroup instanceof TaskGroup)
+    })
+    app.middleware.splice(1, 0, app.middleware[0]!) // the same c, mounted twice
+    expect((await request(app.callback()).get('/')).text).toBe('true')
+    expect((await request(app.callback()).get('/other')).status).toBe(500)
+    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_TASKSCOPE_ALREADY_REGISTERED' })])
+  })
+
+  it('validates route options when declared, and refuses them once ctx.taskGroup exists', async () => {
+    const { app, c, errors } = setup()
+    expect(() => c.route({ timeout: -1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/"timeout" option of c\.route\(\)/) }),
+    )
+    app.silent = true
+    const late = c.route({ limit: 1 })
+    app.use(async (ctx, next) => {
+      void ctx.taskGroup
+      await late(ctx, next)
+    })
+    expect((await request(app.callback()).get('/')).status).toBe(500)
+    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_TASKSCOPE_GROUP_CREATED' })])
   })
 })
 
@@ -230,17 +304,26 @@ describe('shutdown', () => {
     expect(server.listening).toBe(false)
   })
 
-  it("sends background failures to app.emit('error') once the app has been seen", async () => {
-    const { app, c, errors } = setup()
+  it("sends background failures to app.emit('error') once the app has been seen, naming the task", async () => {
+    const { app, c } = setup()
+    const seen = deferred<Error>()
+    app.on('error', (error: Error) => seen.resolve(error))
     app.use(async (ctx) => {
       ctx.body = 'ok'
     })
-    await request(app.callback()).get('/')
-    const boom = new Error('bg')
-    c.backgroundTasks.add(async () => {
-      throw boom
-    })
-    await vi.waitFor(() => expect(errors).toEqual([boom]))
+    const { port } = await listen(app)
+    await fetchText(port)
+    let boom: Error | undefined
+    const job = c.backgroundTasks.add(
+      async function refreshAnalytics() {
+        throw (boom = new Error('bg'))
+      },
+      { name: 'refresh analytics' },
+    )
+    const error = await seen.promise
+    expect(error.message).toBe(`Background task "refresh analytics" (id ${job.id}) failed: bg`)
+    expect(error.cause).toBe(boom)
+    expect(error.stack).toMatch(/^Error: Background task "refresh analytics" .*\ncaused by: Error: bg\n\s+at refreshAnalytics/)
   })
 
   it('keeps a background onError the caller gave', async () => {

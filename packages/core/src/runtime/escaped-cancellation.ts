@@ -31,12 +31,22 @@ export function cancellationStatus(error: unknown): number | undefined {
   return (error as { name?: unknown }).name === 'TimeoutError' ? 504 : 499
 }
 
+/** A short plain-text answer for an adapter to send: status, headers, body. */
+export interface HttpAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** The Content-Type of every answer taskscope writes itself. */
+export const plainText = 'text/plain; charset=utf-8'
+
 /**
- * How to answer a cancellation that escaped a handler: `{ status, body }` to send, or `'end'`
+ * How to answer a cancellation that escaped a handler: an {@link HttpAnswer} to send, or `'end'`
  * when nothing can be sent any more (the client is gone, or headers went out) and the exchange
  * should just be ended. Undefined when the error is not a cancellation (pass it on).
  */
-export type CancellationAnswer = { status: number; body: string } | 'end'
+export type CancellationAnswer = HttpAnswer | 'end'
 
 /** Where the escaped cancellation happened. */
 export interface EscapedCancellationContext {
@@ -46,36 +56,44 @@ export interface EscapedCancellationContext {
   group?: TaskGroup | undefined
   /** Where to log: at info, or at debug once the client is gone. */
   logger: RuntimeLogger
+  /**
+   * True when the framework's own error handler logs the errors it answers (Fastify's does): then
+   * only cancellations that get no answer (`'end'`) are logged here, and the adapter keeps the
+   * framework from logging those. Default: false, every escaped cancellation is logged here.
+   */
+  frameworkLogsAnswers?: boolean
 }
 
 /**
- * Decides and logs the answer to a cancellation that escaped a handler (the Express and Koa
- * adapters use it; Fastify's own error handler does the same job with the status alone). Returns
- * undefined for anything that is not a cancellation.
+ * Decides and logs the answer to a cancellation that escaped a handler: one line, at info, or at
+ * debug once the client is gone (a disconnect is already logged when it happens), never with a
+ * stack. Every adapter's error path calls it. Returns undefined for anything that is not a
+ * cancellation.
  *
  * @example
  * ```ts
  * const answer = answerCancellation(error, { req, res, logger })
  * if (answer === undefined) return next(error)
  * if (answer === 'end') return void res.destroy()
- * res.writeHead(answer.status).end(answer.body)
+ * res.writeHead(answer.status, answer.headers).end(answer.body)
  * ```
  */
 export function answerCancellation(error: unknown, context: EscapedCancellationContext): CancellationAnswer | undefined {
   const status = cancellationStatus(error)
   if (status === undefined) return undefined
-  const { req, res, group, logger } = context
+  const { req, res, group, logger, frameworkLogsAnswers = false } = context
   const gone =
     (res as { destroyed?: boolean }).destroyed === true ||
     req.socket?.destroyed === true ||
     (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
   const { code, message, expose } = error as { code?: unknown; message?: unknown; expose?: unknown }
   const fields = { statusCode: status, code, message }
+  const end = gone || res.headersSent
   if (gone) log(logger, 'debug', fields, 'request cancelled: the client went away')
-  else log(logger, 'info', fields, 'request cancelled')
-  if (gone || res.headersSent) return 'end'
+  else if (end || !frameworkLogsAnswers) log(logger, 'info', fields, 'request cancelled')
+  if (end) return 'end'
   const body = expose === true && typeof message === 'string' ? message : (STATUS_CODES[status] ?? 'Client Closed Request')
-  return { status, body }
+  return { status, headers: { 'Content-Type': plainText }, body }
 }
 
 /** The answer to a request that arrives while the app shuts down (Fastify's return503OnClosing). */
