@@ -8,18 +8,8 @@
  */
 import { IncomingMessage, type ServerResponse } from 'node:http'
 import { type BackgroundTasks, createRuntime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
-import {
-  answerCancellation,
-  asLogger,
-  drainingAnswer,
-  type HttpAnswer,
-  rejectUncalled,
-  requestBinding,
-  type RouteGroupOptions,
-  type RuntimeHandle,
-  validateRouteOptions,
-  withRuntimeHandle,
-} from '@taskscope/core/adapter'
+import { answerCancellation, asLogger, drainingAnswer, type HttpAnswer, rejectUncalled } from '@taskscope/core/adapter'
+import { requestBinding, type RouteGroupOptions, type RuntimeHandle, validateRouteOptions, withRuntimeHandle } from '@taskscope/core/adapter'
 
 declare global {
   namespace Express {

@@ -8,18 +8,8 @@
  */
 import type Koa from 'koa'
 import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
-import {
-  answerCancellation,
-  asLogger,
-  drainingAnswer,
-  type HttpAnswer,
-  rejectUncalled,
-  requestBinding,
-  type RouteGroupOptions,
-  type RuntimeHandle,
-  validateRouteOptions,
-  withRuntimeHandle,
-} from '@taskscope/core/adapter'
+import { answerCancellation, asLogger, drainingAnswer, type HttpAnswer, rejectUncalled } from '@taskscope/core/adapter'
+import { requestBinding, type RouteGroupOptions, type RuntimeHandle, validateRouteOptions, withRuntimeHandle } from '@taskscope/core/adapter'
 import { backgroundFailure, taskFailures, withBackgroundErrors } from './errors.js'
 
 declare module 'koa' {
