@@ -50,6 +50,8 @@ export interface Route {
   /** Express-style pattern, `:name` segments become `params.name`. */
   path: string
   handler: Handler
+  /** The route's request-group options: Fastify's `config.concurrency`, `c.route(options)` in Express and Koa. */
+  concurrency?: { limit?: number; timeout?: number }
 }
 
 export interface StartOptions {
@@ -231,6 +233,7 @@ const fastifyFramework: Framework = {
       app.route({
         method: route.method,
         url: route.path,
+        config: route.concurrency === undefined ? {} : { concurrency: route.concurrency },
         handler: async (request, reply) => {
           const value = await route.handler({
             framework: 'fastify',
@@ -288,7 +291,8 @@ const expressFramework: Framework = {
     app.use(express.json())
     for (const route of routes) {
       const method = route.method === 'GET' ? 'get' : 'post'
-      app[method](route.path, async (req, res) => {
+      const routeOptions = route.concurrency === undefined ? [] : [c.route(route.concurrency)]
+      app[method](route.path, ...routeOptions, async (req: express.Request, res: express.Response) => {
         const value = await route.handler({
           framework: 'express',
           get taskGroup() {
@@ -360,11 +364,13 @@ const koaFramework: Framework = {
       }
       await next()
     })
+    const routeOptions = new Map(routes.map((route) => [route, route.concurrency && c.route(route.concurrency)]))
     app.use(async (ctx, next) => {
       for (const route of routes) {
         if (route.method !== ctx.method) continue
         const params = matchPath(route.path, ctx.path)
         if (params === undefined) continue
+        await routeOptions.get(route)?.(ctx, async () => {})
         const value = await route.handler({
           framework: 'koa',
           get taskGroup() {

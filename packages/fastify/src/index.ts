@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool, TimeoutError } from '@taskscope/core'
 import {
@@ -84,8 +84,9 @@ function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest): void {
 }
 
 const noop = (): void => {}
-/** What `reply.log` becomes once the client is gone: Fastify's own error line would repeat the disconnect, with a stack. */
 const silentLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => silentLog }
+const kLog = Symbol('taskscope.replyLog')
+type QuietReply = FastifyReply & { [kLog]?: FastifyBaseLogger }
 
 const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function taskscope(fastify, options) {
   if (fastify.hasDecorator('concurrency')) throw alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
@@ -110,20 +111,24 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
     done()
   })
 
-  // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...),
-  // which Fastify's error handler logs below 500 at info. Once nothing can be answered (the client
-  // is gone) the kit has logged it: Fastify's own line for it is dropped.
+  // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...).
+  // The kit logged it (one line, no stack; at debug once the client is gone): Fastify's error
+  // handler, which runs next, must not log it again, so reply.log is silent until onSend.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
-    const group = binding.group(request)
-    const answer = answerCancellation(error, { req: request.raw, res: reply.raw, group, logger: request.log, frameworkLogsAnswers: true })
-    if (answer === 'end') reply.log = silentLog as unknown as FastifyBaseLogger
-    else if (answer !== undefined) reply.code(answer.status)
+    const answer = answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
+    if (answer !== undefined) {
+      ;(reply as QuietReply)[kLog] = reply.log
+      reply.log = silentLog as unknown as FastifyBaseLogger
+    }
+    if (answer !== undefined && answer !== 'end') reply.code(answer.status)
     done()
   })
 
   // While draining, HTTP/1 responses close their connection: otherwise a keep-alive connection
   // that was busy when close() began holds `fastify.close()` open until keepAliveTimeout.
   fastify.addHook('onSend', function closeWhileDraining(request, reply, payload, done) {
+    const quiet = reply as QuietReply
+    if (quiet[kLog] !== undefined) [reply.log, quiet[kLog]] = [quiet[kLog], undefined]
     if (runtime.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
     done(null, payload)
   })

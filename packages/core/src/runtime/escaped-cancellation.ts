@@ -56,19 +56,13 @@ export interface EscapedCancellationContext {
   group?: TaskGroup | undefined
   /** Where to log: at info, or at debug once the client is gone. */
   logger: RuntimeLogger
-  /**
-   * True when the framework's own error handler logs the errors it answers (Fastify's does): then
-   * only cancellations that get no answer (`'end'`) are logged here, and the adapter keeps the
-   * framework from logging those. Default: false, every escaped cancellation is logged here.
-   */
-  frameworkLogsAnswers?: boolean
 }
 
 /**
  * Decides and logs the answer to a cancellation that escaped a handler: one line, at info, or at
  * debug once the client is gone (a disconnect is already logged when it happens), never with a
- * stack. Every adapter's error path calls it. Returns undefined for anything that is not a
- * cancellation.
+ * stack. Every adapter's error path calls it (and keeps its framework from logging the error
+ * again). Returns undefined for anything that is not a cancellation.
  *
  * @example
  * ```ts
@@ -81,17 +75,16 @@ export interface EscapedCancellationContext {
 export function answerCancellation(error: unknown, context: EscapedCancellationContext): CancellationAnswer | undefined {
   const status = cancellationStatus(error)
   if (status === undefined) return undefined
-  const { req, res, group, logger, frameworkLogsAnswers = false } = context
+  const { req, res, group, logger } = context
   const gone =
     (res as { destroyed?: boolean }).destroyed === true ||
     req.socket?.destroyed === true ||
     (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
   const { code, message, expose } = error as { code?: unknown; message?: unknown; expose?: unknown }
   const fields = { statusCode: status, code, message }
-  const end = gone || res.headersSent
   if (gone) log(logger, 'debug', fields, 'request cancelled: the client went away')
-  else if (end || !frameworkLogsAnswers) log(logger, 'info', fields, 'request cancelled')
-  if (end) return 'end'
+  else log(logger, 'info', fields, 'request cancelled')
+  if (gone || res.headersSent) return 'end'
   const body = expose === true && typeof message === 'string' ? message : (STATUS_CODES[status] ?? 'Client Closed Request')
   return { status, headers: { 'Content-Type': plainText }, body }
 }
