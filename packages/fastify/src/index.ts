@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool, TimeoutError } from '@taskscope/core'
+import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
 import {
   alreadyRegisteredError,
   answerCancellation,
@@ -16,6 +16,7 @@ import {
   type RouteGroupOptions,
   validateRouteOptions,
 } from '@taskscope/core/adapter'
+import { restoreLog, silenceLog, tieHandlerTimeout } from './lifecycle.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,28 +67,6 @@ const binding = requestBinding<FastifyRequest>({
   created: tieHandlerTimeout,
 })
 
-/**
- * Fastify's handlerTimeout (5.8+) aborts request.signal with FST_ERR_HANDLER_TIMEOUT: the
- * request's tasks end as timed out, not as stragglers. Any other abort of request.signal is
- * ignored (on Fastify 5.8–5.12 it also fires as soon as a body was read).
- */
-function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest): void {
-  const { handlerTimeout } = request.routeOptions
-  if (handlerTimeout === undefined || handlerTimeout <= 0) return
-  const { signal } = request
-  const onTimeout = (): void => {
-    if ((signal.reason as { code?: unknown } | undefined)?.code !== 'FST_ERR_HANDLER_TIMEOUT') return
-    group.cancel(new TimeoutError(`The handler timed out after ${handlerTimeout} ms`, { cause: signal.reason }))
-  }
-  if (signal.aborted) onTimeout()
-  else signal.addEventListener('abort', onTimeout, { once: true })
-}
-
-const noop = (): void => {}
-const silentLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => silentLog }
-const kLog = Symbol('taskscope.replyLog')
-type QuietReply = FastifyReply & { [kLog]?: FastifyBaseLogger }
-
 const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function taskscope(fastify, options) {
   if (fastify.hasDecorator('concurrency')) throw alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
@@ -113,13 +92,10 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
 
   // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...).
   // The kit logged it (one line, no stack; at debug once the client is gone): Fastify's error
-  // handler, which runs next, must not log it again, so reply.log is silent until onSend.
+  // handler, which runs next, must not log it again.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
     const answer = answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
-    if (answer !== undefined) {
-      ;(reply as QuietReply)[kLog] = reply.log
-      reply.log = silentLog as unknown as FastifyBaseLogger
-    }
+    if (answer !== undefined) silenceLog(reply)
     if (answer !== undefined && answer !== 'end') reply.code(answer.status)
     done()
   })
@@ -127,8 +103,7 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   // While draining, HTTP/1 responses close their connection: otherwise a keep-alive connection
   // that was busy when close() began holds `fastify.close()` open until keepAliveTimeout.
   fastify.addHook('onSend', function closeWhileDraining(request, reply, payload, done) {
-    const quiet = reply as QuietReply
-    if (quiet[kLog] !== undefined) [reply.log, quiet[kLog]] = [quiet[kLog], undefined]
+    restoreLog(reply)
     if (runtime.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
     done(null, payload)
   })
