@@ -9,11 +9,13 @@
 //
 // Each app uses the adapter's PUBLIC API only:
 //   Fastify  `await app.register(concurrencyPlugin, opts)`, `request.taskGroup`, `app.backgroundTasks`,
-//            `app.threadpool`, `app.concurrency.stats()`, shutdown on `app.close()`.
-//   Express  `const c = concurrency(opts); app.use(c)`, `express.json()`, routes, `app.use(c.errorHandler())`,
-//            `req.taskGroup`/`req.backgroundTasks`/`req.threadpool`, `c.stats()`, `c.attach(server)` + `c.close()`.
-//   Koa      `const c = concurrency(opts); app.use(c)`, a tiny JSON body reader, a tiny router,
-//            `ctx.taskGroup`/`ctx.backgroundTasks`/`ctx.threadpool`, `c.stats()`, `c.attach(server)` + `c.close()`.
+//            `app.threadpool`, `app.concurrency.stats()`, route `config.concurrency`, shutdown on `app.close()`.
+//   Express  `const c = concurrency(opts); app.use(c)`, `express.json()`, routes (with `c.route(options)`),
+//            `app.use(c.errorHandler())`, `req.taskGroup`/`req.backgroundTasks`/`req.threadpool`, `c.stats()`,
+//            `c.attach(server)` + `c.close()`.
+//   Koa      `const c = concurrency(opts); app.use(c)`, a tiny JSON body reader, a tiny router (running
+//            `c.route(options)` before a route's handler), `ctx.taskGroup`/`ctx.backgroundTasks`/`ctx.threadpool`,
+//            `c.stats()`, `c.attach(server)` + `c.close()`.
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'

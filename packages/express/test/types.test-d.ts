@@ -35,3 +35,11 @@ app.get('/', async (req, res) => {
   void req.taskgroup
   res.send(await task)
 })
+
+// Per-route options: c.route() is a route middleware with Express' own types.
+app.get('/report', c.route({ timeout: 2_000, limit: 4 }), (req, res) => {
+  expectTypeOf(req.taskGroup).toEqualTypeOf<TaskGroup>()
+  res.end()
+})
+// @ts-expect-error unknown option (typo)
+c.route({ timout: 2_000 })

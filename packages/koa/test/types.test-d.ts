@@ -46,3 +46,9 @@ typed.use(async (ctx) => {
   // @ts-expect-error with a custom context type, a typo does not compile
   void ctx.taskgroup
 })
+
+// Per-route options: c.route() is a Koa middleware, also on a typed app.
+app.use(c.route({ timeout: 2_000, limit: 4 }))
+typed.use(c.route({ limit: 1 }))
+// @ts-expect-error unknown option (typo)
+c.route({ timout: 2_000 })
