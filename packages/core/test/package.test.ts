@@ -83,8 +83,6 @@ describe('@taskscope/core package', () => {
         'errorCodes',
         'isTaskDefinition',
         'validateTaskData',
-        'notRegisteredError',
-        'plainText',
         'rejectUncalled',
         'requestBinding',
         'shuttingDownAnswer',

@@ -21,7 +21,11 @@ export function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest): vo
 }
 
 const noop = (): void => {}
-const silent = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => silent }
+const silent = {
+  level: 'silent',
+  ...Object.fromEntries(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => [level, noop])),
+  child: () => silent,
+}
 const kLog = Symbol('taskscope.replyLog')
 type QuietReply = FastifyReply & { [kLog]?: FastifyBaseLogger }
 

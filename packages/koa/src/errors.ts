@@ -1,13 +1,14 @@
 // Failures on their way to Koa's error sink, `app.emit('error', err, ctx)`: its default listener
 // prints only `err.stack`, so what it gets must carry the real error's message and stack.
-import { type BackgroundTasksOptions, isCancellation, type RuntimeOptions } from '@taskscope/core'
+import { type BackgroundTasksOptions, errorCodes, isCancellation, type RuntimeOptions } from '@taskscope/core'
 
 /**
  * The failed tasks' own errors in an unobserved request-group failure (a TaskGroupError, also
  * nested), cancellations left out: each reaches Koa's sink with its own message and stack.
  */
 export function taskFailures(error: unknown): unknown[] {
-  const errors = (error as { code?: unknown; errors?: unknown } | null)?.code === 'ERR_TASK_GROUP' ? (error as AggregateError).errors : undefined
+  const group = error as { code?: unknown; errors?: unknown } | null
+  const errors = group?.code === errorCodes.taskGroup ? group.errors : undefined
   if (!Array.isArray(errors)) return isCancellation(error) ? [] : [error]
   return errors.flatMap(taskFailures)
 }

@@ -67,7 +67,8 @@ function looksLikeRequest(value: unknown): boolean {
  */
 export function rejectUncalled(options: unknown): void {
   if (!looksLikeRequest(options)) return
-  const message = 'The options must be an object, not a request: it looks like you wrote app.use(concurrency); call it instead, app.use(concurrency())'
+  const message =
+    'The options must be an object, not a request: it looks like you wrote app.use(concurrency); call it instead, app.use(concurrency())'
   throw codedError(TypeError, errorCodes.invalidArgType, message)
 }
 

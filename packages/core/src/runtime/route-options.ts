@@ -30,7 +30,8 @@ export function validateRouteOptions(options: RouteGroupOptions | undefined, whe
   const opts = copyOptions(options, `The options of ${where}`)
   for (const key of Object.keys(opts)) {
     if (keys.has(key)) continue
-    const message = `The options of ${where} have an unknown key "${key}" (${describe(opts[key as keyof RouteGroupOptions])}): use limit or timeout`
+    const value = describe(opts[key as keyof RouteGroupOptions])
+    const message = `The options of ${where} have an unknown key "${key}" (${value}): use limit or timeout`
     throw codedError(TypeError, errorCodes.invalidArgValue, message)
   }
   const limit = validateInteger(opts.limit, `The "limit" option of ${where}`, 1, true)
