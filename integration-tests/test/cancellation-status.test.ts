@@ -72,6 +72,7 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
     expect((await request(app.url).get('/fail')).status).toBe(status)
     await roundTrip(app)
     expect(app.logs.loudCancellations()).toEqual([])
+    expect(app.logs.entries.filter((e) => e.source === 'koa-app-error' || e.source === 'express-final-handler')).toEqual([])
   })
 
   it('a plain error still answers 500 (control)', async () => {
@@ -118,5 +119,8 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
     expect(isCancellation(await threw.promise)).toBe(true)
     await roundTrip(app) // the framework has handled the escaped error by now
     expect(app.logs.loudCancellations()).toEqual([])
+    // Not even at info: the adapter handled it, so no framework error sink (Koa's 'error' event,
+    // Express' next error handler) saw it.
+    expect(app.logs.entries.filter((e) => e.source === 'koa-app-error' || e.source === 'express-final-handler')).toEqual([])
   })
 })
