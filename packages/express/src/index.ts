@@ -8,8 +8,7 @@
  */
 import { IncomingMessage, type ServerResponse } from 'node:http'
 import { type BackgroundTasks, createRuntime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
-import { answerCancellation, asLogger, drainingAnswer, type HttpAnswer, rejectUncalled } from '@taskscope/core/adapter'
-import { requestBinding, type RouteGroupOptions, type RuntimeHandle, validateRouteOptions, withRuntimeHandle } from '@taskscope/core/adapter'
+import * as kit from '@taskscope/core/adapter'
 
 declare global {
   namespace Express {
@@ -32,7 +31,7 @@ declare global {
 export interface ConcurrencyOptions extends RuntimeOptions {}
 
 /** Options of {@link ConcurrencyMiddleware.route}: the route's request groups' `limit` and `timeout`. */
-export interface RouteConcurrencyOptions extends RouteGroupOptions {}
+export interface RouteConcurrencyOptions extends kit.RouteGroupOptions {}
 
 /** A plain Express middleware (what `c.route()` returns). */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
@@ -41,7 +40,7 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
 export type ConcurrencyErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
 
 /** The middleware returned by {@link concurrency}, with the app-level handle on it. */
-export interface ConcurrencyMiddleware extends RuntimeHandle, Middleware {
+export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
   /** An error middleware to mount after your routes: escaped cancellations answer 499 (or their own status) quietly. */
   errorHandler(): ConcurrencyErrorHandler
   /**
@@ -56,13 +55,13 @@ export interface ConcurrencyMiddleware extends RuntimeHandle, Middleware {
 type ScopedRequest = IncomingMessage & { log?: unknown }
 
 // The getters live on a prototype shared by every request (no closure per request).
-const binding = requestBinding<ScopedRequest>({
+const binding = kit.requestBinding<ScopedRequest>({
   name: 'req',
   namespace: 'express',
   adapter: 'concurrency()',
   install: 'app.use(concurrency()) before your routes',
   request: (req) => req,
-  groupOptions: (req) => ({ logger: asLogger(req.log) }),
+  groupOptions: (req) => ({ logger: kit.asLogger(req.log) }),
 })
 const hosts = new WeakSet<object>()
 
@@ -81,7 +80,7 @@ function installAccessors(req: IncomingMessage): void {
   hosts.add(host)
 }
 
-function send(res: ServerResponse, { status, headers, body }: HttpAnswer): void {
+function send(res: ServerResponse, { status, headers, body }: kit.HttpAnswer): void {
   res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
 }
 
@@ -109,35 +108,35 @@ function send(res: ServerResponse, { status, headers, body }: HttpAnswer): void 
  * ```
  */
 export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware {
-  rejectUncalled(options)
+  kit.rejectUncalled(options)
   const runtime = createRuntime(options)
 
   const middleware: Middleware = function concurrencyMiddleware(req, res, next) {
     if (!binding.mount(req, runtime, res)) return next()
     installAccessors(req)
-    const draining = drainingAnswer(runtime, req)
+    const draining = kit.drainingAnswer(runtime, req)
     if (draining !== undefined) return send(res, draining)
     next()
   }
 
   const errorHandler = (): ConcurrencyErrorHandler =>
     function concurrencyErrorHandler(error, req, res, next) {
-      const logger = asLogger((req as ScopedRequest).log) ?? runtime.logger
-      const answer = answerCancellation(error, { req, res, group: binding.group(req), logger })
+      const logger = kit.asLogger((req as ScopedRequest).log) ?? runtime.logger
+      const answer = kit.answerCancellation(error, { req, res, group: binding.group(req), logger })
       if (answer === undefined) return next(error)
       if (answer === 'end') return void (res.writableEnded || res.destroy())
       send(res, answer)
     }
 
   const route = (routeOptions: RouteConcurrencyOptions): Middleware => {
-    const valid = validateRouteOptions(routeOptions, 'c.route()')
+    const valid = kit.validateRouteOptions(routeOptions, 'c.route()')
     return function concurrencyRoute(req, _res, next) {
       binding.setRouteOptions(req, valid)
       next()
     }
   }
 
-  return Object.assign(withRuntimeHandle(middleware, runtime), { errorHandler, route })
+  return Object.assign(kit.withRuntimeHandle(middleware, runtime), { errorHandler, route })
 }
 
 export default concurrency

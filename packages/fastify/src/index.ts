@@ -6,16 +6,11 @@
  *
  * @module
  */
+
+import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import * as kit from '@taskscope/core/adapter'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
-import {
-  alreadyRegisteredError,
-  answerCancellation,
-  requestBinding,
-  type RouteGroupOptions,
-  validateRouteOptions,
-} from '@taskscope/core/adapter'
 import { restoreLog, silenceLog, tieHandlerTimeout } from './lifecycle.js'
 
 declare module 'fastify' {
@@ -55,9 +50,9 @@ export interface FastifyConcurrencyOptions extends RuntimeOptions {}
  * app.get('/report', { config: { concurrency: { timeout: 2_000, limit: 4 } } }, handler)
  * ```
  */
-export interface RouteConcurrencyConfig extends RouteGroupOptions {}
+export interface RouteConcurrencyConfig extends kit.RouteGroupOptions {}
 
-const binding = requestBinding<FastifyRequest>({
+const binding = kit.requestBinding<FastifyRequest>({
   name: 'request',
   namespace: 'fastify',
   adapter: '@taskscope/fastify',
@@ -68,7 +63,7 @@ const binding = requestBinding<FastifyRequest>({
 })
 
 const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function taskscope(fastify, options) {
-  if (fastify.hasDecorator('concurrency')) throw alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
+  if (fastify.hasDecorator('concurrency')) throw kit.alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
   const runtime = createRuntime({ threadpool, backgroundTasks, shutdownTimeout, logger: logger ?? fastify.log })
 
@@ -82,7 +77,7 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   // A route's config.concurrency is checked when the route is added, not at its first request.
   fastify.addHook('onRoute', function checkRouteConfig({ config, method, url }) {
     const options = (config as { concurrency?: RouteConcurrencyConfig } | undefined)?.concurrency
-    if (options !== undefined) validateRouteOptions(options, `config.concurrency of route ${String(method)} ${url}`)
+    if (options !== undefined) kit.validateRouteOptions(options, `config.concurrency of route ${String(method)} ${url}`)
   })
 
   fastify.addHook('onRequest', function mount(request, reply, done) {
@@ -94,7 +89,7 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   // The kit logged it (one line, no stack; at debug once the client is gone): Fastify's error
   // handler, which runs next, must not log it again.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
-    const answer = answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
+    const answer = kit.answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
     if (answer !== undefined) silenceLog(reply)
     if (answer !== undefined && answer !== 'end') reply.code(answer.status)
     done()

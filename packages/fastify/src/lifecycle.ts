@@ -1,7 +1,8 @@
 // Two places where Fastify's own request lifecycle needs a nudge: its handlerTimeout, and its
 // error handler's log line for a cancellation that taskscope has logged already.
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+
 import { type TaskGroup, TimeoutError } from '@taskscope/core'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * Fastify's handlerTimeout (5.8+) aborts request.signal with FST_ERR_HANDLER_TIMEOUT: the

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type Koa from 'koa'
+
 import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
-import { answerCancellation, asLogger, drainingAnswer, type HttpAnswer, rejectUncalled } from '@taskscope/core/adapter'
-import { requestBinding, type RouteGroupOptions, type RuntimeHandle, validateRouteOptions, withRuntimeHandle } from '@taskscope/core/adapter'
+import * as kit from '@taskscope/core/adapter'
+import type Koa from 'koa'
 import { backgroundFailure, taskFailures, withBackgroundErrors } from './errors.js'
 
 declare module 'koa' {
@@ -34,7 +34,7 @@ declare module 'koa' {
 export interface ConcurrencyOptions extends RuntimeOptions {}
 
 /** Options of {@link ConcurrencyMiddleware.route}: the route's request groups' `limit` and `timeout`. */
-export interface RouteConcurrencyOptions extends RouteGroupOptions {}
+export interface RouteConcurrencyOptions extends kit.RouteGroupOptions {}
 
 /** Any Koa context, whatever its state and custom context types. */
 type AnyContext = Koa.ParameterizedContext<any, any, any>
@@ -43,7 +43,7 @@ type AnyContext = Koa.ParameterizedContext<any, any, any>
 export type Middleware = (ctx: AnyContext, next: Koa.Next) => Promise<void>
 
 /** The middleware returned by {@link concurrency}, with the app-level handle on it. */
-export interface ConcurrencyMiddleware extends RuntimeHandle, Middleware {
+export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
   /**
    * A route middleware setting the `limit` and `timeout` of its requests' `ctx.taskGroup`:
    * `router.get('/r', c.route({ timeout: 2_000, limit: 4 }), handler)`. The options are checked
@@ -54,14 +54,14 @@ export interface ConcurrencyMiddleware extends RuntimeHandle, Middleware {
 }
 
 // The getters live on `app.context` (every ctx's prototype), defined once per app.
-const binding = requestBinding<AnyContext & { log?: unknown }>({
+const binding = kit.requestBinding<AnyContext & { log?: unknown }>({
   name: 'ctx',
   namespace: 'koa',
   adapter: 'concurrency()',
   install: 'app.use(concurrency()) before your routes',
   request: (ctx) => ctx.req,
   groupOptions: (ctx) => ({
-    logger: asLogger(ctx.log),
+    logger: kit.asLogger(ctx.log),
     // Koa's error sink prints only `err.stack`: each failed task's own error goes there.
     onError: (error) => {
       for (const failure of taskFailures(error)) ctx.app.emit('error', failure, ctx)
@@ -69,7 +69,7 @@ const binding = requestBinding<AnyContext & { log?: unknown }>({
   }),
 })
 
-function send(ctx: AnyContext, { status, headers, body }: HttpAnswer): void {
+function send(ctx: AnyContext, { status, headers, body }: kit.HttpAnswer): void {
   ctx.status = status
   ctx.set(headers)
   ctx.body = body
@@ -99,7 +99,7 @@ function send(ctx: AnyContext, { status, headers, body }: HttpAnswer): void {
  * ```
  */
 export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware {
-  rejectUncalled(options)
+  kit.rejectUncalled(options)
   const apps = new Set<Koa<any, any>>()
   // Background failures go to app.emit('error'), Koa's error sink (the runtime's logger until an app was seen).
   const runtime: Runtime = createRuntime(
@@ -115,13 +115,13 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
       if (!Object.hasOwn(ctx.app.context, 'taskGroup')) Object.defineProperties(ctx.app.context, binding.accessors)
       apps.add(ctx.app)
     }
-    const draining = drainingAnswer(runtime, ctx.req)
+    const draining = kit.drainingAnswer(runtime, ctx.req)
     if (draining !== undefined) return send(ctx, draining)
     try {
       await next()
     } catch (error) {
-      const logger = asLogger(ctx.log) ?? runtime.logger
-      const answer = answerCancellation(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
+      const logger = kit.asLogger(ctx.log) ?? runtime.logger
+      const answer = kit.answerCancellation(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
       if (answer === undefined) throw error
       // Koa would turn 499 into 500 (it knows only registered statuses) and print errors that are
       // not `expose`d: answer here instead.
@@ -132,14 +132,14 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
   }
 
   const route = (routeOptions: RouteConcurrencyOptions): Middleware => {
-    const valid = validateRouteOptions(routeOptions, 'c.route()')
+    const valid = kit.validateRouteOptions(routeOptions, 'c.route()')
     return async function concurrencyRoute(ctx, next) {
       binding.setRouteOptions(ctx, valid)
       await next()
     }
   }
 
-  return Object.assign(withRuntimeHandle(middleware, runtime), { route })
+  return Object.assign(kit.withRuntimeHandle(middleware, runtime), { route })
 }
 
 export default concurrency

@@ -2,13 +2,13 @@
 // `c.close()`…), the guard against `app.use(concurrency)`, and the 503 while draining.
 import { IncomingMessage } from 'node:http'
 import { Http2ServerRequest } from 'node:http2'
-import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import { codedError, errorCodes } from '../errors.js'
+import type { BackgroundTasks } from '../primitives/background-tasks.js'
+import type { Threadpool } from '../threadpool/threadpool.js'
 import { type HttpAnswer, plainText, shuttingDownAnswer } from './escaped-cancellation.js'
 import type { HttpRequest } from './response-lifecycle.js'
 import type { Runtime, RuntimeCloseOptions, RuntimeCloseSummary, RuntimeStats } from './runtime.js'
 import type { DrainableServer } from './server-drain.js'
-import type { Threadpool } from '../threadpool/threadpool.js'
 
 /** The app-level handle on a middleware: the runtime and its shortcuts. */
 export interface RuntimeHandle {

@@ -3,9 +3,9 @@
 // 503 on shutdown), never as a logged 500; once the client is gone there is nobody to answer.
 import { STATUS_CODES } from 'node:http'
 import { isCancellation } from '../errors.js'
+import type { TaskGroup } from '../primitives/task-group.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
-import type { TaskGroup } from '../primitives/task-group.js'
 
 /**
  * The HTTP status that answers a cancellation escaping a handler: its own `statusCode`/`status`

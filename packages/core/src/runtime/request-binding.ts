@@ -1,13 +1,14 @@
 // How an adapter ties an app's runtime to each request of its framework (`req`, `ctx`,
 // `request`): one mount per request, the lazy getters, per-route group options. The state lives on
 // the framework object under `Symbol.for` keys, so that two copies of an adapter agree on it.
+
+import { type CodedError, codedError, errorCodes } from '../errors.js'
 import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
-import { codedError, type CodedError, errorCodes } from '../errors.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
-import type { RequestGroupOptions, Runtime } from './runtime.js'
 import type { RouteGroupOptions } from './route-options.js'
+import type { RequestGroupOptions, Runtime } from './runtime.js'
 
 /** How {@link requestBinding} reaches a framework's request object. */
 export interface RequestBindingOptions<T extends object> {

@@ -1,8 +1,8 @@
 import http from 'node:http'
 import net from 'node:net'
-import { describe, expect, it } from 'vitest'
 import { CancelledError, ClientDisconnectedError, createRuntime } from '@taskscope/core'
 import { answerCancellation, drainingAnswer, rejectUncalled, withRuntimeHandle } from '@taskscope/core/adapter'
+import { describe, expect, it } from 'vitest'
 import { memoryLogger } from '../helpers.ts'
 
 describe('withRuntimeHandle', () => {
@@ -63,7 +63,11 @@ describe('answerCancellation', () => {
     const answer = answerCancellation(new CancelledError(), { ...exchange(), logger: log.logger })
     expect(answer).toEqual({ status: 499, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'The operation was cancelled' })
     expect(log.entries).toEqual([
-      { level: 'info', fields: { statusCode: 499, code: 'ERR_CANCELLED', message: 'The operation was cancelled' }, message: 'request cancelled' },
+      {
+        level: 'info',
+        fields: { statusCode: 499, code: 'ERR_CANCELLED', message: 'The operation was cancelled' },
+        message: 'request cancelled',
+      },
     ])
   })
 

@@ -1,8 +1,8 @@
 import http from 'node:http'
 import net from 'node:net'
-import { describe, expect, it } from 'vitest'
 import { createRuntime, type Runtime, TaskGroup } from '@taskscope/core'
 import { requestBinding } from '@taskscope/core/adapter'
+import { describe, expect, it } from 'vitest'
 import { untilAborted } from '../helpers.ts'
 
 interface FakeRequest {
@@ -50,7 +50,10 @@ describe('requestBinding', () => {
     const req = make()
     binding.mount(req, first!, res)
     expect(() => binding.mount(req, second!, res)).toThrow(
-      expect.objectContaining({ code: 'ERR_TASKSCOPE_ALREADY_REGISTERED', message: expect.stringMatching(/concurrency\(\) is already installed/) }),
+      expect.objectContaining({
+        code: 'ERR_TASKSCOPE_ALREADY_REGISTERED',
+        message: expect.stringMatching(/concurrency\(\) is already installed/),
+      }),
     )
     await Promise.all([first!.close(), second!.close()])
   })
