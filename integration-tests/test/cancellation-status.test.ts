@@ -3,9 +3,9 @@
 // A plain failure still answers 500, so the error path under test is real.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CancelledError, ClientDisconnectedError, isCancellation, ShutdownError, TimeoutError } from '@taskscope/core'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import request from 'supertest'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -64,7 +64,11 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
     ['a ShutdownError', async () => Promise.reject(new ShutdownError()), 503],
     ['a TimeoutError', async () => Promise.reject(new TimeoutError()), 504],
     ["Node's AbortError (ABORT_ERR), no status of its own", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
-    ["Node's AbortError whose cause is a ShutdownError", () => sleep(60_000, undefined, { signal: AbortSignal.abort(new ShutdownError()) }), 503],
+    [
+      "Node's AbortError whose cause is a ShutdownError",
+      () => sleep(60_000, undefined, { signal: AbortSignal.abort(new ShutdownError()) }),
+      503,
+    ],
   ]
 
   it.each(thrown)('%s thrown by the handler answers its own status, never a 500', async (_name, fail, status) => {

@@ -1,9 +1,9 @@
 // Per-route request-group options, the same on all three frameworks: Fastify's `config.concurrency`,
 // `c.route({ limit, timeout })` in Express and Koa (helpers/servers.ts maps `Route.concurrency`).
 import { TimeoutError } from '@taskscope/core'
+import { cleanup, deferred, untilAborted } from '@taskscope/test-support'
 import request from 'supertest'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, deferred, untilAborted } from './helpers/clients.ts'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -20,7 +20,7 @@ describe.each(frameworks)('$name: per-route limit and timeout', (fw) => {
           handler: ({ taskGroup }) =>
             taskGroup.createTask(async (signal: AbortSignal) => {
               try {
-                return await untilAborted()(signal)
+                return await untilAborted(signal)
               } finally {
                 reason.resolve(signal.reason)
               }

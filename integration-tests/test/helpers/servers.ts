@@ -20,13 +20,13 @@ import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import type { BackgroundTasks, RuntimeStats, TaskGroup, Threadpool } from '@taskscope/core'
-import concurrencyPlugin from '@taskscope/fastify'
 import { concurrency as expressConcurrency } from '@taskscope/express'
+import concurrencyPlugin from '@taskscope/fastify'
 import { concurrency as koaConcurrency } from '@taskscope/koa'
+import { closeServer, httpRequest, listenOnLoopback, track } from '@taskscope/test-support'
 import express from 'express'
 import Fastify, { type FastifyInstance } from 'fastify'
 import Koa from 'koa'
-import { closeServer, httpRequest, listenOnLoopback, track } from '@taskscope/test-support'
 
 export type FrameworkName = 'fastify' | 'express' | 'koa'
 
@@ -97,9 +97,7 @@ export class LogCapture {
 
   /** Entries at error level or above that are about a cancellation (H4: those must be quiet). */
   loudCancellations(): LogEntry[] {
-    return this.entries.filter(
-      (e) => (e.level === 'error' || e.level === 'fatal') && CANCELLATION_PATTERN.test(e.text),
-    )
+    return this.entries.filter((e) => (e.level === 'error' || e.level === 'fatal') && CANCELLATION_PATTERN.test(e.text))
   }
 }
 
@@ -225,11 +223,9 @@ const fastifyFramework: Framework = {
       },
     }
     // One code path for both transports: the HTTP/2 instance differs only in its raw server type.
-    const app = (
-      useHttp2
-        ? Fastify({ http2: true, logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })
-        : Fastify({ logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })
-    ) as unknown as FastifyInstance
+    const app = (useHttp2
+      ? Fastify({ http2: true, logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })
+      : Fastify({ logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })) as unknown as FastifyInstance
     await app.register(concurrencyPlugin, shutdownTimeout === undefined ? {} : { shutdownTimeout })
     for (const route of routes) {
       app.route({

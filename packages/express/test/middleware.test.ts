@@ -3,20 +3,20 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
-import express, { type Express } from 'express'
-import request from 'supertest'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   BackgroundTasks,
-  getThreadpool,
   CancelledError,
+  getThreadpool,
   type RuntimeLogger,
   ShutdownError,
   TaskGroup,
   TaskGroupError,
 } from '@taskscope/core'
-import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
+import { type ConcurrencyMiddleware, concurrency } from '@taskscope/express'
 import { closeServer, listenOnLoopback, memoryLogger } from '@taskscope/test-support'
+import express, { type Express } from 'express'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -45,7 +45,10 @@ describe('concurrency()', () => {
   it('catches app.use(concurrency) with a clear TypeError', async () => {
     const socket = new net.Socket()
     expect(() => (concurrency as (...args: unknown[]) => unknown)(new http.IncomingMessage(socket), {}, () => {})).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/) }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/),
+      }),
     )
     const app = express()
     app.use(concurrency as never)
@@ -179,7 +182,11 @@ describe('c.route()', () => {
   it('fails the request with ERR_TASKSCOPE_GROUP_CREATED when req.taskGroup was used before it', async () => {
     const { app, c } = setup()
     const seen: unknown[] = []
-    app.get('/', (req, _res, next) => void (req.taskGroup, next()), c.route({ limit: 1 }), (_req, res) => void res.send('no'))
+    const touch = (req: express.Request, _res: express.Response, next: express.NextFunction): void => {
+      void req.taskGroup
+      next()
+    }
+    app.get('/', touch, c.route({ limit: 1 }), (_req, res) => void res.send('no'))
     app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       seen.push(error)
       res.status(500).end()

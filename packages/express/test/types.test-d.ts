@@ -1,9 +1,9 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 import type { Server } from 'node:http'
+import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import { type ConcurrencyMiddleware, concurrency } from '@taskscope/express'
 import express from 'express'
 import { expectTypeOf } from 'vitest'
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
-import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
 
 const app = express()
 const c = concurrency({ shutdownTimeout: 5_000, threadpool: { maxThreads: 2 } })

@@ -2,19 +2,12 @@
 // for disconnects and shutdown.
 import { once } from 'node:events'
 import http from 'node:http'
-import net from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
-import {
-  BackgroundTasks,
-  CancelledError,
-  ClosedError,
-  ShutdownError,
-  TaskGroup,
-  TimeoutError,
-} from '@taskscope/core'
+import type net from 'node:net'
+import { BackgroundTasks, CancelledError, ClosedError, ShutdownError, TaskGroup, TimeoutError } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
 import { rawConnect as connect, deferred, untilAborted } from '@taskscope/test-support'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
 
 interface Line {
   level: number
@@ -23,8 +16,6 @@ interface Line {
   err?: { type?: string; message?: string; code?: string }
   [key: string]: unknown
 }
-
-
 
 const apps: FastifyInstance[] = []
 afterEach(async () => {
@@ -64,7 +55,6 @@ async function listen(app: FastifyInstance): Promise<number> {
   return (app.server.address() as net.AddressInfo).port
 }
 
-
 describe('registration', () => {
   it('is a fastify-plugin named @taskscope/fastify, exported by name and as default', () => {
     expect(concurrencyPluginDefault).toBe(concurrencyPlugin)
@@ -88,7 +78,7 @@ describe('registration', () => {
     expect(app.concurrency.stats().pool).toMatchObject({ completed: 1, running: 0 })
   })
 
-  it('gives each request one lazy taskGroup, and leaves Fastify\'s own request.signal alone', async () => {
+  it("gives each request one lazy taskGroup, and leaves Fastify's own request.signal alone", async () => {
     const { app } = createApp()
     await app.register(concurrencyPlugin)
     let active = -1
@@ -118,10 +108,13 @@ describe('registration', () => {
     ]
     for (const [options, code, message] of cases) {
       const { app } = createApp()
-      const error = await app.register(concurrencyPlugin, options as never).ready().then(
-        () => undefined,
-        (caught: unknown) => caught as Error & { code: string },
-      )
+      const error = await app
+        .register(concurrencyPlugin, options as never)
+        .ready()
+        .then(
+          () => undefined,
+          (caught: unknown) => caught as Error & { code: string },
+        )
       expect(error?.code, JSON.stringify(options)).toBe(code)
       expect(error?.message).toMatch(message)
     }
@@ -130,10 +123,13 @@ describe('registration', () => {
   it('refuses a second registration with a clear error', async () => {
     const { app } = createApp()
     await app.register(concurrencyPlugin)
-    const error = await app.register(concurrencyPlugin).ready().then(
-      () => undefined,
-      (caught: unknown) => caught as Error & { code: string },
-    )
+    const error = await app
+      .register(concurrencyPlugin)
+      .ready()
+      .then(
+        () => undefined,
+        (caught: unknown) => caught as Error & { code: string },
+      )
     expect(error?.code).toBe('ERR_TASKSCOPE_ALREADY_REGISTERED')
     expect(error?.message).toMatch(/@taskscope\/fastify is already installed on this app with another runtime/)
   })
@@ -144,18 +140,21 @@ describe('escaped cancellations', () => {
   it.each([
     ['a CancelledError', new CancelledError(), 499],
     ['a ShutdownError', new ShutdownError(), 503],
-  ])("%s is logged once, by taskscope, at info and without a stack (not again by Fastify's error handler)", async (_name, error, status) => {
-    const { app, lines } = createApp()
-    await app.register(concurrencyPlugin)
-    app.get('/', async () => {
-      throw error
-    })
-    expect((await app.inject('/')).statusCode).toBe(status)
-    expect(lines.filter((line) => line.err !== undefined || line.msg === 'request cancelled')).toEqual([
-      expect.objectContaining({ level: 30, msg: 'request cancelled', statusCode: status, reqId: expect.any(String) }),
-    ])
-    expect(lines.find((line) => line.msg === 'request completed')).toMatchObject({ level: 30, res: { statusCode: status } })
-  })
+  ])(
+    "%s is logged once, by taskscope, at info and without a stack (not again by Fastify's error handler)",
+    async (_name, error, status) => {
+      const { app, lines } = createApp()
+      await app.register(concurrencyPlugin)
+      app.get('/', async () => {
+        throw error
+      })
+      expect((await app.inject('/')).statusCode).toBe(status)
+      expect(lines.filter((line) => line.err !== undefined || line.msg === 'request cancelled')).toEqual([
+        expect.objectContaining({ level: 30, msg: 'request cancelled', statusCode: status, reqId: expect.any(String) }),
+      ])
+      expect(lines.find((line) => line.msg === 'request completed')).toMatchObject({ level: 30, res: { statusCode: status } })
+    },
+  )
 
   it('leaves other errors alone: a 500 logged at error', async () => {
     const { app, lines } = createApp()
@@ -189,10 +188,11 @@ describe('request lifecycle over real sockets', () => {
     await logged((l) => l.msg === 'request cancelled: the client went away' || l.err !== undefined)
     await app.close()
     const after = lines.slice(from).filter((l) => l.level >= 30 && !String(l.msg).startsWith('shut down'))
-    expect(after).toEqual([expect.objectContaining({ level: 30, msg: expect.stringMatching(/^client went away/), reqId: expect.any(String) })])
+    expect(after).toEqual([
+      expect.objectContaining({ level: 30, msg: expect.stringMatching(/^client went away/), reqId: expect.any(String) }),
+    ])
     expect(JSON.stringify(lines.slice(from))).not.toMatch(/"stack"/)
   })
-
 })
 
 describe('shutdown on app.close()', () => {
@@ -249,7 +249,6 @@ describe('shutdown on app.close()', () => {
     response.resume()
     expect(response.statusCode).toBe(503)
   })
-
 })
 
 describe('per-route config.concurrency and handlerTimeout', () => {

@@ -3,17 +3,12 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
+import { BackgroundTasks, getThreadpool, ShutdownError, TaskGroup } from '@taskscope/core'
+import { type ConcurrencyMiddleware, concurrency } from '@taskscope/koa'
+import { closeServer, deferred, listenOnLoopback, memoryLogger } from '@taskscope/test-support'
 import Koa from 'koa'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import {
-  BackgroundTasks,
-  getThreadpool,
-  ShutdownError,
-  TaskGroup,
-} from '@taskscope/core'
-import { concurrency, type ConcurrencyMiddleware } from '@taskscope/koa'
-import { closeServer, deferred, listenOnLoopback, memoryLogger } from '@taskscope/test-support'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -54,7 +49,10 @@ describe('concurrency()', () => {
     const app = new Koa()
     const ctx = app.createContext(new http.IncomingMessage(new net.Socket()), {} as http.ServerResponse)
     expect(() => (concurrency as (...args: unknown[]) => unknown)(ctx, async () => {})).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/) }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/),
+      }),
     )
   })
 
@@ -94,7 +92,16 @@ describe('ctx.taskGroup, ctx.threadpool, ctx.backgroundTasks', () => {
       }
     })
     const response = await request(app.callback()).get('/')
-    expect(response.body).toEqual({ before: 0, group: true, same: true, own: false, onContext: true, pool: true, background: true, value: 'v' })
+    expect(response.body).toEqual({
+      before: 0,
+      group: true,
+      same: true,
+      own: false,
+      onContext: true,
+      pool: true,
+      background: true,
+      value: 'v',
+    })
   })
 
   it('keep the group alive after `await next()` returns, until the response is written', async () => {
@@ -110,7 +117,10 @@ describe('ctx.taskGroup, ctx.threadpool, ctx.backgroundTasks', () => {
     app.use(async (ctx) => {
       // A task that only ends when the body has been written: still allowed to finish.
       const task = ctx.taskGroup.createTask(() => once(ctx.res, 'finish').then(() => 'ran to the end'))
-      task.then((value) => seen.resolve({ afterNext, writtenAtAfterNext, task: value }), () => seen.resolve({ afterNext, writtenAtAfterNext, task: 'cancelled' }))
+      task.then(
+        (value) => seen.resolve({ afterNext, writtenAtAfterNext, task: value }),
+        () => seen.resolve({ afterNext, writtenAtAfterNext, task: 'cancelled' }),
+      )
       ctx.body = 'ok'
     })
     expect((await request(app.callback()).get('/')).text).toBe('ok')

@@ -2,8 +2,8 @@ import http from 'node:http'
 import net from 'node:net'
 import { CancelledError, ClientDisconnectedError, createRuntime } from '@taskscope/core'
 import { answerCancellation, drainingAnswer, rejectUncalled, withRuntimeHandle } from '@taskscope/core/adapter'
+import { memoryLogger } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
-import { memoryLogger } from '../helpers.ts'
 
 describe('withRuntimeHandle', () => {
   it('puts the runtime and its shortcuts on a function', async () => {

@@ -2,8 +2,8 @@ import http from 'node:http'
 import net from 'node:net'
 import { createRuntime, type Runtime, TaskGroup } from '@taskscope/core'
 import { requestBinding } from '@taskscope/core/adapter'
+import { untilAborted } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
-import { untilAborted } from '../helpers.ts'
 
 interface FakeRequest {
   raw: http.IncomingMessage
