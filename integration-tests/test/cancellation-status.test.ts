@@ -1,10 +1,11 @@
 // Matrix row 11 (H4): a cancellation escaping a handler answers a quiet 499, never a 500, in all three
 // frameworks (Express: with `c.errorHandler()` mounted after the routes — helpers/servers.ts does).
 // A plain failure still answers 500, so the error path under test is real.
-import { ClientDisconnectedError, isCancellation } from '@taskscope/core'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CancelledError, ClientDisconnectedError, isCancellation, ShutdownError, TimeoutError } from '@taskscope/core'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import request from 'supertest'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -58,6 +59,26 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
     expect(res.status).not.toBe(500)
   })
 
+  const thrown: Array<[string, () => Promise<unknown>, number]> = [
+    ['a CancelledError', async () => Promise.reject(new CancelledError()), 499],
+    ['a ShutdownError', async () => Promise.reject(new ShutdownError()), 503],
+    ['a TimeoutError', async () => Promise.reject(new TimeoutError()), 504],
+    ["Node's AbortError (ABORT_ERR), no status of its own", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
+    [
+      "Node's AbortError whose cause is a ShutdownError",
+      () => sleep(60_000, undefined, { signal: AbortSignal.abort(new ShutdownError()) }),
+      503,
+    ],
+  ]
+
+  it.each(thrown)('%s thrown by the handler answers its own status, never a 500', async (_name, fail, status) => {
+    const app = await fw.start({ routes: [{ method: 'GET', path: '/fail', handler: () => fail() }] })
+    expect((await request(app.url).get('/fail')).status).toBe(status)
+    await roundTrip(app)
+    expect(app.logs.loudCancellations()).toEqual([])
+    expect(app.logs.entries.filter((e) => e.source === 'koa-app-error' || e.source === 'express-final-handler')).toEqual([])
+  })
+
   it('a plain error still answers 500 (control)', async () => {
     const app = await fw.start({
       routes: [
@@ -102,5 +123,8 @@ describe.each(frameworks)('$name: a cancellation escaping a handler', (fw) => {
     expect(isCancellation(await threw.promise)).toBe(true)
     await roundTrip(app) // the framework has handled the escaped error by now
     expect(app.logs.loudCancellations()).toEqual([])
+    // Not even at info: the adapter handled it, so no framework error sink (Koa's 'error' event,
+    // Express' next error handler) saw it.
+    expect(app.logs.entries.filter((e) => e.source === 'koa-app-error' || e.source === 'express-final-handler')).toEqual([])
   })
 })

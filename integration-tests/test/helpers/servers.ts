@@ -9,22 +9,24 @@
 //
 // Each app uses the adapter's PUBLIC API only:
 //   Fastify  `await app.register(concurrencyPlugin, opts)`, `request.taskGroup`, `app.backgroundTasks`,
-//            `app.threadpool`, `app.concurrency.stats()`, shutdown on `app.close()`.
-//   Express  `const c = concurrency(opts); app.use(c)`, `express.json()`, routes, `app.use(c.errorHandler())`,
-//            `req.taskGroup`/`req.backgroundTasks`/`req.threadpool`, `c.stats()`, `c.attach(server)` + `c.close()`.
-//   Koa      `const c = concurrency(opts); app.use(c)`, a tiny JSON body reader, a tiny router,
-//            `ctx.taskGroup`/`ctx.backgroundTasks`/`ctx.threadpool`, `c.stats()`, `c.attach(server)` + `c.close()`.
+//            `app.threadpool`, `app.concurrency.stats()`, route `config.concurrency`, shutdown on `app.close()`.
+//   Express  `const c = concurrency(opts); app.use(c)`, `express.json()`, routes (with `c.route(options)`),
+//            `app.use(c.errorHandler())`, `req.taskGroup`/`req.backgroundTasks`/`req.threadpool`, `c.stats()`,
+//            `c.attach(server)` + `c.close()`.
+//   Koa      `const c = concurrency(opts); app.use(c)`, a tiny JSON body reader, a tiny router (running
+//            `c.route(options)` before a route's handler), `ctx.taskGroup`/`ctx.backgroundTasks`/`ctx.threadpool`,
+//            `c.stats()`, `c.attach(server)` + `c.close()`.
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
 import type { BackgroundTasks, RuntimeStats, TaskGroup, Threadpool } from '@taskscope/core'
-import concurrencyPlugin from '@taskscope/fastify'
 import { concurrency as expressConcurrency } from '@taskscope/express'
+import concurrencyPlugin from '@taskscope/fastify'
 import { concurrency as koaConcurrency } from '@taskscope/koa'
+import { closeServer, httpRequest, listenOnLoopback, track } from '@taskscope/test-support'
 import express from 'express'
 import Fastify, { type FastifyInstance } from 'fastify'
 import Koa from 'koa'
-import { closeServer, httpRequest, listenOnLoopback, track } from '@taskscope/test-support'
 
 export type FrameworkName = 'fastify' | 'express' | 'koa'
 
@@ -50,6 +52,8 @@ export interface Route {
   /** Express-style pattern, `:name` segments become `params.name`. */
   path: string
   handler: Handler
+  /** The route's request-group options: Fastify's `config.concurrency`, `c.route(options)` in Express and Koa. */
+  concurrency?: { limit?: number; timeout?: number }
 }
 
 export interface StartOptions {
@@ -93,9 +97,7 @@ export class LogCapture {
 
   /** Entries at error level or above that are about a cancellation (H4: those must be quiet). */
   loudCancellations(): LogEntry[] {
-    return this.entries.filter(
-      (e) => (e.level === 'error' || e.level === 'fatal') && CANCELLATION_PATTERN.test(e.text),
-    )
+    return this.entries.filter((e) => (e.level === 'error' || e.level === 'fatal') && CANCELLATION_PATTERN.test(e.text))
   }
 }
 
@@ -221,16 +223,15 @@ const fastifyFramework: Framework = {
       },
     }
     // One code path for both transports: the HTTP/2 instance differs only in its raw server type.
-    const app = (
-      useHttp2
-        ? Fastify({ http2: true, logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })
-        : Fastify({ logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })
-    ) as unknown as FastifyInstance
+    const app = (useHttp2
+      ? Fastify({ http2: true, logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })
+      : Fastify({ logger, keepAliveTimeout: KEEP_ALIVE_TIMEOUT })) as unknown as FastifyInstance
     await app.register(concurrencyPlugin, shutdownTimeout === undefined ? {} : { shutdownTimeout })
     for (const route of routes) {
       app.route({
         method: route.method,
         url: route.path,
+        config: route.concurrency === undefined ? {} : { concurrency: route.concurrency },
         handler: async (request, reply) => {
           const value = await route.handler({
             framework: 'fastify',
@@ -288,7 +289,8 @@ const expressFramework: Framework = {
     app.use(express.json())
     for (const route of routes) {
       const method = route.method === 'GET' ? 'get' : 'post'
-      app[method](route.path, async (req, res) => {
+      const routeOptions = route.concurrency === undefined ? [] : [c.route(route.concurrency)]
+      app[method](route.path, ...routeOptions, async (req: express.Request, res: express.Response) => {
         const value = await route.handler({
           framework: 'express',
           get taskGroup() {
@@ -360,11 +362,13 @@ const koaFramework: Framework = {
       }
       await next()
     })
+    const routeOptions = new Map(routes.map((route) => [route, route.concurrency && c.route(route.concurrency)]))
     app.use(async (ctx, next) => {
       for (const route of routes) {
         if (route.method !== ctx.method) continue
         const params = matchPath(route.path, ctx.path)
         if (params === undefined) continue
+        await routeOptions.get(route)?.(ctx, async () => {})
         const value = await route.handler({
           framework: 'koa',
           get taskGroup() {

@@ -5,14 +5,19 @@
  *
  * @module
  */
-export { codedError, errorCodes } from './errors.js'
+
 export type { CodedError, ErrorCode } from './errors.js'
-export { requestAccessors, withRuntimeHandle } from './runtime/adapter-kit.js'
-export type { RequestAccessorsOptions, RuntimeHandle } from './runtime/adapter-kit.js'
-export { answerCancellation, cancellationStatus, shuttingDownAnswer } from './runtime/escaped-cancellation.js'
-export type { CancellationAnswer, EscapedCancellationContext } from './runtime/escaped-cancellation.js'
-export { watchResponse } from './runtime/response-lifecycle.js'
-export type { HttpRequest, HttpResponse, ResponseLifecycleHandlers } from './runtime/response-lifecycle.js'
-export { asLogger } from './runtime/logger.js'
-export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
+export { codedError, errorCodes } from './errors.js'
 export { isTaskDefinition, validateTaskData } from './primitives/define-task.js'
+export type { RuntimeHandle } from './runtime/adapter-kit.js'
+export { drainingAnswer, rejectUncalled, withRuntimeHandle } from './runtime/adapter-kit.js'
+export type { CancellationAnswer, EscapedCancellationContext, HttpAnswer } from './runtime/escaped-cancellation.js'
+export { answerCancellation, cancellationStatus, shuttingDownAnswer } from './runtime/escaped-cancellation.js'
+export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
+export { asLogger } from './runtime/logger.js'
+export type { RequestBinding, RequestBindingOptions } from './runtime/request-binding.js'
+export { alreadyRegisteredError, requestBinding } from './runtime/request-binding.js'
+export type { HttpRequest, HttpResponse, ResponseLifecycleHandlers } from './runtime/response-lifecycle.js'
+export { watchResponse } from './runtime/response-lifecycle.js'
+export type { RouteGroupOptions } from './runtime/route-options.js'
+export { validateRouteOptions } from './runtime/route-options.js'

@@ -62,10 +62,12 @@ export const errorCodes = {
   taskNotDefined: 'ERR_TASK_NOT_DEFINED',
   /** An Error: the queue's store (Redis, for `@taskscope/bullmq`) cannot be reached; the message names the connection. */
   queueUnavailable: 'ERR_QUEUE_UNAVAILABLE',
-  /** An Error: an adapter was registered (Fastify) twice on one app. */
+  /** An Error: a second, different adapter instance on one app (a second Fastify registration, two `concurrency()` on one request). */
   alreadyRegistered: 'ERR_TASKSCOPE_ALREADY_REGISTERED',
   /** An Error: `taskGroup`, `threadpool` or `backgroundTasks` read where the adapter is not installed. */
   notRegistered: 'ERR_TASKSCOPE_NOT_REGISTERED',
+  /** An Error: per-route options (`c.route()`) given after the request's task group was already created. */
+  groupCreated: 'ERR_TASKSCOPE_GROUP_CREATED',
 } as const
 
 /** One of the codes in {@link errorCodes}. */

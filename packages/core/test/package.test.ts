@@ -74,15 +74,19 @@ describe('@taskscope/core package', () => {
   it('"./adapter" holds the kit for adapter authors', () => {
     expect(Object.keys(adapter).sort()).toEqual(
       [
+        'alreadyRegisteredError',
         'answerCancellation',
         'asLogger',
         'cancellationStatus',
         'codedError',
+        'drainingAnswer',
         'errorCodes',
         'isTaskDefinition',
-        'requestAccessors',
-        'shuttingDownAnswer',
         'validateTaskData',
+        'rejectUncalled',
+        'requestBinding',
+        'shuttingDownAnswer',
+        'validateRouteOptions',
         'watchResponse',
         'withRuntimeHandle',
       ].sort(),

@@ -1,28 +1,14 @@
 /**
  * taskscope for Express 5: `req.taskGroup` (a TaskGroup per request, cancelled when the client
- * goes away), `req.threadpool`, `req.backgroundTasks`, an error handler that answers escaped
- * cancellations quietly, and a graceful shutdown (`c.close()`, `c.attach(server)`). All the logic
- * lives in `@taskscope/core`'s runtime; this file only maps Express onto it.
+ * goes away), `req.threadpool`, `req.backgroundTasks`, per-route `c.route({ limit, timeout })`, an
+ * error handler that answers escaped cancellations quietly, and a graceful shutdown (`c.close()`,
+ * `c.attach(server)`). The logic lives in `@taskscope/core`; this file maps Express onto it.
  *
  * @module
  */
 import { IncomingMessage, type ServerResponse } from 'node:http'
-import {
-  type BackgroundTasks,
-  createRuntime,
-  type Runtime,
-  type RuntimeOptions,
-  type TaskGroup,
-  type Threadpool,
-} from '@taskscope/core'
-import {
-  answerCancellation,
-  asLogger,
-  type RuntimeHandle,
-  shuttingDownAnswer,
-  requestAccessors,
-  withRuntimeHandle,
-} from '@taskscope/core/adapter'
+import { type BackgroundTasks, createRuntime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import * as kit from '@taskscope/core/adapter'
 
 declare global {
   namespace Express {
@@ -44,43 +30,43 @@ declare global {
 /** Options of {@link concurrency}: the runtime's options. */
 export interface ConcurrencyOptions extends RuntimeOptions {}
 
+/** Options of {@link ConcurrencyMiddleware.route}: the route's request groups' `limit` and `timeout`. */
+export interface RouteConcurrencyOptions extends kit.RouteGroupOptions {}
+
+/** A plain Express middleware (what `c.route()` returns). */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
+
 /** The error middleware returned by {@link ConcurrencyMiddleware.errorHandler}. */
-export type ConcurrencyErrorHandler = (
-  error: unknown,
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-) => void
+export type ConcurrencyErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void
 
 /** The middleware returned by {@link concurrency}, with the app-level handle on it. */
-export interface ConcurrencyMiddleware extends RuntimeHandle {
-  (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void
+export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
   /** An error middleware to mount after your routes: escaped cancellations answer 499 (or their own status) quietly. */
   errorHandler(): ConcurrencyErrorHandler
+  /**
+   * A route middleware setting the `limit` and `timeout` of its requests' `req.taskGroup`:
+   * `app.get('/r', c.route({ timeout: 2_000, limit: 4 }), handler)`. The options are checked now
+   * (a TypeError/RangeError naming the option); at request time it fails with
+   * `ERR_TASKSCOPE_GROUP_CREATED` if something already used `req.taskGroup`.
+   */
+  route(options: RouteConcurrencyOptions): Middleware
 }
 
-const kRuntime = Symbol.for('taskscope.express.runtime')
-const kResponse = Symbol.for('taskscope.express.response')
-const kGroup = Symbol.for('taskscope.express.taskGroup')
+type ScopedRequest = IncomingMessage & { log?: unknown }
 
-interface ScopedRequest extends IncomingMessage {
-  [kRuntime]?: Runtime
-  [kResponse]?: ServerResponse
-  [kGroup]?: TaskGroup
-  log?: unknown
-}
-
-// Getters shared by every request (defined once, on a prototype): no closure per request.
-const accessors = requestAccessors<ScopedRequest>({
+// The getters live on a prototype shared by every request (no closure per request).
+const binding = kit.requestBinding<ScopedRequest>({
   name: 'req',
-  runtime: kRuntime,
-  group: kGroup,
-  createGroup: (req, runtime) => runtime.requestGroup(req, req[kResponse]!, { logger: asLogger(req.log) }),
+  namespace: 'express',
+  adapter: 'concurrency()',
+  install: 'app.use(concurrency()) before your routes',
+  request: (req) => req,
+  groupOptions: (req) => ({ logger: kit.asLogger(req.log) }),
 })
 const hosts = new WeakSet<object>()
 
 /**
- * Defines the accessors once, on the request prototype just above IncomingMessage.prototype:
+ * Defines the getters once, on the request prototype just above IncomingMessage.prototype:
  * `express.request`, shared by every app and sub-app (a mounted sub-app swaps `req`'s prototype
  * to its own `app.request`, which inherits from it). A bare IncomingMessage gets its own.
  */
@@ -88,23 +74,23 @@ function installAccessors(req: IncomingMessage): void {
   let host: object = req
   let proto = Object.getPrototypeOf(req) as object | null
   for (; proto !== null && proto !== IncomingMessage.prototype; proto = Object.getPrototypeOf(proto)) host = proto
-  if (proto === null || host === req) return void Object.defineProperties(req, accessors)
+  if (proto === null || host === req) return void Object.defineProperties(req, binding.accessors)
   if (hosts.has(host)) return
-  if (!Object.hasOwn(host, 'taskGroup')) Object.defineProperties(host, accessors)
+  if (!Object.hasOwn(host, 'taskGroup')) Object.defineProperties(host, binding.accessors)
   hosts.add(host)
 }
 
-/** Ends a response with a short plain-text body. */
-function answer(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) })
-  res.end(body)
+function send(res: ServerResponse, { status, headers, body }: kit.HttpAnswer): void {
+  res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }).end(body)
 }
 
 /**
  * Creates the middleware (mount it first: `app.use(c)`) and the app's runtime. Each request gets
  * `req.taskGroup`, `req.threadpool` and `req.backgroundTasks`; mount `c.errorHandler()` after
- * your routes. Shutdown: `c.attach(server)` once listening, then `await c.close()` from your
- * SIGTERM handler. While shutting down, new requests get 503 + `Connection: close`.
+ * your routes. One per app: the same `c` may be mounted again (on a router), but a second,
+ * different one on a request's path fails that request with `ERR_TASKSCOPE_ALREADY_REGISTERED`.
+ * Shutdown: `c.attach(server)` once listening, then `await c.close()` from your SIGTERM handler.
+ * While shutting down, new requests get 503 + `Connection: close`.
  *
  * Throws a TypeError/RangeError for invalid options, and a TypeError for `app.use(concurrency)`
  * (it must be called: `app.use(concurrency())`).
@@ -113,9 +99,8 @@ function answer(res: ServerResponse, status: number, body: string, headers: Reco
  * ```ts
  * const c = concurrency({ shutdownTimeout: 5_000 })
  * app.use(c)
- * app.get('/report', async (req, res) => {
- *   const rows = await req.taskGroup.createTask((signal) => db.query(sql, { signal }))
- *   res.json(rows)
+ * app.get('/report', c.route({ timeout: 2_000 }), async (req, res) => {
+ *   res.json(await req.taskGroup.createTask((signal) => db.query(sql, { signal })))
  * })
  * app.use(c.errorHandler())
  * const server = c.attach(app.listen(3000))
@@ -123,43 +108,35 @@ function answer(res: ServerResponse, status: number, body: string, headers: Reco
  * ```
  */
 export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware {
-  if (options instanceof IncomingMessage) {
-    throw new TypeError('It looks like you wrote app.use(concurrency); call it instead: app.use(concurrency())')
-  }
+  kit.rejectUncalled(options)
   const runtime = createRuntime(options)
-  let warnedTwice = false
 
-  const middleware = function concurrencyMiddleware(req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void {
-    const scoped = req as ScopedRequest
-    if (scoped[kRuntime] !== undefined) {
-      // Mounted twice (app and router): the first one owns the request.
-      if (scoped[kRuntime] !== runtime && !warnedTwice) {
-        warnedTwice = true
-        runtime.logger.warn({}, 'two concurrency() middlewares ran for one request; the first one is used')
-      }
-      return next()
-    }
-    if (runtime.draining) {
-      const { status, body } = shuttingDownAnswer
-      return answer(res, status, body, shuttingDownAnswer.headers(req.httpVersionMajor))
-    }
-    scoped[kRuntime] = runtime
-    scoped[kResponse] = res
+  const middleware: Middleware = function concurrencyMiddleware(req, res, next) {
+    if (!binding.mount(req, runtime, res)) return next()
     installAccessors(req)
+    const draining = kit.drainingAnswer(runtime, req)
+    if (draining !== undefined) return send(res, draining)
     next()
   }
 
   const errorHandler = (): ConcurrencyErrorHandler =>
     function concurrencyErrorHandler(error, req, res, next) {
-      const scoped = req as ScopedRequest
-      const logger = asLogger(scoped.log) ?? runtime.logger
-      const reply = answerCancellation(error, { req, res, group: scoped[kGroup], logger })
-      if (reply === undefined) return next(error)
-      if (reply === 'end') return void (res.writableEnded || res.destroy())
-      answer(res, reply.status, reply.body)
+      const logger = kit.asLogger((req as ScopedRequest).log) ?? runtime.logger
+      const answer = kit.answerCancellation(error, { req, res, group: binding.group(req), logger })
+      if (answer === undefined) return next(error)
+      if (answer === 'end') return void (res.writableEnded || res.destroy())
+      send(res, answer)
     }
 
-  return Object.assign(withRuntimeHandle(middleware, runtime), { errorHandler })
+  const route = (routeOptions: RouteConcurrencyOptions): Middleware => {
+    const valid = kit.validateRouteOptions(routeOptions, 'c.route()')
+    return function concurrencyRoute(req, _res, next) {
+      binding.setRouteOptions(req, valid)
+      next()
+    }
+  }
+
+  return Object.assign(kit.withRuntimeHandle(middleware, runtime), { errorHandler, route })
 }
 
 export default concurrency

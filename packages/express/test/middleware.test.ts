@@ -3,23 +3,20 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
-import express, { type Express } from 'express'
-import request from 'supertest'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   BackgroundTasks,
-  getThreadpool,
   CancelledError,
-  ClientDisconnectedError,
-  RequestFinishedError,
+  getThreadpool,
   type RuntimeLogger,
   ShutdownError,
   TaskGroup,
   TaskGroupError,
 } from '@taskscope/core'
-import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
-import { closeServer, rawConnect as connect, deferred, listenOnLoopback, memoryLogger, untilAborted } from '@taskscope/test-support'
+import { type ConcurrencyMiddleware, concurrency } from '@taskscope/express'
+import { closeServer, listenOnLoopback, memoryLogger } from '@taskscope/test-support'
+import express, { type Express } from 'express'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -48,7 +45,10 @@ describe('concurrency()', () => {
   it('catches app.use(concurrency) with a clear TypeError', async () => {
     const socket = new net.Socket()
     expect(() => (concurrency as (...args: unknown[]) => unknown)(new http.IncomingMessage(socket), {}, () => {})).toThrow(
-      /app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/,
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_TYPE',
+        message: expect.stringMatching(/app\.use\(concurrency\).*app\.use\(concurrency\(\)\)/),
+      }),
     )
     const app = express()
     app.use(concurrency as never)
@@ -100,12 +100,12 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     const app = express()
     const c = concurrency()
     cleanups.push(() => c.close({ timeout: 0 }))
-    let message = ''
+    let caught: unknown
     app.get('/early', (req, res) => {
       try {
         void req.taskGroup
       } catch (error) {
-        message = (error as Error).message
+        caught = error
       }
       res.end()
     })
@@ -113,7 +113,10 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     app.get('/', (req, res) => void res.end(String(req.taskGroup instanceof TaskGroup)))
     await request(app).get('/') // defines the accessors on the app's request prototype
     await request(app).get('/early')
-    expect(message).toMatch(/after the concurrency\(\) middleware ran/)
+    expect(caught).toMatchObject({
+      code: 'ERR_TASKSCOPE_NOT_REGISTERED',
+      message: expect.stringMatching(/^req\.taskGroup is not available here: concurrency\(\) has not run for this request/),
+    })
   })
 
   it('reach routes of a mounted sub-app', async () => {
@@ -124,7 +127,7 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     expect((await request(app).get('/sub')).body).toEqual({ group: true })
   })
 
-  it('uses one group when the middleware is mounted twice', async () => {
+  it('uses one group when the same middleware is mounted twice', async () => {
     const { app, c } = setup()
     const router = express.Router()
     router.use(c)
@@ -133,48 +136,19 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
     expect((await request(app).get('/r')).body).toEqual({ active: 0, group: true })
   })
 
-  it('cancels the group when the client leaves after express.json() parsed the body', async () => {
-    const { app, c, log } = setup()
-    app.use(express.json())
-    const started = deferred<TaskGroup>()
-    const handled = deferred<unknown>()
-    app.post('/', async (req) => {
-      expect(req.body).toEqual({ hello: 'world' })
-      started.resolve(req.taskGroup)
-      try {
-        await req.taskGroup.createTask(untilAborted)
-      } catch (error) {
-        handled.resolve(error)
-        throw error
-      }
+  it('fails a request that reaches a second, different concurrency() with ERR_TASKSCOPE_ALREADY_REGISTERED', async () => {
+    const { app } = setup()
+    const other = concurrency()
+    cleanups.push(() => other.close({ timeout: 0 }))
+    const seen: unknown[] = []
+    app.use(other)
+    app.get('/', (_req, res) => void res.send('unreachable'))
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      seen.push(error)
+      res.status(500).end()
     })
-    app.use(c.errorHandler())
-    const { port } = await listen(app)
-    const socket = await connect(port)
-    const body = JSON.stringify({ hello: 'world' })
-    socket.write(`POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
-    const group = await started.promise
-    expect(group.cancelled).toBe(false)
-    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
-    const quiet = log.next('debug')
-    socket.destroy()
-    expect(await handled.promise).toBeInstanceOf(ClientDisconnectedError)
-    expect((await quiet).message).toMatch(/client went away/)
-    expect(consoleError).not.toHaveBeenCalled()
-    expect(log.entries.filter((entry) => entry.level === 'error')).toEqual([])
-  })
-
-  it('cancels tasks still running when the response is sent, with RequestFinishedError', async () => {
-    const { app, log } = setup()
-    const reason = deferred<unknown>()
-    app.get('/', (req, res) => {
-      req.taskGroup.createTask(untilAborted).then(undefined, reason.resolve)
-      res.send('early')
-    })
-    const warned = log.next('warn')
-    expect((await request(app).get('/')).text).toBe('early')
-    expect(await reason.promise).toBeInstanceOf(RequestFinishedError)
-    expect((await warned).fields).toMatchObject({ tasks: 1 })
+    expect((await request(app).get('/')).status).toBe(500)
+    expect(seen).toEqual([expect.objectContaining({ code: 'ERR_TASKSCOPE_ALREADY_REGISTERED' })])
   })
 
   it("logs unobserved failures at error, through pino-http's req.log when present", async () => {
@@ -196,24 +170,50 @@ describe('req.taskGroup, req.threadpool, req.backgroundTasks', () => {
   })
 })
 
-describe('c.errorHandler()', () => {
-  const cases: Array<[string, () => Promise<unknown>, number]> = [
-    ['a CancelledError', async () => { throw new CancelledError() }, 499],
-    ['a ShutdownError', async () => { throw new ShutdownError() }, 503],
-    ["Node's AbortError (ABORT_ERR)", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
-  ]
+describe('c.route()', () => {
+  it('validates its options when the route is declared, naming the option and the value', () => {
+    const { c } = setup()
+    expect(() => c.route({ limit: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringMatching(/"limit" option of c\.route\(\) .* Received 0/) }),
+    )
+    expect(() => c.route({ timout: 5 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }))
+  })
 
-  it.each(cases)('answers %s quietly with its status', async (_name, fail, status) => {
+  it('fails the request with ERR_TASKSCOPE_GROUP_CREATED when req.taskGroup was used before it', async () => {
+    const { app, c } = setup()
+    const seen: unknown[] = []
+    const touch = (req: express.Request, _res: express.Response, next: express.NextFunction): void => {
+      void req.taskGroup
+      next()
+    }
+    app.get('/', touch, c.route({ limit: 1 }), (_req, res) => void res.send('no'))
+    app.use((error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      seen.push(error)
+      res.status(500).end()
+    })
+    expect((await request(app).get('/')).status).toBe(500)
+    expect(seen).toEqual([expect.objectContaining({ code: 'ERR_TASKSCOPE_GROUP_CREATED' })])
+  })
+})
+
+describe('c.errorHandler()', () => {
+  // The statuses of escaped cancellations are checked on all three frameworks in integration-tests.
+  it('answers an escaped cancellation itself: nothing reaches the next error handler or the console', async () => {
     const { app, c, log } = setup()
+    const seen: unknown[] = []
     app.get('/', async () => {
-      await fail()
+      throw new ShutdownError()
     })
     app.use(c.errorHandler())
+    app.use((error: unknown, _req: express.Request, _res: express.Response, next: express.NextFunction) => {
+      seen.push(error)
+      next(error)
+    })
     const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
-    const response = await request(app).get('/')
-    expect(response.status).toBe(status)
+    expect((await request(app).get('/')).status).toBe(503)
+    expect(seen).toEqual([])
     expect(consoleError).not.toHaveBeenCalled()
-    expect(log.entries.find((entry) => entry.level === 'info')?.fields).toMatchObject({ statusCode: status })
+    expect(log.entries.find((entry) => entry.level === 'info')?.fields).toMatchObject({ statusCode: 503 })
   })
 
   it('passes every other error on to the next error handler', async () => {
@@ -259,32 +259,6 @@ describe('shutdown', () => {
     expect(response.status).toBe(503)
     expect(response.headers.connection).toBe('close')
     expect(response.headers['retry-after']).toBe('1')
-  })
-
-  it('with attach(server): an in-flight request finishes with Connection: close and close() resolves', async () => {
-    const { app, c, log } = setup()
-    const gate = deferred()
-    const started = deferred()
-    app.get('/slow', async (req, res) => {
-      started.resolve()
-      res.send(await req.taskGroup.createTask(() => gate.promise.then(() => 'finished')))
-    })
-    const { server, port } = await listen(app, c)
-    const agent = new http.Agent({ keepAlive: true })
-    cleanups.push(async () => agent.destroy())
-    const req = http.get(`http://127.0.0.1:${port}/slow`, { agent })
-    await started.promise
-    const closing = c.close({ timeout: 60_000 })
-    expect(c.close()).toBe(closing)
-    expect(() => c.backgroundTasks.add(async () => {})).toThrow(/shutting down/)
-    gate.resolve()
-    const [response] = (await once(req, 'response')) as [http.IncomingMessage]
-    response.resume()
-    expect(response.headers.connection).toBe('close')
-    const summary = await closing
-    expect(summary).toMatchObject({ requests: { inFlight: 1, cancelled: 0, abandoned: 0 }, pool: 'not-started' })
-    expect(server.listening).toBe(false)
-    expect(log.entries.at(-1)).toMatchObject({ level: 'info', message: 'shut down cleanly' })
   })
 
   it('logs background failures at error through the logger', async () => {

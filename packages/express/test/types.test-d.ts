@@ -1,9 +1,9 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 import type { Server } from 'node:http'
+import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import { type ConcurrencyMiddleware, concurrency } from '@taskscope/express'
 import express from 'express'
 import { expectTypeOf } from 'vitest'
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
-import { concurrency, type ConcurrencyMiddleware } from '@taskscope/express'
 
 const app = express()
 const c = concurrency({ shutdownTimeout: 5_000, threadpool: { maxThreads: 2 } })
@@ -35,3 +35,11 @@ app.get('/', async (req, res) => {
   void req.taskgroup
   res.send(await task)
 })
+
+// Per-route options: c.route() is a route middleware with Express' own types.
+app.get('/report', c.route({ timeout: 2_000, limit: 4 }), (req, res) => {
+  expectTypeOf(req.taskGroup).toEqualTypeOf<TaskGroup>()
+  res.end()
+})
+// @ts-expect-error unknown option (typo)
+c.route({ timout: 2_000 })

@@ -6,19 +6,12 @@
  *
  * @module
  */
+
+import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import * as kit from '@taskscope/core/adapter'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import {
-  type BackgroundTasks,
-  cancellationStatus,
-  createRuntime,
-  type HttpResponse,
-  type Runtime,
-  type RuntimeOptions,
-  TaskGroup,
-  type Threadpool,
-  TimeoutError,
-} from '@taskscope/core'
+import { restoreLog, silenceLog, tieHandlerTimeout } from './lifecycle.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,96 +50,55 @@ export interface FastifyConcurrencyOptions extends RuntimeOptions {}
  * app.get('/report', { config: { concurrency: { timeout: 2_000, limit: 4 } } }, handler)
  * ```
  */
-export interface RouteConcurrencyConfig {
-  /** At most this many of the request's tasks run at once; the rest queue (FIFO). */
-  limit?: number
-  /** Past this many ms the request's tasks are cancelled with a TimeoutError (answered 504 if it escapes). */
-  timeout?: number
-}
+export interface RouteConcurrencyConfig extends kit.RouteGroupOptions {}
 
-const kResponse = Symbol('taskscope.response')
-const kGroup = Symbol('taskscope.taskGroup')
-
-interface ScopedRequest {
-  [kResponse]: HttpResponse | null
-  [kGroup]: TaskGroup | null
-}
-
-/** A coded error for registering the plugin where it is already registered. */
-function alreadyRegistered(): Error {
-  const error = new Error(
-    '@taskscope/fastify is already registered on this Fastify instance or one of its parents: register it once, at the root',
-  ) as Error & { code: string }
-  error.code = 'ERR_TASKSCOPE_ALREADY_REGISTERED'
-  return error
-}
+const binding = kit.requestBinding<FastifyRequest>({
+  name: 'request',
+  namespace: 'fastify',
+  adapter: '@taskscope/fastify',
+  install: 'register it at the root, before your routes',
+  request: (request) => request.raw,
+  groupOptions: (request) => ({ logger: request.log, ...request.routeOptions.config?.concurrency }),
+  created: tieHandlerTimeout,
+})
 
 const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function taskscope(fastify, options) {
-  if (fastify.hasDecorator('concurrency')) throw alreadyRegistered()
+  if (fastify.hasDecorator('concurrency')) throw kit.alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
   const runtime = createRuntime({ threadpool, backgroundTasks, shutdownTimeout, logger: logger ?? fastify.log })
 
   fastify.decorate('concurrency', runtime)
   fastify.decorate('backgroundTasks', runtime.backgroundTasks)
-  fastify.decorate('threadpool', {
-    getter: () => runtime.threadpool, // the pool starts on first use
-  })
+  fastify.decorate('threadpool', { getter: () => runtime.threadpool }) // the pool starts on first use
   // Request decorators must not be objects in Fastify 5: null holders plus a lazy getter.
-  fastify.decorateRequest(kResponse, null)
-  fastify.decorateRequest(kGroup, null)
-  fastify.decorateRequest('taskGroup', {
-    getter(this: FastifyRequest): TaskGroup {
-      const request = this as FastifyRequest & ScopedRequest
-      if (request[kGroup] !== null) return request[kGroup]
-      // Without the onRequest hook (a route outside the plugin's scope), there is no response.
-      if (request[kResponse] === null) throw notInScope()
-      const { config, handlerTimeout } = request.routeOptions
-      const group = runtime.requestGroup(request.raw, request[kResponse], { logger: request.log, ...config?.concurrency })
-      // Fastify's handlerTimeout (5.8+) aborts request.signal with FST_ERR_HANDLER_TIMEOUT: the
-      // request's tasks end as timed out, not as stragglers. Any other abort of request.signal
-      // is ignored (on Fastify 5.8–5.12 it also fires as soon as a body was read).
-      if (handlerTimeout !== undefined && handlerTimeout > 0) {
-        const { signal } = request
-        const onTimeout = (): void => {
-          if ((signal.reason as { code?: unknown } | undefined)?.code !== 'FST_ERR_HANDLER_TIMEOUT') return
-          group.cancel(new TimeoutError(`The handler timed out after ${handlerTimeout} ms`, { cause: signal.reason }))
-        }
-        if (signal.aborted) onTimeout()
-        else signal.addEventListener('abort', onTimeout, { once: true })
-      }
-      return (request[kGroup] = group)
-    },
-  })
+  for (const key of binding.keys) fastify.decorateRequest(key, null)
+  fastify.decorateRequest('taskGroup', { getter: binding.accessors.taskGroup!.get as (this: FastifyRequest) => TaskGroup })
 
   // A route's config.concurrency is checked when the route is added, not at its first request.
   fastify.addHook('onRoute', function checkRouteConfig({ config, method, url }) {
     const options = (config as { concurrency?: RouteConcurrencyConfig } | undefined)?.concurrency
-    try {
-      if (options !== undefined) new TaskGroup(options).cancel() // the request group's own validation
-    } catch (error) {
-      ;(error as Error).message = `Route ${String(method)} ${url}, config.concurrency: ${(error as Error).message}`
-      throw error
-    }
+    if (options !== undefined) kit.validateRouteOptions(options, `config.concurrency of route ${String(method)} ${url}`)
   })
 
-  // Fastify's Request has no way to its response: keep `reply.raw` for the getter.
-  fastify.addHook('onRequest', function storeResponse(request, reply, done) {
-    ;(request as FastifyRequest & ScopedRequest)[kResponse] = reply.raw
+  fastify.addHook('onRequest', function mount(request, reply, done) {
+    binding.mount(request, runtime, reply.raw)
     done()
   })
 
-  // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...),
-  // so that Fastify's default error handler logs it at info rather than as a 500 error. Node's
-  // AbortError (ABORT_ERR) has no status of its own: 499, or its cause's.
-  fastify.addHook('onError', function quietCancellation(request, reply, error, done) {
-    const status = cancellationStatus(error)
-    if (status !== undefined && !reply.raw.headersSent) reply.code(status)
+  // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...).
+  // The kit logged it (one line, no stack; at debug once the client is gone): Fastify's error
+  // handler, which runs next, must not log it again.
+  fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
+    const answer = kit.answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
+    if (answer !== undefined) silenceLog(reply)
+    if (answer !== undefined && answer !== 'end') reply.code(answer.status)
     done()
   })
 
   // While draining, HTTP/1 responses close their connection: otherwise a keep-alive connection
   // that was busy when close() began holds `fastify.close()` open until keepAliveTimeout.
   fastify.addHook('onSend', function closeWhileDraining(request, reply, payload, done) {
+    restoreLog(reply)
     if (runtime.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
     done(null, payload)
   })
@@ -158,14 +110,6 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   fastify.addHook('onClose', async function closeRuntime() {
     await runtime.close()
   })
-}
-
-function notInScope(): Error {
-  const error = new Error(
-    'request.taskGroup is not available here: this route is outside the scope where @taskscope/fastify was registered (register it at the root)',
-  ) as Error & { code: string }
-  error.code = 'ERR_TASKSCOPE_NOT_REGISTERED'
-  return error
 }
 
 /**

@@ -2,22 +2,12 @@
 // for disconnects and shutdown.
 import { once } from 'node:events'
 import http from 'node:http'
-import net from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify, { type FastifyInstance } from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
-import {
-  BackgroundTasks,
-  CancelledError,
-  ClientDisconnectedError,
-  ClosedError,
-  RequestFinishedError,
-  ShutdownError,
-  TaskGroup,
-  TimeoutError,
-} from '@taskscope/core'
+import type net from 'node:net'
+import { BackgroundTasks, CancelledError, ClosedError, ShutdownError, TaskGroup, TimeoutError } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
 import { rawConnect as connect, deferred, untilAborted } from '@taskscope/test-support'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
 
 interface Line {
   level: number
@@ -26,8 +16,6 @@ interface Line {
   err?: { type?: string; message?: string; code?: string }
   [key: string]: unknown
 }
-
-
 
 const apps: FastifyInstance[] = []
 afterEach(async () => {
@@ -67,7 +55,6 @@ async function listen(app: FastifyInstance): Promise<number> {
   return (app.server.address() as net.AddressInfo).port
 }
 
-
 describe('registration', () => {
   it('is a fastify-plugin named @taskscope/fastify, exported by name and as default', () => {
     expect(concurrencyPluginDefault).toBe(concurrencyPlugin)
@@ -91,7 +78,7 @@ describe('registration', () => {
     expect(app.concurrency.stats().pool).toMatchObject({ completed: 1, running: 0 })
   })
 
-  it('gives each request one lazy taskGroup, and leaves Fastify\'s own request.signal alone', async () => {
+  it("gives each request one lazy taskGroup, and leaves Fastify's own request.signal alone", async () => {
     const { app } = createApp()
     await app.register(concurrencyPlugin)
     let active = -1
@@ -121,10 +108,13 @@ describe('registration', () => {
     ]
     for (const [options, code, message] of cases) {
       const { app } = createApp()
-      const error = await app.register(concurrencyPlugin, options as never).ready().then(
-        () => undefined,
-        (caught: unknown) => caught as Error & { code: string },
-      )
+      const error = await app
+        .register(concurrencyPlugin, options as never)
+        .ready()
+        .then(
+          () => undefined,
+          (caught: unknown) => caught as Error & { code: string },
+        )
       expect(error?.code, JSON.stringify(options)).toBe(code)
       expect(error?.message).toMatch(message)
     }
@@ -133,34 +123,38 @@ describe('registration', () => {
   it('refuses a second registration with a clear error', async () => {
     const { app } = createApp()
     await app.register(concurrencyPlugin)
-    const error = await app.register(concurrencyPlugin).ready().then(
-      () => undefined,
-      (caught: unknown) => caught as Error & { code: string },
-    )
+    const error = await app
+      .register(concurrencyPlugin)
+      .ready()
+      .then(
+        () => undefined,
+        (caught: unknown) => caught as Error & { code: string },
+      )
     expect(error?.code).toBe('ERR_TASKSCOPE_ALREADY_REGISTERED')
-    expect(error?.message).toMatch(/already registered/)
+    expect(error?.message).toMatch(/@taskscope\/fastify is already installed on this app with another runtime/)
   })
 })
 
 describe('escaped cancellations', () => {
-  const cases: Array<[string, () => Promise<unknown>, number]> = [
-    ['a CancelledError', async () => { throw new CancelledError() }, 499],
-    ['a ClientDisconnectedError', async () => { throw new ClientDisconnectedError() }, 499],
-    ['a ShutdownError', async () => { throw new ShutdownError() }, 503],
-    ['a TimeoutError', async () => { throw new TimeoutError() }, 504],
-    ["Node's AbortError (ABORT_ERR), no status of its own", () => sleep(60_000, undefined, { signal: AbortSignal.abort() }), 499],
-    ["Node's AbortError whose cause is a ShutdownError", () => sleep(60_000, undefined, { signal: AbortSignal.abort(new ShutdownError()) }), 503],
-  ]
-
-  it.each(cases)('%s answers its status, never a 500', async (_name, fail, status) => {
-    const { app, lines } = createApp()
-    await app.register(concurrencyPlugin)
-    app.get('/', async () => fail())
-    const response = await app.inject('/')
-    expect(response.statusCode).toBe(status)
-    const logged = lines.find((line) => line.err !== undefined)
-    expect(logged?.level).toBe(status >= 500 ? 50 : 30) // Fastify: info below 500
-  })
+  // The statuses themselves are checked on all three frameworks in integration-tests.
+  it.each([
+    ['a CancelledError', new CancelledError(), 499],
+    ['a ShutdownError', new ShutdownError(), 503],
+  ])(
+    "%s is logged once, by taskscope, at info and without a stack (not again by Fastify's error handler)",
+    async (_name, error, status) => {
+      const { app, lines } = createApp()
+      await app.register(concurrencyPlugin)
+      app.get('/', async () => {
+        throw error
+      })
+      expect((await app.inject('/')).statusCode).toBe(status)
+      expect(lines.filter((line) => line.err !== undefined || line.msg === 'request cancelled')).toEqual([
+        expect.objectContaining({ level: 30, msg: 'request cancelled', statusCode: status, reqId: expect.any(String) }),
+      ])
+      expect(lines.find((line) => line.msg === 'request completed')).toMatchObject({ level: 30, res: { statusCode: status } })
+    },
+  )
 
   it('leaves other errors alone: a 500 logged at error', async () => {
     const { app, lines } = createApp()
@@ -174,63 +168,30 @@ describe('escaped cancellations', () => {
 })
 
 describe('request lifecycle over real sockets', () => {
-  it('cancels the group when the client disconnects after its POST body was parsed, logged at info', async () => {
+  it('logs one info line per client disconnect, with the request id and no stack', async () => {
     const { app, lines, logged } = createApp()
     await app.register(concurrencyPlugin)
-    const started = deferred<TaskGroup>()
-    const outcome = deferred<unknown>()
+    const started = deferred()
     app.post('/', async (request) => {
       const task = request.taskGroup.createTask(untilAborted)
-      started.resolve(request.taskGroup)
-      await task.then(undefined, (error: unknown) => {
-        outcome.resolve(error)
-        throw error
-      })
+      started.resolve()
+      await task // rejects with ClientDisconnectedError, which escapes the handler
     })
     const port = await listen(app)
     const socket = await connect(port)
     const body = JSON.stringify({ hello: 'world' })
     socket.write(`POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
-    const group = await started.promise
-    expect(group.cancelled).toBe(false) // the body was read: not a disconnect
+    await started.promise
+    const from = lines.length
     socket.destroy()
-    expect(await outcome.promise).toBeInstanceOf(ClientDisconnectedError)
-    expect(group.signal.reason).toBeInstanceOf(ClientDisconnectedError)
-    const line = await logged((l) => typeof l.msg === 'string' && l.msg.startsWith('client went away'))
-    expect(line.level).toBe(30)
-    expect(line.reqId).toBeDefined()
+    // The escaped cancellation is logged (by taskscope at debug, or by Fastify's error handler) in one synchronous step.
+    await logged((l) => l.msg === 'request cancelled: the client went away' || l.err !== undefined)
     await app.close()
-    expect(lines.filter((l) => l.level >= 50)).toEqual([])
-  })
-
-  it('logs unobserved failures at error through request.log (with the request id)', async () => {
-    const { app, logged } = createApp()
-    await app.register(concurrencyPlugin)
-    app.get('/', async (request) => {
-      request.taskGroup.createTask(async () => {
-        throw new Error('lost')
-      })
-      return 'ok'
-    })
-    const response = await app.inject('/')
-    expect(response.body).toBe('ok')
-    const line = await logged((l) => l.level === 50)
-    expect(typeof line.reqId).toBe('string')
-    expect(line.err?.type).toBe('TaskGroupError')
-    expect(line.msg).toMatch(/nobody awaited/)
-  })
-
-  it('cancels tasks still running when the response is sent, with RequestFinishedError (warn)', async () => {
-    const { app, logged } = createApp()
-    await app.register(concurrencyPlugin)
-    const reason = deferred<unknown>()
-    app.get('/', async (request) => {
-      request.taskGroup.createTask(untilAborted).then(undefined, reason.resolve)
-      return 'early'
-    })
-    expect((await app.inject('/')).body).toBe('early')
-    expect(await reason.promise).toBeInstanceOf(RequestFinishedError)
-    expect((await logged((l) => l.level === 40)).tasks).toBe(1)
+    const after = lines.slice(from).filter((l) => l.level >= 30 && !String(l.msg).startsWith('shut down'))
+    expect(after).toEqual([
+      expect.objectContaining({ level: 30, msg: expect.stringMatching(/^client went away/), reqId: expect.any(String) }),
+    ])
+    expect(JSON.stringify(lines.slice(from))).not.toMatch(/"stack"/)
   })
 })
 
@@ -288,78 +249,20 @@ describe('shutdown on app.close()', () => {
     response.resume()
     expect(response.statusCode).toBe(503)
   })
-
-  it('lets an in-flight request over keep-alive finish with Connection: close, and close() resolves', async () => {
-    const { app } = createApp()
-    await app.register(concurrencyPlugin)
-    const gate = deferred()
-    const started = deferred()
-    const draining = deferred()
-    app.addHook('preClose', async () => draining.resolve()) // runs after the plugin's own preClose
-    app.get('/slow', async (request) => {
-      started.resolve()
-      return request.taskGroup.createTask(() => gate.promise.then(() => 'finished'))
-    })
-    const port = await listen(app)
-    const agent = new http.Agent({ keepAlive: true })
-    try {
-      const request = http.get(`http://127.0.0.1:${port}/slow`, { agent })
-      await started.promise
-      const closed = app.close()
-      await draining.promise
-      gate.resolve()
-      const [response] = (await once(request, 'response')) as [http.IncomingMessage]
-      let body = ''
-      for await (const chunk of response) body += chunk
-      expect(body).toBe('finished')
-      expect(response.headers.connection).toBe('close')
-      await closed // would hang until keepAliveTimeout without Connection: close
-    } finally {
-      agent.destroy()
-    }
-  })
 })
 
 describe('per-route config.concurrency and handlerTimeout', () => {
-  it('applies a route timeout to the request group: tasks are cancelled with TimeoutError, answered 504', async () => {
-    const { app } = createApp()
-    await app.register(concurrencyPlugin)
-    let reason: unknown
-    app.get('/slow', { config: { concurrency: { timeout: 20 } } }, async (request) => {
-      return request.taskGroup.createTask(async (signal) => {
-        try {
-          return await untilAborted(signal)
-        } finally {
-          reason = signal.reason
-        }
-      })
-    })
-    const response = await app.inject('/slow')
-    expect(response.statusCode).toBe(504)
-    expect(reason).toBeInstanceOf(TimeoutError)
-  })
-
-  it('applies a route limit: tasks beyond it wait in the queue', async () => {
-    const { app } = createApp()
-    await app.register(concurrencyPlugin)
-    app.get('/limited', { config: { concurrency: { limit: 1 } } }, async (request) => {
-      const gate = deferred()
-      const first = request.taskGroup.createTask(() => gate.promise)
-      const second = request.taskGroup.createTask(async () => 'second')
-      const statuses = [first.status, second.status]
-      gate.resolve()
-      await Promise.all([first, second])
-      return { statuses }
-    })
-    const response = await app.inject('/limited')
-    expect(response.json()).toEqual({ statuses: ['running', 'queued'] })
-  })
-
   it('refuses an invalid route config when the route is added, naming the route and the option', async () => {
     const { app } = createApp()
     await app.register(concurrencyPlugin)
     expect(() => app.get('/bad', { config: { concurrency: { limit: 0 } } }, async () => 'x')).toThrow(
-      /Route GET \/bad, config\.concurrency: The "limit" option must be an integer >= 1.*Received 0/,
+      expect.objectContaining({
+        code: 'ERR_OUT_OF_RANGE',
+        message: 'The "limit" option of config.concurrency of route GET /bad must be an integer >= 1 or Infinity. Received 0 (number)',
+      }),
+    )
+    expect(() => app.get('/typo', { config: { concurrency: { timout: 5 } as never } }, async () => 'x')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringMatching(/unknown key "timout"/) }),
     )
   })
 

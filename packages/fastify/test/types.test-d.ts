@@ -1,8 +1,9 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
+
+import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import concurrencyPluginDefault, { concurrencyPlugin, type FastifyConcurrencyOptions } from '@taskscope/fastify'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { expectTypeOf } from 'vitest'
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, TaskGroup, Task, Threadpool } from '@taskscope/core'
-import concurrencyPluginDefault, { concurrencyPlugin, type FastifyConcurrencyOptions } from '@taskscope/fastify'
 
 const app = Fastify()
 

@@ -1,29 +1,16 @@
 /**
  * taskscope for Koa 3: `ctx.taskGroup` (a TaskGroup per request, cancelled when the client goes
- * away), `ctx.threadpool`, `ctx.backgroundTasks`, escaped cancellations answered quietly, and a
- * graceful shutdown (`c.close()`, `c.attach(server)`). All the logic lives in `@taskscope/core`'s
- * runtime; this file only maps Koa onto it.
+ * away), `ctx.threadpool`, `ctx.backgroundTasks`, per-route `c.route({ limit, timeout })`, escaped
+ * cancellations answered quietly, and a graceful shutdown (`c.close()`, `c.attach(server)`). The
+ * logic lives in `@taskscope/core`; this file maps Koa onto it.
  *
  * @module
  */
+
+import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import * as kit from '@taskscope/core/adapter'
 import type Koa from 'koa'
-import {
-  type BackgroundTasks,
-  type BackgroundTasksOptions,
-  createRuntime,
-  type Runtime,
-  type RuntimeOptions,
-  type TaskGroup,
-  type Threadpool,
-} from '@taskscope/core'
-import {
-  answerCancellation,
-  asLogger,
-  type RuntimeHandle,
-  shuttingDownAnswer,
-  requestAccessors,
-  withRuntimeHandle,
-} from '@taskscope/core/adapter'
+import { backgroundFailure, taskFailures, withBackgroundErrors } from './errors.js'
 
 declare module 'koa' {
   interface BaseContext {
@@ -46,38 +33,46 @@ declare module 'koa' {
  */
 export interface ConcurrencyOptions extends RuntimeOptions {}
 
+/** Options of {@link ConcurrencyMiddleware.route}: the route's request groups' `limit` and `timeout`. */
+export interface RouteConcurrencyOptions extends kit.RouteGroupOptions {}
+
 /** Any Koa context, whatever its state and custom context types. */
 type AnyContext = Koa.ParameterizedContext<any, any, any>
 
+/** A Koa middleware for any context. */
+export type Middleware = (ctx: AnyContext, next: Koa.Next) => Promise<void>
+
 /** The middleware returned by {@link concurrency}, with the app-level handle on it. */
-export interface ConcurrencyMiddleware extends RuntimeHandle {
-  (ctx: AnyContext, next: Koa.Next): Promise<void>
+export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
+  /**
+   * A route middleware setting the `limit` and `timeout` of its requests' `ctx.taskGroup`:
+   * `router.get('/r', c.route({ timeout: 2_000, limit: 4 }), handler)`. The options are checked
+   * now (a TypeError/RangeError naming the option); at request time it throws
+   * `ERR_TASKSCOPE_GROUP_CREATED` if something already used `ctx.taskGroup`.
+   */
+  route(options: RouteConcurrencyOptions): Middleware
 }
 
-const kRuntime = Symbol.for('taskscope.koa.runtime')
-const kGroup = Symbol.for('taskscope.koa.taskGroup')
-
-interface ScopedContext {
-  [kRuntime]?: Runtime
-  [kGroup]?: TaskGroup
-  log?: unknown
-}
-
-// Getters on `app.context` (every ctx's prototype), defined once per app: no closure per request.
-const accessors = requestAccessors<AnyContext & ScopedContext>({
+// The getters live on `app.context` (every ctx's prototype), defined once per app.
+const binding = kit.requestBinding<AnyContext & { log?: unknown }>({
   name: 'ctx',
-  runtime: kRuntime,
-  group: kGroup,
-  createGroup: (ctx, runtime) =>
-    runtime.requestGroup(ctx.req, ctx.res, {
-      logger: asLogger(ctx.log),
-      // Unobserved failures go where Koa sends every error: app.on('error').
-      onError: (error) => ctx.app.emit('error', error, ctx),
-    }),
+  namespace: 'koa',
+  adapter: 'concurrency()',
+  install: 'app.use(concurrency()) before your routes',
+  request: (ctx) => ctx.req,
+  groupOptions: (ctx) => ({
+    logger: kit.asLogger(ctx.log),
+    // Koa's error sink prints only `err.stack`: each failed task's own error goes there.
+    onError: (error) => {
+      for (const failure of taskFailures(error)) ctx.app.emit('error', failure, ctx)
+    },
+  }),
 })
 
-function isContext(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && 'app' in value && 'req' in value && 'res' in value
+function send(ctx: AnyContext, { status, headers, body }: kit.HttpAnswer): void {
+  ctx.status = status
+  ctx.set(headers)
+  ctx.body = body
 }
 
 /**
@@ -86,7 +81,8 @@ function isContext(value: unknown): boolean {
  * response has really been written (after every middleware returned and Koa wrote the body), not
  * until `await next()` returns. A cancellation that escapes the handlers answers its status
  * (499, or its own, such as 503) and is not printed; once the client is gone it is swallowed.
- * Shutdown: `c.attach(server)`, then `await c.close()` from your SIGTERM handler.
+ * One per app: the same `c` may be mounted again, but a second, different one on a request's path
+ * throws `ERR_TASKSCOPE_ALREADY_REGISTERED`. Shutdown: `c.attach(server)`, then `await c.close()`.
  *
  * Throws a TypeError/RangeError for invalid options, and a TypeError for `app.use(concurrency)`
  * (it must be called: `app.use(concurrency())`).
@@ -103,70 +99,47 @@ function isContext(value: unknown): boolean {
  * ```
  */
 export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware {
-  if (isContext(options)) {
-    throw new TypeError('It looks like you wrote app.use(concurrency); call it instead: app.use(concurrency())')
-  }
+  kit.rejectUncalled(options)
   const apps = new Set<Koa<any, any>>()
   // Background failures go to app.emit('error'), Koa's error sink (the runtime's logger until an app was seen).
   const runtime: Runtime = createRuntime(
     withBackgroundErrors(options, (error, task) => {
       if (apps.size === 0) runtime.logger.error({ err: error, task: { id: task.id, name: task.name } }, 'background task failed')
-      for (const app of apps) app.emit('error', error)
+      for (const app of apps) app.emit('error', backgroundFailure(error, task))
     }),
   )
-  const contexts = new WeakSet<object>()
 
-  const middleware = async function concurrencyMiddleware(ctx: AnyContext, next: Koa.Next): Promise<void> {
-    const scoped = ctx as AnyContext & ScopedContext
-    if (scoped[kRuntime] !== undefined) return next() // mounted twice: the first one owns the request
-    if (!contexts.has(ctx.app.context)) {
-      if (!Object.hasOwn(ctx.app.context, 'taskGroup')) Object.defineProperties(ctx.app.context, accessors)
-      contexts.add(ctx.app.context)
+  const middleware: Middleware = async function concurrencyMiddleware(ctx, next) {
+    if (!binding.mount(ctx, runtime, ctx.res)) return next()
+    if (!apps.has(ctx.app)) {
+      if (!Object.hasOwn(ctx.app.context, 'taskGroup')) Object.defineProperties(ctx.app.context, binding.accessors)
       apps.add(ctx.app)
     }
-    if (runtime.draining) {
-      ctx.status = shuttingDownAnswer.status
-      ctx.set(shuttingDownAnswer.headers(ctx.req.httpVersionMajor))
-      ctx.body = shuttingDownAnswer.body
-      return
-    }
-    scoped[kRuntime] = runtime
+    const draining = kit.drainingAnswer(runtime, ctx.req)
+    if (draining !== undefined) return send(ctx, draining)
     try {
       await next()
     } catch (error) {
-      const logger = asLogger(scoped.log) ?? runtime.logger
-      const reply = answerCancellation(error, { req: ctx.req, res: ctx.res, group: scoped[kGroup], logger })
-      if (reply === undefined) throw error
-      // Koa would turn 499 into 500 (it only knows registered statuses) and print errors that are
+      const logger = kit.asLogger(ctx.log) ?? runtime.logger
+      const answer = kit.answerCancellation(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
+      if (answer === undefined) throw error
+      // Koa would turn 499 into 500 (it knows only registered statuses) and print errors that are
       // not `expose`d: answer here instead.
-      if (reply === 'end') {
-        ctx.respond = false
-        if (!ctx.res.writableEnded) ctx.res.destroy()
-        return
-      }
-      ctx.status = reply.status
-      ctx.type = 'text/plain'
-      ctx.body = reply.body
+      if (answer !== 'end') return send(ctx, answer)
+      ctx.respond = false
+      if (!ctx.res.writableEnded) ctx.res.destroy()
     }
   }
 
-  return withRuntimeHandle(middleware, runtime)
-}
+  const route = (routeOptions: RouteConcurrencyOptions): Middleware => {
+    const valid = kit.validateRouteOptions(routeOptions, 'c.route()')
+    return async function concurrencyRoute(ctx, next) {
+      binding.setRouteOptions(ctx, valid)
+      await next()
+    }
+  }
 
-/**
- * The options with `onError` as the background tasks' failure handler, unless the caller chose
- * their own (an `onError`, or a `BackgroundTasks`). Anything invalid is passed on untouched, for
- * the runtime to report.
- */
-function withBackgroundErrors(
-  options: ConcurrencyOptions | undefined,
-  onError: NonNullable<BackgroundTasksOptions['onError']>,
-): ConcurrencyOptions | undefined {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) return options
-  const background = options?.backgroundTasks as BackgroundTasksOptions | undefined
-  if (background !== undefined && (typeof background !== 'object' || background === null || 'add' in background)) return options
-  if (background?.onError !== undefined) return options
-  return { ...options, backgroundTasks: { ...background, onError } }
+  return Object.assign(kit.withRuntimeHandle(middleware, runtime), { route })
 }
 
 export default concurrency

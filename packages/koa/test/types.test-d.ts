@@ -1,9 +1,9 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 import type { Server } from 'node:http'
+import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import { type ConcurrencyMiddleware, concurrency } from '@taskscope/koa'
 import Koa from 'koa'
 import { expectTypeOf } from 'vitest'
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
-import { concurrency, type ConcurrencyMiddleware } from '@taskscope/koa'
 
 const c = concurrency({ shutdownTimeout: 5_000 })
 expectTypeOf(c).toEqualTypeOf<ConcurrencyMiddleware>()
@@ -46,3 +46,9 @@ typed.use(async (ctx) => {
   // @ts-expect-error with a custom context type, a typo does not compile
   void ctx.taskgroup
 })
+
+// Per-route options: c.route() is a Koa middleware, also on a typed app.
+app.use(c.route({ timeout: 2_000, limit: 4 }))
+typed.use(c.route({ limit: 1 }))
+// @ts-expect-error unknown option (typo)
+c.route({ timout: 2_000 })

@@ -1,10 +1,14 @@
-// What the Express and Koa middlewares put on the app (`c.threadpool`, `c.close()`…) and on each
-// request (`req.taskGroup`, `ctx.threadpool`…), defined once for both.
+// What every adapter does the same way at the app level: the handle on a middleware (`c.stats()`,
+// `c.close()`…), the guard against `app.use(concurrency)`, and the 503 while draining.
+import { IncomingMessage } from 'node:http'
+import { Http2ServerRequest } from 'node:http2'
+import { codedError, errorCodes } from '../errors.js'
 import type { BackgroundTasks } from '../primitives/background-tasks.js'
+import type { Threadpool } from '../threadpool/threadpool.js'
+import { type HttpAnswer, plainText, shuttingDownAnswer } from './escaped-cancellation.js'
+import type { HttpRequest } from './response-lifecycle.js'
 import type { Runtime, RuntimeCloseOptions, RuntimeCloseSummary, RuntimeStats } from './runtime.js'
 import type { DrainableServer } from './server-drain.js'
-import type { TaskGroup } from '../primitives/task-group.js'
-import type { Threadpool } from '../threadpool/threadpool.js'
 
 /** The app-level handle on a middleware: the runtime and its shortcuts. */
 export interface RuntimeHandle {
@@ -42,56 +46,45 @@ export function withRuntimeHandle<T extends object>(target: T, runtime: Runtime)
   }) as T & RuntimeHandle
 }
 
-/** How {@link requestAccessors} finds things on a framework's request object (`req`, `ctx`). */
-export interface RequestAccessorsOptions<T extends object> {
-  /** The object's name in error messages: `'req'`, `'ctx'`. */
-  name: string
-  /** The key under which the middleware stored the runtime on the object. */
-  runtime: symbol
-  /** The key under which the request's group is kept once created. */
-  group: symbol
-  /** Creates the request's group (on first read of `taskGroup`). */
-  createGroup(this: void, target: T, runtime: Runtime): TaskGroup
+/** True for what a framework passes a middleware first: a Node request, or a context holding one (Koa's `ctx`). */
+function looksLikeRequest(value: unknown): boolean {
+  if (value instanceof IncomingMessage || value instanceof Http2ServerRequest) return true
+  return typeof value === 'object' && value !== null && 'req' in value && 'res' in value
 }
 
 /**
- * The `taskGroup`, `threadpool` and `backgroundTasks` getters, to define once on a prototype
- * shared by every request (no closure per request). Reading one before the middleware ran throws
- * an Error saying to mount the middleware first.
+ * Throws when a middleware factory received a request instead of its options: the app wrote
+ * `app.use(concurrency)` where it meant `app.use(concurrency())`. The TypeError has the code
+ * `ERR_INVALID_ARG_TYPE` (the options argument has the wrong type) and says how to fix it.
  *
  * @example
  * ```ts
- * Object.defineProperties(app.context, requestAccessors({ name: 'ctx', runtime: kRuntime, group: kGroup,
- *   createGroup: (ctx, runtime) => runtime.requestGroup(ctx.req, ctx.res) }))
+ * export function concurrency(options?: ConcurrencyOptions) {
+ *   rejectUncalled(options)
+ *   // ...
+ * }
  * ```
  */
-export function requestAccessors<T extends object>(options: RequestAccessorsOptions<T>): PropertyDescriptorMap {
-  const { name, runtime: runtimeKey, group: groupKey, createGroup } = options
-  type Scoped = T & Record<symbol, unknown>
-  const runtimeOf = (target: Scoped, property: string): Runtime => {
-    const runtime = target[runtimeKey] as Runtime | undefined
-    if (runtime !== undefined) return runtime
-    throw new Error(`${name}.${property} is only available after the concurrency() middleware ran: mount it first, app.use(concurrency())`)
-  }
-  return {
-    taskGroup: {
-      configurable: true,
-      get(this: Scoped): TaskGroup {
-        const memo = this as Record<symbol, unknown>
-        return ((memo[groupKey] as TaskGroup | undefined) ??= createGroup(this, runtimeOf(this, 'taskGroup')))
-      },
-    },
-    threadpool: {
-      configurable: true,
-      get(this: Scoped): Threadpool {
-        return runtimeOf(this, 'threadpool').threadpool
-      },
-    },
-    backgroundTasks: {
-      configurable: true,
-      get(this: Scoped): BackgroundTasks {
-        return runtimeOf(this, 'backgroundTasks').backgroundTasks
-      },
-    },
-  }
+export function rejectUncalled(options: unknown): void {
+  if (!looksLikeRequest(options)) return
+  const message =
+    'The options must be an object, not a request: it looks like you wrote app.use(concurrency); call it instead, app.use(concurrency())'
+  throw codedError(TypeError, errorCodes.invalidArgType, message)
+}
+
+/**
+ * The 503 for a request that arrives while `runtime` shuts down (`Retry-After: 1`, and
+ * `Connection: close` over HTTP/1), or undefined when it is not shutting down: the adapter sends
+ * it instead of running the app.
+ *
+ * @example
+ * ```ts
+ * const answer = drainingAnswer(runtime, req)
+ * if (answer !== undefined) return void res.writeHead(answer.status, answer.headers).end(answer.body)
+ * ```
+ */
+export function drainingAnswer(runtime: Runtime, req: HttpRequest): HttpAnswer | undefined {
+  if (!runtime.draining) return undefined
+  const { status, body } = shuttingDownAnswer
+  return { status, headers: { ...shuttingDownAnswer.headers(req.httpVersionMajor), 'Content-Type': plainText }, body }
 }

@@ -3,9 +3,9 @@
 // 503 on shutdown), never as a logged 500; once the client is gone there is nobody to answer.
 import { STATUS_CODES } from 'node:http'
 import { isCancellation } from '../errors.js'
+import type { TaskGroup } from '../primitives/task-group.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
-import type { TaskGroup } from '../primitives/task-group.js'
 
 /**
  * The HTTP status that answers a cancellation escaping a handler: its own `statusCode`/`status`
@@ -31,12 +31,22 @@ export function cancellationStatus(error: unknown): number | undefined {
   return (error as { name?: unknown }).name === 'TimeoutError' ? 504 : 499
 }
 
+/** A short plain-text answer for an adapter to send: status, headers, body. */
+export interface HttpAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** The Content-Type of every answer taskscope writes itself. */
+export const plainText = 'text/plain; charset=utf-8'
+
 /**
- * How to answer a cancellation that escaped a handler: `{ status, body }` to send, or `'end'`
+ * How to answer a cancellation that escaped a handler: an {@link HttpAnswer} to send, or `'end'`
  * when nothing can be sent any more (the client is gone, or headers went out) and the exchange
  * should just be ended. Undefined when the error is not a cancellation (pass it on).
  */
-export type CancellationAnswer = { status: number; body: string } | 'end'
+export type CancellationAnswer = HttpAnswer | 'end'
 
 /** Where the escaped cancellation happened. */
 export interface EscapedCancellationContext {
@@ -49,16 +59,17 @@ export interface EscapedCancellationContext {
 }
 
 /**
- * Decides and logs the answer to a cancellation that escaped a handler (the Express and Koa
- * adapters use it; Fastify's own error handler does the same job with the status alone). Returns
- * undefined for anything that is not a cancellation.
+ * Decides and logs the answer to a cancellation that escaped a handler: one line, at info, or at
+ * debug once the client is gone (a disconnect is already logged when it happens), never with a
+ * stack. Every adapter's error path calls it (and keeps its framework from logging the error
+ * again). Returns undefined for anything that is not a cancellation.
  *
  * @example
  * ```ts
  * const answer = answerCancellation(error, { req, res, logger })
  * if (answer === undefined) return next(error)
  * if (answer === 'end') return void res.destroy()
- * res.writeHead(answer.status).end(answer.body)
+ * res.writeHead(answer.status, answer.headers).end(answer.body)
  * ```
  */
 export function answerCancellation(error: unknown, context: EscapedCancellationContext): CancellationAnswer | undefined {
@@ -75,7 +86,7 @@ export function answerCancellation(error: unknown, context: EscapedCancellationC
   else log(logger, 'info', fields, 'request cancelled')
   if (gone || res.headersSent) return 'end'
   const body = expose === true && typeof message === 'string' ? message : (STATUS_CODES[status] ?? 'Client Closed Request')
-  return { status, body }
+  return { status, headers: { 'Content-Type': plainText }, body }
 }
 
 /** The answer to a request that arrives while the app shuts down (Fastify's return503OnClosing). */

@@ -1,46 +1,9 @@
+import http from 'node:http'
+import net from 'node:net'
+import { CancelledError, ClientDisconnectedError, createRuntime } from '@taskscope/core'
+import { answerCancellation, drainingAnswer, rejectUncalled, withRuntimeHandle } from '@taskscope/core/adapter'
+import { memoryLogger } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
-import { createRuntime, TaskGroup } from '@taskscope/core'
-import { requestAccessors, withRuntimeHandle } from '@taskscope/core/adapter'
-
-const kRuntime = Symbol('runtime')
-const kGroup = Symbol('group')
-
-describe('requestAccessors', () => {
-  it('reads the runtime stored by the middleware, and creates the group once', async () => {
-    const runtime = createRuntime()
-    let created = 0
-    const proto = Object.defineProperties(
-      {},
-      requestAccessors<object>({
-        name: 'req',
-        runtime: kRuntime,
-        group: kGroup,
-        createGroup: () => {
-          created++
-          return new TaskGroup()
-        },
-      }),
-    ) as { taskGroup: TaskGroup; threadpool: unknown; backgroundTasks: unknown }
-    const req = Object.assign(Object.create(proto) as typeof proto, { [kRuntime]: runtime })
-    const group = req.taskGroup
-    expect(req.taskGroup).toBe(group)
-    expect(created).toBe(1)
-    expect(req.backgroundTasks).toBe(runtime.backgroundTasks)
-    expect(req.threadpool).toBe(runtime.threadpool)
-    await group.close()
-    await runtime.close()
-  })
-
-  it('throws a clear error when the middleware did not run', () => {
-    const proto = Object.defineProperties(
-      {},
-      requestAccessors<object>({ name: 'ctx', runtime: kRuntime, group: kGroup, createGroup: () => new TaskGroup() }),
-    ) as { taskGroup: TaskGroup; backgroundTasks: unknown }
-    const ctx = Object.create(proto) as typeof proto
-    expect(() => ctx.taskGroup).toThrow(/ctx\.taskGroup is only available after the concurrency\(\) middleware ran/)
-    expect(() => ctx.backgroundTasks).toThrow(/ctx\.backgroundTasks/)
-  })
-})
 
 describe('withRuntimeHandle', () => {
   it('puts the runtime and its shortcuts on a function', async () => {
@@ -52,5 +15,68 @@ describe('withRuntimeHandle', () => {
     expect(handle.stats()).toEqual(runtime.stats())
     await handle.close()
     expect(runtime.draining).toBe(true)
+  })
+})
+
+describe('rejectUncalled', () => {
+  it('throws one coded TypeError when a factory receives a request or a context instead of its options', () => {
+    const req = new http.IncomingMessage(new net.Socket())
+    for (const value of [req, { app: {}, req, res: {} }]) {
+      expect(() => rejectUncalled(value)).toThrow(
+        expect.objectContaining({
+          name: 'TypeError',
+          code: 'ERR_INVALID_ARG_TYPE',
+          message: expect.stringMatching(/you wrote app\.use\(concurrency\); call it instead, app\.use\(concurrency\(\)\)/),
+        }),
+      )
+    }
+  })
+
+  it('lets options, and anything else for the runtime to report, through', () => {
+    for (const value of [undefined, {}, { shutdownTimeout: 1 }, 'x', null]) expect(() => rejectUncalled(value)).not.toThrow()
+  })
+})
+
+describe('drainingAnswer', () => {
+  it('is undefined until shutdown begins, then the 503 with Retry-After (and Connection: close over HTTP/1 only)', async () => {
+    const runtime = createRuntime()
+    const h1 = { httpVersionMajor: 1 } as http.IncomingMessage
+    expect(drainingAnswer(runtime, h1)).toBeUndefined()
+    await runtime.close()
+    expect(drainingAnswer(runtime, h1)).toEqual({
+      status: 503,
+      headers: { 'Retry-After': '1', Connection: 'close', 'Content-Type': 'text/plain; charset=utf-8' },
+      body: 'Service Unavailable: the server is shutting down',
+    })
+    expect(drainingAnswer(runtime, { httpVersionMajor: 2 } as http.IncomingMessage)?.headers).not.toHaveProperty('Connection')
+  })
+})
+
+describe('answerCancellation', () => {
+  const exchange = (over: { destroyed?: boolean; headersSent?: boolean } = {}) => ({
+    req: { socket: { destroyed: over.destroyed ?? false } } as unknown as http.IncomingMessage,
+    res: { destroyed: over.destroyed ?? false, headersSent: over.headersSent ?? false } as unknown as http.ServerResponse,
+  })
+
+  it('answers a cancellation with its status and a plain-text body, logged once at info without a stack', () => {
+    const log = memoryLogger()
+    const answer = answerCancellation(new CancelledError(), { ...exchange(), logger: log.logger })
+    expect(answer).toEqual({ status: 499, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'The operation was cancelled' })
+    expect(log.entries).toEqual([
+      {
+        level: 'info',
+        fields: { statusCode: 499, code: 'ERR_CANCELLED', message: 'The operation was cancelled' },
+        message: 'request cancelled',
+      },
+    ])
+  })
+
+  it('ends the exchange once the client is gone (logged at debug) or headers went out (info); passes other errors on', () => {
+    const log = memoryLogger()
+    expect(answerCancellation(new ClientDisconnectedError(), { ...exchange({ destroyed: true }), logger: log.logger })).toBe('end')
+    expect(answerCancellation(new CancelledError(), { ...exchange({ headersSent: true }), logger: log.logger })).toBe('end')
+    expect(log.entries.map((entry) => entry.level)).toEqual(['debug', 'info'])
+    expect(answerCancellation(new Error('boom'), { ...exchange(), logger: log.logger })).toBeUndefined()
+    expect(log.entries).toHaveLength(2)
   })
 })

@@ -1,0 +1,49 @@
+// Two places where Fastify's own request lifecycle needs a nudge: its handlerTimeout, and its
+// error handler's log line for a cancellation that taskscope has logged already.
+
+import { type TaskGroup, TimeoutError } from '@taskscope/core'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+
+/**
+ * Fastify's handlerTimeout (5.8+) aborts request.signal with FST_ERR_HANDLER_TIMEOUT: the
+ * request's tasks end as timed out, not as stragglers. Any other abort of request.signal is
+ * ignored (on Fastify 5.8–5.12 it also fires as soon as a body was read).
+ */
+export function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest): void {
+  const { handlerTimeout } = request.routeOptions
+  if (handlerTimeout === undefined || handlerTimeout <= 0) return
+  const { signal } = request
+  const onTimeout = (): void => {
+    if ((signal.reason as { code?: unknown } | undefined)?.code !== 'FST_ERR_HANDLER_TIMEOUT') return
+    group.cancel(new TimeoutError(`The handler timed out after ${handlerTimeout} ms`, { cause: signal.reason }))
+  }
+  if (signal.aborted) onTimeout()
+  else signal.addEventListener('abort', onTimeout, { once: true })
+}
+
+const noop = (): void => {}
+const silent = {
+  level: 'silent',
+  ...Object.fromEntries(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => [level, noop])),
+  child: () => silent,
+}
+const kLog = Symbol('taskscope.replyLog')
+type QuietReply = FastifyReply & { [kLog]?: FastifyBaseLogger }
+
+/**
+ * Silences `reply.log` from the onError hook until {@link restoreLog} (onSend): the error handler
+ * that Fastify runs in between would log the cancellation again, with its stack. When nothing is
+ * sent any more (the client is gone) it stays silent: there is nothing left to log for that reply.
+ */
+export function silenceLog(reply: FastifyReply): void {
+  ;(reply as QuietReply)[kLog] = reply.log
+  reply.log = silent as unknown as FastifyBaseLogger
+}
+
+/** Gives `reply.log` back after {@link silenceLog} (Fastify's "request completed" line uses it). */
+export function restoreLog(reply: FastifyReply): void {
+  const quiet = reply as QuietReply
+  if (quiet[kLog] === undefined) return
+  reply.log = quiet[kLog]
+  quiet[kLog] = undefined
+}
