@@ -101,4 +101,55 @@ describe.each(frameworks)('$name: pipelining', (fw) => {
     await conn.closed
     await vi.waitFor(() => expect(app.stats().requests.active).toBe(0))
   })
+
+  it.each(['GET', 'POST'] as const)(
+    'a %s response that ended while queued, on a connection the client then closes, ends its group as completed',
+    async (method) => {
+      const groups = [deferred<TaskGroup>(), deferred<TaskGroup>()] as const
+      const straggler = deferred<unknown>()
+      const app = await fw.start({
+        routes: [
+          {
+            method,
+            path: '/pipe/:n',
+            handler: async ({ taskGroup, params }) => {
+              const n = Number(params.n) as 0 | 1
+              if (n === 0) {
+                const task = taskGroup.createTask(untilAborted(), { name: 'slow' })
+                groups[0].resolve(taskGroup)
+                return task // ends only when the client leaves
+              }
+              await taskGroup.createTask(async () => 'fast', { name: 'fast' })
+              taskGroup.createTask(untilAborted(straggler), { name: 'straggler' })
+              groups[1].resolve(taskGroup)
+              return { n } // ended now, but queued behind the slow response
+            },
+          },
+        ],
+      })
+      const conn = await rawConnect(app.port)
+      const body = (n: number) => (method === 'POST' ? { body: { n } } : {})
+      conn.write(
+        rawHttpRequest({ method, path: '/pipe/0', ...body(0) }) + rawHttpRequest({ method, path: '/pipe/1', ...body(1) }),
+      )
+      const [first, second] = await Promise.all([groups[0].promise, groups[1].promise])
+      await roundTrip(app) // the second response has been ended by now, still queued
+      expect(statusLines(conn.received())).toEqual([])
+      expect(second.signal.aborted).toBe(false)
+
+      conn.destroy()
+      expect(codeOf(await waitForAbort(first.signal))).toBe('ERR_CLIENT_CLOSED_REQUEST')
+      // The server saw the connection close in the same turn: the ended response counts as completed.
+      expect(codeOf(second.signal.reason)).toBe('ERR_REQUEST_FINISHED')
+      expect(codeOf(await straggler.promise)).toBe('ERR_REQUEST_FINISHED')
+      await roundTrip(app)
+      expect(app.stats().requests.active).toBe(0)
+
+      // Shutdown finds nothing in flight and nothing to cancel.
+      await app.close()
+      const warnings = app.logs.entries.filter((e) => e.level === 'warn' && /shut ?down|unfinished/.test(e.text))
+      expect(warnings).toEqual([])
+      expect(app.logs.entries.some((e) => e.text.includes('shut down cleanly'))).toBe(true)
+    },
+  )
 })

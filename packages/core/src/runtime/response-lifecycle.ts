@@ -5,6 +5,9 @@
 // - `req` 'close' alone means "request body done" since Node 16 (every POST), so it only counts
 //   when the request really was aborted; it catches pipelined requests whose response is queued.
 // - A queued pipelined response never emits 'close' at all: the HTTP/1 socket's 'close' does.
+//   If that response was already ended (the handler answered, the answer waited its turn behind
+//   a slower one), the request is complete, not gone: it must be reported all the same, or its
+//   group would stay alive forever.
 // - The watcher may start late (the request group is created on first use): replay what
 //   already happened.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -24,7 +27,10 @@ export type HttpResponse = ServerResponse | Http2ServerResponse
 export interface ResponseLifecycleHandlers {
   /** The client went away before the response completed. */
   clientGone(reason: ClientDisconnectedError): void
-  /** The response completed (it was ended and its stream closed). */
+  /**
+   * The response completed: it was ended and its stream closed. A pipelined response that was
+   * ended while queued behind a slower one counts as completed too when its connection then closes.
+   */
   completed(): void
 }
 
@@ -99,7 +105,7 @@ export function watchResponse(req: HttpRequest, res: HttpResponse, on: ResponseL
     if (!response.writableEnded && aborted(request)) report(true, request.errored)
   }
   function onSocketClose(): void {
-    if (!response.writableEnded) report(true)
+    report(!response.writableEnded)
   }
 
   res.on('close', onResponseClose)

@@ -137,6 +137,35 @@ describe('watchResponse over HTTP/1.1', () => {
     expect((await outcome).kind).toBe('gone')
   })
 
+  it.each([
+    ['GET', ''],
+    ['POST', 'x'.repeat(16)],
+  ])('reports a pipelined %s whose response ended while queued as completed when the client then leaves', async (method, payload) => {
+    const first = deferred<void>()
+    const second = deferred<ReturnType<typeof watch> & { serverSocket: net.Socket }>()
+    handle = async (req, res) => {
+      if (req.url === '/first') return first.resolve() // never answers: the second response stays queued
+      const watched = watch(req, res)
+      if (payload) await readBody(req)
+      res.end('done') // ended, but it waits for its turn behind /first: no 'close' will ever come
+      second.resolve({ ...watched, serverSocket: req.socket as net.Socket })
+    }
+    const socket = await connect()
+    const headers = payload ? `Content-Length: ${payload.length}\r\n` : ''
+    socket.write(
+      `GET /first HTTP/1.1\r\nHost: test\r\n\r\n${method} /second HTTP/1.1\r\nHost: test\r\n${headers}\r\n${payload}`,
+    )
+    await first.promise
+    const { outcome, state, serverSocket } = await second.promise
+    await flush()
+    expect(state.reports).toBe(0)
+    const serverSideClosed = once(serverSocket, 'close')
+    socket.destroy()
+    await serverSideClosed
+    expect(state.reports).toBe(1)
+    expect(await outcome).toEqual({ kind: 'completed' })
+  })
+
   it('leaves no listener behind over 1,000 keep-alive requests on one socket, and no warning', async () => {
     const warnings: Error[] = []
     const onWarning = (warning: Error): void => void warnings.push(warning)
