@@ -4,7 +4,11 @@
 // until the client or `keepAliveTimeout` closes it. So while draining: in-flight responses carry
 // `Connection: close` (or their connection is reaped once they finish), requests that still
 // arrive on open keep-alive connections get a 503, and at the deadline every connection is closed.
+//
+// In-flight responses are kept per connection, and forgotten when the response closes or when its
+// connection does: a pipelined response still queued when its connection dies never emits 'close'.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { shuttingDownAnswer } from './escaped-cancellation.js'
 import { deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
@@ -12,7 +16,7 @@ import { invalidType } from '../internal/validation.js'
 /** The server {@link ServerDrain} works with: a `node:http` or `node:https` Server. */
 export type DrainableServer = Pick<
   Server,
-  'on' | 'once' | 'removeAllListeners' | 'close' | 'getConnections' | 'closeIdleConnections' | 'closeAllConnections'
+  'on' | 'once' | 'emit' | 'removeListener' | 'close' | 'getConnections' | 'closeIdleConnections' | 'closeAllConnections'
 >
 
 /**
@@ -35,9 +39,11 @@ export type DrainableServer = Pick<
 export class ServerDrain {
   /** The server being drained. */
   readonly server: DrainableServer
-  #inflight = new Set<ServerResponse>()
+  /** In-flight responses by connection: an entry lives while its connection has one. */
+  #inflight = new Map<Socket, Set<ServerResponse>>()
   #closed = deferred<void>()
   #draining = false
+  #track: (req: IncomingMessage, res: ServerResponse) => void
 
   constructor(server: DrainableServer) {
     const candidate = server as Partial<DrainableServer> | null
@@ -45,6 +51,7 @@ export class ServerDrain {
       typeof candidate !== 'object' ||
       candidate === null ||
       typeof candidate.on !== 'function' ||
+      typeof candidate.emit !== 'function' ||
       typeof candidate.close !== 'function' ||
       typeof candidate.closeIdleConnections !== 'function' ||
       typeof candidate.closeAllConnections !== 'function'
@@ -54,16 +61,34 @@ export class ServerDrain {
     this.server = server
     const drain = this
     const inflight = this.#inflight
-    // One listener function shared by every response (`this` is the response).
+    // Listener functions shared by every response and connection (`this` is the emitter).
+    const forget = (socket: Socket, res: ServerResponse): void => {
+      const responses = inflight.get(socket)
+      if (responses === undefined || !responses.delete(res) || responses.size > 0) return
+      inflight.delete(socket)
+      socket.removeListener('close', onConnectionClose)
+    }
     const onResponseClose = function (this: ServerResponse): void {
-      inflight.delete(this)
+      forget(this.req.socket as Socket, this)
       // Its connection is idle now: without this, keep-alive would hold `server.close()` open.
       if (drain.#draining) server.closeIdleConnections()
     }
-    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-      inflight.add(res)
+    const onConnectionClose = function (this: Socket): void {
+      const responses = inflight.get(this)
+      inflight.delete(this)
+      for (const res of responses ?? []) res.removeListener('close', onResponseClose)
+    }
+    this.#track = (req, res) => {
+      const socket = req.socket
+      let responses = inflight.get(socket)
+      if (responses === undefined) {
+        inflight.set(socket, (responses = new Set()))
+        socket.once('close', onConnectionClose)
+      }
+      responses.add(res)
       res.once('close', onResponseClose)
-    })
+    }
+    server.on('request', this.#track)
   }
 
   /** True once {@link ServerDrain.begin} was called. */
@@ -76,27 +101,34 @@ export class ServerDrain {
     return this.#closed.promise
   }
 
-  /** Number of responses not completed yet. */
+  /** Number of responses not completed yet, on connections still open. */
   get inflight(): number {
-    return this.#inflight.size
+    let count = 0
+    for (const responses of this.#inflight.values()) count += responses.size
+    return count
   }
 
   /**
    * Starts draining: stops accepting connections, closes idle ones, makes in-flight responses
    * carry `Connection: close`, and answers requests that still arrive on open connections with
-   * 503 + `Connection: close` + `Retry-After` (they never reach the app). Idempotent.
+   * 503 + `Connection: close` + `Retry-After` (they never reach the app; the server's 'request'
+   * listeners stay in place). Idempotent.
    */
   begin(): void {
     if (this.#draining) return
     this.#draining = true
     const { server } = this
     // From now on the app sees no new request: they all get the 503 (Fastify's return503OnClosing).
-    server.removeAllListeners('request')
-    server.on('request', refuse)
-    for (const res of this.#inflight) {
-      if (!res.headersSent) res.setHeader('Connection', 'close')
+    // The server's 'request' listeners, the app's and any other library's, are left as they are.
+    const restore = refuseRequests(server)
+    for (const responses of this.#inflight.values()) {
+      for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close')
     }
-    const closed = (): void => this.#closed.resolve()
+    const closed = (): void => {
+      restore()
+      server.removeListener('request', this.#track)
+      this.#closed.resolve()
+    }
     server.once('close', closed) // when every connection has ended
     server.close((error) => {
       // Not listening (never, or already closing on the caller's order): done once no connection is left.
@@ -108,6 +140,30 @@ export class ServerDrain {
   /** Closes every connection now, in-flight requests included (the deadline passed). */
   force(): void {
     this.server.closeAllConnections()
+  }
+}
+
+/**
+ * Answers every request the server dispatches from now on with the 503, instead of handing it to
+ * its 'request' listeners; returns the function that undoes it. Node's http server dispatches each
+ * request with `server.emit('request', req, res)`: intercepting that one event (rather than
+ * removing listeners) leaves whatever other code put on the server untouched. A refused request
+ * is announced as `'dropRequest'` (request, socket), the event Node itself emits when it answers
+ * a request 503 for going over `maxRequestsPerSocket`.
+ */
+function refuseRequests(server: DrainableServer): () => void {
+  const own = Object.prototype.hasOwnProperty.call(server, 'emit')
+  const emit = server.emit
+  server.emit = function (this: DrainableServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'request') return Reflect.apply(emit, this, [event, ...args])
+    const req = args[0] as IncomingMessage
+    refuse(req, args[1] as ServerResponse)
+    Reflect.apply(emit, this, ['dropRequest', req, req.socket])
+    return true
+  } as DrainableServer['emit']
+  return () => {
+    if (own) server.emit = emit
+    else delete (server as Partial<DrainableServer>).emit
   }
 }
 

@@ -2,6 +2,7 @@
 // connections, requests that arrive while draining, connections still open at the deadline).
 import { once } from 'node:events'
 import http from 'node:http'
+import type net from 'node:net'
 import { createRuntime, type Runtime, ShutdownError, type TaskGroup } from '@taskscope/core'
 import {
   closeServer,
@@ -16,6 +17,8 @@ import {
   rawConnect,
 } from '@taskscope/test-support'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+// ServerDrain is internal: imported from the build by path, for its bookkeeping.
+import { ServerDrain } from '../../dist/runtime/server-drain.js'
 
 let server: http.Server
 let port: number
@@ -99,16 +102,17 @@ describe('runtime.attach (server drain)', () => {
     socket.write('GET /first HTTP/1.1\r\nHost: t\r\n\r\n')
     await started.promise
     const closing = runtime.close({ timeout: Infinity })
-    const arrived = once(server, 'request')
+    const refused = once(server, 'dropRequest') // announced as Node announces its own 503s
     socket.write('GET /late HTTP/1.1\r\nHost: t\r\n\r\n') // same keep-alive connection, after the drain began
-    await arrived
+    const [late] = (await refused) as [http.IncomingMessage]
+    expect(late.url).toBe('/late')
     gate.resolve()
     const text = await response
-    const [first, late] = text.split(/(?=HTTP\/1\.1 )/)
+    const [first, answer] = text.split(/(?=HTTP\/1\.1 )/)
     expect(first).toMatch(/^HTTP\/1\.1 200 /)
-    expect(late).toMatch(/^HTTP\/1\.1 503 /)
-    expect(late).toMatch(/\r\nconnection: close\r\n/i)
-    expect(late).toMatch(/\r\nretry-after: 1\r\n/i)
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /)
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i)
+    expect(answer).toMatch(/\r\nretry-after: 1\r\n/i)
     expect(reached).toEqual(['/first']) // the late request never reached the app
     await closing
   })
@@ -143,5 +147,69 @@ describe('runtime.attach (server drain)', () => {
 
   it('rejects what is not a node:http server', () => {
     expect(() => runtime.attach({} as never)).toThrow(/The "server" argument must be a node:http or node:https Server/)
+  })
+})
+
+describe('ServerDrain bookkeeping', () => {
+  it('keeps nothing for connections destroyed mid-flight with a pipelined response queued', async () => {
+    const drain = new ServerDrain(server)
+    let arrived = deferred<net.Socket>()
+    // Neither is answered: /first holds the connection, /second's response stays queued behind it.
+    handle = (req) => {
+      if (req.url === '/second') arrived.resolve(req.socket)
+    }
+    const connections = 200
+    for (let i = 0; i < connections; i++) {
+      arrived = deferred<net.Socket>()
+      const client = await connect()
+      client.write('GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\n')
+      const serverSide = await arrived.promise
+      if (i === 0) expect(drain.inflight).toBe(2)
+      const closed = once(serverSide, 'close')
+      client.destroy()
+      await closed
+    }
+    expect(drain.inflight).toBe(0)
+  })
+
+  it('keeps nothing after keep-alive responses complete, and no listener piles up on the connection', async () => {
+    const drain = new ServerDrain(server)
+    const sockets = new Set<net.Socket>()
+    const listeners: number[] = []
+    handle = (req, res) => {
+      sockets.add(req.socket)
+      listeners.push(req.socket.listenerCount('close'))
+      res.end('ok')
+    }
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      for (let i = 0; i < 50; i++) expect((await get(`/${i}`, agent)).body).toBe('ok')
+    } finally {
+      agent.destroy()
+    }
+    expect(sockets.size).toBe(1)
+    expect(Math.max(...listeners) - Math.min(...listeners)).toBe(0)
+    const [socket] = sockets
+    if (!socket!.closed) await once(socket!, 'close')
+    expect(drain.inflight).toBe(0)
+  })
+})
+
+describe('ServerDrain and other request listeners', () => {
+  it("leaves another library's 'request' listener on the server after shutdown", async () => {
+    const seen: string[] = []
+    const library = (req: http.IncomingMessage): void => void seen.push(req.url!)
+    server.on('request', library)
+    handle = (_req, res) => res.end('ok')
+    runtime.attach(server)
+    const client = await connect()
+    client.write('GET /before HTTP/1.1\r\nHost: t\r\n\r\n')
+    await client.until((text) => text.includes('\r\n\r\nok'))
+    expect(seen).toEqual(['/before'])
+    await runtime.close({ timeout: Infinity })
+    await client.closed
+    expect(server.listeners('request')).toContain(library)
+    expect(server.listenerCount('request')).toBe(2) // the app's handler and the library's
+    expect(client.received()).toMatch(/^HTTP\/1\.1 200 /)
   })
 })
