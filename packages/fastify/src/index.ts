@@ -66,6 +66,9 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   if (fastify.hasDecorator('concurrency')) throw kit.alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
   const runtime = createRuntime({ threadpool, backgroundTasks, shutdownTimeout, logger: logger ?? fastify.log })
+  // Bounded shutdown: at the deadline the runtime closes connections still open (a slowloris, a
+  // slow body), which would otherwise hold fastify.close() forever. HTTP/2 servers are Fastify's.
+  if (typeof fastify.server.closeAllConnections === 'function') runtime.attach(fastify.server)
 
   fastify.decorate('concurrency', runtime)
   fastify.decorate('backgroundTasks', runtime.backgroundTasks)
