@@ -3,7 +3,7 @@ import { type BackgroundShutdownReport, BackgroundTasks, type BackgroundTasksOpt
 import { ShutdownError } from '../errors.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
 import { kCreate, kToken } from '../internal/symbols.js'
-import { copyOptions, hasMethods, illegalConstructor, validateLimit } from '../internal/validation.js'
+import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
@@ -193,6 +193,9 @@ export class Runtime {
    * running are cancelled with `RequestFinishedError` (logged at warn) and the group is closed;
    * failures nobody observed are logged at error through `options.logger` (or go to
    * `options.onError`). Past the shutdown deadline, groups start cancelled with `ShutdownError`.
+   * Throws a TypeError (`ERR_INVALID_ARG_TYPE`) naming the option when `options.logger` is not a
+   * logger or `options.onError` not a function, and a TypeError/RangeError for a bad `limit` or
+   * `timeout`.
    *
    * @example
    * ```ts
@@ -201,6 +204,7 @@ export class Runtime {
    * ```
    */
   requestGroup(req: HttpRequest, res: HttpResponse, options?: RequestGroupOptions): TaskGroup {
+    if (options !== undefined) checkRequestGroupOptions(options)
     const existing = this.#groups.get(res)
     if (existing !== undefined) return existing
     const group = new TaskGroup({ name: `${req.method} ${req.url}`, limit: options?.limit, timeout: options?.timeout })
@@ -360,6 +364,16 @@ export class Runtime {
     const onError: BackgroundTasksOptions['onError'] = (error, task) =>
       log(logger, 'error', { err: error, task: { id: task.id, name: task.name } }, 'background task failed')
     return new BackgroundTasks({ ...opts, onError: opts.onError ?? onError })
+  }
+}
+
+/** Per request, so only typeof checks, and only for what was given (`limit`/`timeout`: TaskGroup's own). */
+function checkRequestGroupOptions(options: RequestGroupOptions): void {
+  if (typeof options !== 'object' || options === null) throw invalidType('The requestGroup options', 'an object', options)
+  const { logger, onError } = options
+  if (logger !== undefined) validateLogger(logger, 'The "logger" option of requestGroup')
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw invalidType('The "onError" option of requestGroup', 'a function', onError)
   }
 }
 
