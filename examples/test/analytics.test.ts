@@ -30,11 +30,16 @@ describe('analytics (Fastify)', () => {
     expect(server.app.threadpool.stats().completed).toBe(2)
   })
 
-  it('runs its refresh loop as a background task, and stops it on close', async () => {
+  it('runs its refresh loop as a background task, and stops it on close, which is a clean shutdown', async () => {
     const { start } = await example('analytics/fastify.mjs')
-    const server: Started = await start({ port: 0, orders: 10_000 })
+    const lines: Array<{ level: number; msg: string }> = []
+    const logger = { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line)) } }
+    const server: Started = await start({ port: 0, orders: 10_000, logger })
     expect(server.app.backgroundTasks.list()).toMatchObject([{ name: 'analytics: refresh loop', status: 'running' }])
     await server.close()
     expect(server.app.backgroundTasks.active).toBe(0)
+    // The app stopped its own loop: nothing was cut short, so no warning.
+    expect(lines.filter((line) => line.level >= 40)).toEqual([])
+    expect(lines.map((line) => line.msg)).toContain('shut down cleanly')
   })
 })

@@ -75,4 +75,5 @@ export type {
 export { cancellationStatus } from './runtime/escaped-cancellation.js'
 export type { HttpRequest, HttpResponse } from './runtime/response-lifecycle.js'
 export type { DrainableServer } from './runtime/server-drain.js'
+export type { UnfinishedWork } from './runtime/shutdown-report.js'
 export type { LogMethod, RuntimeLogger } from './runtime/logger.js'

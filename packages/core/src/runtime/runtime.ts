@@ -7,6 +7,8 @@ import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
+import { runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
+import type { BackgroundTask } from '../primitives/background-task.js'
 import { TaskGroup } from '../primitives/task-group.js'
 import { getThreadpool, startedSharedThreadpool } from '../threadpool/shared-threadpool.js'
 import { Threadpool } from '../threadpool/threadpool.js'
@@ -67,7 +69,10 @@ export interface RuntimeStats {
   draining: boolean
 }
 
-/** What {@link Runtime.close} did; also logged (at info, or at warn when work was cancelled). */
+/**
+ * What {@link Runtime.close} did; also logged: at warn, naming it, when the shutdown cut work short
+ * (`unfinished` is not empty), else at info.
+ */
 export interface RuntimeCloseSummary {
   /** From the start of shutdown to its end. */
   durationMs: number
@@ -77,6 +82,12 @@ export interface RuntimeCloseSummary {
   background: BackgroundShutdownReport
   /** `'closed'`, `'not-started'` (never used), or `'external'` (the caller's pool, left open). */
   pool: 'closed' | 'not-started' | 'external'
+  /**
+   * The work the shutdown cut short, by name: requests and background tasks it cancelled at the
+   * deadline, and those still running after the grace. Tasks the app cancelled itself while
+   * shutting down are not in it (they count in `background.cancelled`). Empty after a clean shutdown.
+   */
+  unfinished: UnfinishedWork[]
 }
 
 /** `stats().pool` before the pool was ever used: reading it must not start threads. */
@@ -143,6 +154,8 @@ export class Runtime {
   #draining = false
   #expired = false // past the deadline, or closed: new groups start cancelled
   #cancelled = 0
+  #cut: TaskGroup[] = [] // groups cancelled at the deadline
+  #running: BackgroundTask[] | undefined // background tasks running when the drain began
   #deadline: NodeJS.Timeout | undefined
   #drainStart = 0
   #limit = 0
@@ -265,6 +278,7 @@ export class Runtime {
     this.#limit = limit
     this.#drainStart = performance.now()
     this.#grace = Math.min(graceMs, limit)
+    this.#running = runningBackgroundTasks(this.backgroundTasks)
     this.#backgroundPhase = this.backgroundTasks.shutdown({ timeout: Math.min(limit, maxDelay), grace: this.#grace })
     for (const drain of this.#servers.values()) drain.begin()
     // Also for groups created after the wait below ended (Fastify still serves until onClose).
@@ -303,9 +317,13 @@ export class Runtime {
     this.#expired = true
     const requests = { inFlight, cancelled: this.#cancelled, abandoned: this.#live.size }
     const durationMs = Math.round(performance.now() - this.#drainStart)
-    const summary: RuntimeCloseSummary = { durationMs, requests, background, pool }
-    const forced = requests.cancelled + requests.abandoned + background.cancelled + background.abandoned > 0
-    log(this.logger, forced ? 'warn' : 'info', summary, forced ? 'shut down; unfinished work was cancelled' : 'shut down cleanly')
+    const unfinished = unfinishedWork(this.#cut, this.#live, this.#running ?? [])
+    this.#cut = []
+    const summary: RuntimeCloseSummary = { durationMs, requests, background, pool, unfinished }
+    // A registry that cannot list its tasks: only its counts tell what shutdown cut short.
+    const unnamed = this.#running === undefined ? background.cancelled + background.abandoned : 0
+    if (unfinished.length + unnamed > 0) log(this.logger, 'warn', summary, unfinishedMessage(unfinished, unnamed))
+    else log(this.logger, 'info', summary, 'shut down cleanly')
     return summary
   }
 
@@ -327,6 +345,7 @@ export class Runtime {
     const live = [...this.#live].filter((group) => !group.cancelled)
     for (const group of live) group.cancel(new ShutdownError('The request did not complete before the shutdown deadline'))
     this.#cancelled += live.length
+    this.#cut.push(...live)
     if (live.length > 0) log(this.logger, 'warn', { requests: live.length }, 'shutdown deadline passed: request tasks cancelled')
   }
 
