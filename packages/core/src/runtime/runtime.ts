@@ -246,8 +246,11 @@ export class Runtime {
   /**
    * Ties a node:http(s) `server` to shutdown: then it stops accepting connections, in-flight
    * responses carry `Connection: close`, requests still arriving on open keep-alive connections
-   * get 503 + `Retry-After` without reaching the app, and at the deadline every connection is
-   * closed. Call it before `close()`; returns the server. Throws a TypeError for anything else.
+   * get 503 + `Retry-After` without reaching the app (the server emits `'dropRequest'` for each;
+   * its `'request'` listeners are left in place), and once the deadline and a grace have passed
+   * every connection still open is closed, so no client can hold the shutdown. Nothing is kept
+   * per response once it or its connection has closed. Call it before `close()`; returns the
+   * server. Throws a TypeError for anything else.
    *
    * @example
    * ```ts

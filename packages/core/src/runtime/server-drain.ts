@@ -69,7 +69,7 @@ export class ServerDrain {
       socket.removeListener('close', onConnectionClose)
     }
     const onResponseClose = function (this: ServerResponse): void {
-      forget(this.req.socket as Socket, this)
+      if (this.req !== undefined) forget(this.req.socket as Socket, this)
       // Its connection is idle now: without this, keep-alive would hold `server.close()` open.
       if (drain.#draining) server.closeIdleConnections()
     }
