@@ -115,12 +115,12 @@ describe.each(frameworks)('$name: pipelining', (fw) => {
             handler: async ({ taskGroup, params }) => {
               const n = Number(params.n) as 0 | 1
               if (n === 0) {
-                const task = taskGroup.createTask(untilAborted(), { name: 'slow' })
+                const task = taskGroup.createTask((signal) => untilAborted(signal), { name: 'slow' })
                 groups[0].resolve(taskGroup)
                 return task // ends only when the client leaves
               }
               await taskGroup.createTask(async () => 'fast', { name: 'fast' })
-              taskGroup.createTask(untilAborted(straggler), { name: 'straggler' })
+              taskGroup.createTask((signal) => untilAborted(signal, straggler), { name: 'straggler' })
               groups[1].resolve(taskGroup)
               return { n } // ended now, but queued behind the slow response
             },

@@ -4,9 +4,9 @@
 // a few bytes of a declared 1,000-byte body, then nothing. At the deadline the runtime closes
 // every connection still open, on all three adapters.
 import { once } from 'node:events'
+import { cleanup, connectionCount, rawConnect, track } from '@taskscope/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanup, rawConnect, track } from './helpers/clients.ts'
-import { connectionCount, frameworks } from './helpers/servers.ts'
+import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
 
@@ -33,9 +33,7 @@ describe.each(frameworks)('$name: bounded shutdown', (fw) => {
     const slowBody = await rawConnect(app.port)
     await accepted
     const headersRead = once(app.server, 'request')
-    slowBody.write(
-      'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":',
-    )
+    slowBody.write('POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":')
     await headersRead // the request is in flight: the app waits for the rest of its body
     expect(await connectionCount(app.server)).toBe(2)
 

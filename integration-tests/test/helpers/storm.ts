@@ -10,15 +10,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { setImmediate as tick } from 'node:timers/promises'
 import type { TaskGroup } from '@taskscope/core'
-import {
-  codeOf,
-  type Deferred,
-  deferred,
-  httpRequest,
-  keepAliveAgent,
-  rawHttpRequest,
-  untilAborted,
-} from './clients.ts'
+import { codeOf, type Deferred, deferred, httpRequest, keepAliveAgent, rawHttpRequest, untilAborted } from '@taskscope/test-support'
 import type { Framework, Route, RouteContext, StartedApp } from './servers.ts'
 
 type Expected = 'finished' | 'disconnected'
@@ -59,7 +51,7 @@ export function stormServer() {
         try {
           if (mode === 'hang') {
             entered.get(id)?.resolve()
-            return await untilAborted()(signal)
+            return await untilAborted(signal)
           }
           await tick()
           return { id, body: body ?? null }
@@ -125,7 +117,10 @@ export async function storm(app: StartedApp, server: Server, units: number, lane
       const [slow, queued] = [id(), id()]
       expected.set(slow, 'disconnected').set(queued, 'finished')
       const inside = [watch(server.entered, slow), watch(server.answered, queued)]
-      const conn = await pipeline(app.port, [rawHttpRequest({ path: path('hang', slow) }), rawHttpRequest({ method: 'POST', path: path('fast', queued), body: body(queued) })])
+      const conn = await pipeline(app.port, [
+        rawHttpRequest({ path: path('hang', slow) }),
+        rawHttpRequest({ method: 'POST', path: path('fast', queued), body: body(queued) }),
+      ])
       await Promise.all(inside)
       await expectOk(httpRequest(app.port, { path: '/__ping', agent: fresh }).response) // a round trip: the queued response has been ended by now
       conn.destroy()

@@ -152,7 +152,7 @@ export class ServerDrain {
  * a request 503 for going over `maxRequestsPerSocket`.
  */
 function refuseRequests(server: DrainableServer): () => void {
-  const own = Object.prototype.hasOwnProperty.call(server, 'emit')
+  const own = Object.hasOwn(server, 'emit')
   const emit = server.emit
   server.emit = function (this: DrainableServer, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'request') return Reflect.apply(emit, this, [event, ...args])

@@ -1,9 +1,9 @@
 // runtime.requestGroup's options are checked at the call, with coded errors naming the option and
 // the value: a bad onError or logger must not wait for the first failure or disconnect to show.
 import http from 'node:http'
+import { createRuntime, type RequestGroupOptions, type Runtime } from '@taskscope/core'
+import { closeServer, deferred, listenOnLoopback, memoryLogger } from '@taskscope/test-support'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createRuntime, type Runtime, type RequestGroupOptions } from '@taskscope/core'
-import { closeServer, deferred, listenOnLoopback, memoryLogger } from '../helpers.ts'
 
 let server: http.Server
 let port: number
@@ -43,7 +43,11 @@ describe('runtime.requestGroup options', () => {
     ['onError', { onError: 'log it' }, /The "onError" option of requestGroup must be a function\. Received 'log it' \(string\)/],
     ['onError', { onError: null }, /The "onError" option of requestGroup must be a function\. Received null/],
     ['logger', { logger: console.log }, /The "logger" option of requestGroup must be a logger .* Received function log/],
-    ['logger', { logger: { info() {} } }, /The "logger" option of requestGroup must be a logger .* Received \{ info: \[Function: info\] \}/],
+    [
+      'logger',
+      { logger: { info() {} } },
+      /The "logger" option of requestGroup must be a logger .* Received \{ info: \[Function: info\] \}/,
+    ],
     ['options', 'fast', /The requestGroup options must be an object\. Received 'fast' \(string\)/],
   ])('rejects a bad %s at the call: %o', async (_name, options, message) => {
     const error = await attempt(options)

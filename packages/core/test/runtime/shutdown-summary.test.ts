@@ -2,15 +2,15 @@
 // loop the app stopped itself while shutting down is a clean shutdown (logged at info).
 import http from 'node:http'
 import { setInterval as every } from 'node:timers/promises'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { cancellationStatus, createRuntime, type Runtime } from '@taskscope/core'
-import { closeServer, deferred, listenOnLoopback, memoryLogger, untilAborted } from '../helpers.ts'
+import { closeServer, deferred, listenOnLoopback, type MemoryLogger, memoryLogger, untilAborted } from '@taskscope/test-support'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 let server: http.Server
 let port: number
 let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
 let runtime: Runtime
-let log: ReturnType<typeof memoryLogger>
+let log: MemoryLogger
 
 beforeEach(async () => {
   log = memoryLogger()
@@ -83,7 +83,12 @@ describe('the shutdown summary', () => {
     const warning = log.entries.at(-1)!
     expect(warning).toMatchObject({ level: 'warn', fields: summary })
     expect(warning.message).toMatch(/^shut down; unfinished work was cancelled: /)
-    for (const name of ['request "GET /slow"', 'request "GET /hung" (still running)', 'background task "refresh loop"', 'background task "stubborn" (still running)']) {
+    for (const name of [
+      'request "GET /slow"',
+      'request "GET /hung" (still running)',
+      'background task "refresh loop"',
+      'background task "stubborn" (still running)',
+    ]) {
       expect(warning.message).toContain(name)
     }
     expect(warning.message).not.toContain('own loop')
