@@ -86,7 +86,7 @@ describe('the runtime drives it', () => {
   it('plugs into createRuntime({ backgroundTasks }): stats count its jobs, close() shuts it down', async () => {
     const tasks = new BullmqBackgroundTasks({ connection: redis.url, queue: freshQueue(), tasks: [hold], concurrency: 1 })
     // The runtime's option type names the embedded class; it accepts any registry with add and shutdown.
-    const runtime = createRuntime({ backgroundTasks: tasks as never, shutdownTimeout: 50 })
+    const runtime = createRuntime({ backgroundTasks: tasks, shutdownTimeout: 50 })
     const started = new Promise((resolve) => taskEvents.once('started', resolve))
     const job = tasks.add(hold, { tag: 'runtime' })
     await started

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { type BackgroundShutdownReport, BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import { ShutdownError } from '../errors.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
@@ -24,10 +25,13 @@ export interface RuntimeOptions {
    */
   threadpool?: Threadpool | ThreadpoolOptions
   /**
-   * The app's background tasks: a {@link BackgroundTasks}, or its options. Either way `close()`
-   * shuts it down. Default: a new registry whose failures are logged at error.
+   * The app's background tasks: a {@link BackgroundTasks}, its options, or another registry with
+   * the same calls (`BullmqBackgroundTasks` from `@taskscope/bullmq`, for durable jobs on many
+   * machines). Either way `close()` shuts it down. Default: a new registry whose failures are
+   * logged at error. `runtime.backgroundTasks` is the object passed (typed as the embedded
+   * registry: keep your own reference to a distributed one for its own methods).
    */
-  backgroundTasks?: BackgroundTasks | BackgroundTasksOptions
+  backgroundTasks?: BackgroundTasks | BackgroundRegistry | BackgroundTasksOptions
   /**
    * Milliseconds that in-flight requests and background tasks get on shutdown before they are
    * cancelled with {@link ShutdownError}. Keep it below your process manager's hard stop
