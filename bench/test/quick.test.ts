@@ -29,7 +29,7 @@ interface QuickReport {
   rows: Row[]
 }
 
-const SUITES = ['task-group', 'pool', 'http', 'event-loop', 'disconnect', 'memory']
+const SUITES = ['task-group', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq']
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
 
 let report: QuickReport
