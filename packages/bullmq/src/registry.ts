@@ -257,7 +257,10 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    *
    * @example
    * ```ts
-   * app.post('/jobs/:id/cancel', async (request) => backgroundTasks.cancel(request.params.id, 'cancelled by the user'))
+   * app.post('/jobs/:id/cancel', async (request, reply) => {
+   *   await backgroundTasks.cancel(request.params.id, 'cancelled by the user')
+   *   return reply.code(202).send({ id: request.params.id })
+   * })
    * ```
    */
   async cancel(id: string, reason?: unknown): Promise<void> {
