@@ -30,7 +30,8 @@ afterEach(async () => {
 })
 
 describe('distributed newsletter (producer + two workers on BullMQ, child processes)', () => {
-  it('runs a job added over HTTP on a worker, cancels a running one, and stops everything on SIGTERM', async () => {
+  // Four processes start and stop here: room for a slow CI machine.
+  it('runs a job added over HTTP on a worker, cancels a running one, and stops everything on SIGTERM', { timeout: 60_000 }, async () => {
     server = runExample('distributed/start.mjs', { REDIS_URL: '', QUEUE: `smoke-${process.pid}` })
     const [, url] = await server.waitFor(/producer listening on (http:\/\/[\d.:]+),/)
     await server.waitFor(/curl /)
