@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // taskscope benchmarks: every comparison in one run, printed as one table of ratios.
 //
-//   node bench/run.mjs                      full run (about 8 minutes on 2 cores)
+//   node bench/run.mjs                      full run (about 8 minutes on 2 cores, 1.5 of them the bullmq suite)
 //   node bench/run.mjs --quick              tiny counts: checks that every suite runs (CI, npm test)
 //   node bench/run.mjs --only pool,http     some suites only
 //   node bench/run.mjs --json               the rows as JSON on stdout (the table goes to stderr)
@@ -15,7 +15,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { summary, textTable, writeMarkdown } from './lib/report.mjs'
 
-const SUITES = ['task-group', 'pool', 'http', 'event-loop', 'disconnect', 'memory']
+const SUITES = ['task-group', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq']
 
 function parseArgs(argv) {
   const opts = { quick: false, json: false, only: SUITES, write: undefined, parallel: undefined }

@@ -6,9 +6,11 @@
  *
  * @module
  */
-export { BullmqBackgroundTasks } from './registry.js'
-export type { BullmqBackgroundTasksOptions, BullmqShutdownReport, BullmqTaskInfo } from './registry.js'
-export { BullmqTask } from './task-handle.js'
-export type { BullmqTaskStatus } from './task-handle.js'
-export type { BullmqAddOptions, BullmqBackoff } from './options.js'
+
 export type { RedisConnection } from './connection.js'
+export type { BullmqTaskInfo } from './job-info.js'
+export type { BullmqAddOptions, BullmqBackgroundTasksOptions, BullmqBackoff } from './options.js'
+export type { BullmqShutdownReport } from './registry.js'
+export { BullmqBackgroundTasks } from './registry.js'
+export type { BullmqTaskStatus } from './task-handle.js'
+export { BullmqTask } from './task-handle.js'

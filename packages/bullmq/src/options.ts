@@ -1,8 +1,88 @@
-// Validation of the options of BullmqBackgroundTasks and of its add(): every error names the
-// option and shows the value received.
-import { codedError, errorCodes, isTaskDefinition } from '@taskscope/core/adapter'
-import type { TaskAddOptions, TaskDefinition } from '@taskscope/core'
+// The options of BullmqBackgroundTasks and of its add(), and their validation: every error names
+// the option and shows the value received.
+
 import { inspect } from 'node:util'
+import type { TaskAddOptions, TaskDefinition } from '@taskscope/core'
+import { codedError, errorCodes, isTaskDefinition } from '@taskscope/core/adapter'
+import { type RedisConnection, type ResolvedConnection, resolveConnection } from './connection.js'
+
+/** Options of {@link BullmqBackgroundTasks}. */
+export interface BullmqBackgroundTasksOptions {
+  /** Where Redis is: a `redis://` URL or ioredis options. Every process of the app uses the same. */
+  connection: RedisConnection
+  /** The BullMQ queue's name, shared by every process of the app. Default: `'taskscope'`. */
+  queue?: string
+  /** BullMQ's key prefix. Default: `'bull'`. */
+  prefix?: string
+  /** The tasks this process can run (and read back by name). Default: none. */
+  tasks?: readonly TaskDefinition[]
+  /** Jobs this process runs at once; 0: it only adds and reads. Default: 1 when `tasks` is not empty, else 0. */
+  concurrency?: number
+  /**
+   * Called in the process that ran a job with each failed attempt, and with Redis trouble (a lost
+   * connection, Redis down at start) with `task` undefined. Default: `console.error`.
+   */
+  onError?: (error: unknown, task: { id: string; name: string } | undefined) => void
+  /** BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled. Default: 30000. */
+  lockDuration?: number
+  /** BullMQ's `stalledInterval` (ms): how often stalled jobs are looked for and returned to the queue. Default: 30000. */
+  stalledInterval?: number
+  /** BullMQ's `maxStalledCount`: how many times a job may stall before it fails. Default: 1. */
+  maxStalledCount?: number
+  /** Finished jobs kept in Redis for `get()` (BullMQ's `removeOnComplete` / `removeOnFail` counts). Default: 1000 / 5000. */
+  keep?: { completed?: number; failed?: number }
+}
+
+export type OnError = NonNullable<BullmqBackgroundTasksOptions['onError']>
+
+/** The `onError` default: one line on stderr. */
+export const defaultOnError: OnError = (error, task) => {
+  const what = task === undefined ? 'the background queue' : `background task "${task.name}" (${task.id})`
+  console.error(`taskscope: ${what} failed:`, error)
+}
+
+/** {@link BullmqBackgroundTasksOptions}, checked, with the defaults filled in. */
+export interface RegistrySettings {
+  connection: ResolvedConnection
+  queue: string
+  prefix: string
+  definitions: Map<string, TaskDefinition>
+  concurrency: number
+  onError: OnError
+  keep: { completed: number; failed: number }
+  lockDuration: number | undefined
+  stalledInterval: number | undefined
+  maxStalledCount: number | undefined
+}
+
+/** Checks the options of BullmqBackgroundTasks (without touching the caller's object) and fills in the defaults. */
+export function registrySettings(options: BullmqBackgroundTasksOptions): RegistrySettings {
+  if (options === undefined) throw invalidType('The BullmqBackgroundTasks options', 'an object with a "connection"', options)
+  const opts = copyOptions(options, 'The BullmqBackgroundTasks options')
+  const connection = resolveConnection(opts.connection)
+  const queue = stringOption(opts.queue, 'The "queue" option') ?? 'taskscope'
+  const prefix = stringOption(opts.prefix, 'The "prefix" option') ?? 'bull'
+  const definitions = definitionsOption(opts.tasks)
+  const concurrency = integerOption(opts.concurrency, 'The "concurrency" option', 0) ?? (definitions.size > 0 ? 1 : 0)
+  if (opts.onError !== undefined && typeof opts.onError !== 'function')
+    throw invalidType('The "onError" option', 'a function', opts.onError)
+  const keep = copyOptions(opts.keep, 'The "keep" option')
+  return {
+    connection,
+    queue,
+    prefix,
+    definitions,
+    concurrency,
+    onError: opts.onError ?? defaultOnError,
+    keep: {
+      completed: integerOption(keep.completed, 'The "keep.completed" option', 0) ?? 1000,
+      failed: integerOption(keep.failed, 'The "keep.failed" option', 0) ?? 5000,
+    },
+    lockDuration: integerOption(opts.lockDuration, 'The "lockDuration" option', 1),
+    stalledInterval: integerOption(opts.stalledInterval, 'The "stalledInterval" option', 1),
+    maxStalledCount: integerOption(opts.maxStalledCount, 'The "maxStalledCount" option', 0),
+  }
+}
 
 /** Retry delays between attempts: a fixed number of milliseconds, or BullMQ's own backoff settings. */
 export type BullmqBackoff = number | { type: 'fixed' | 'exponential'; delay: number; jitter?: number }
@@ -46,8 +126,14 @@ export function copyOptions<T extends object>(options: T | undefined, what: stri
 export function integerOption(value: unknown, what: string, min: number): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number') throw invalidType(what, 'a number', value)
-  if (!Number.isInteger(value) || value < min || value > 2 ** 31 - 1) throw outOfRange(what, `an integer from ${min} to ${2 ** 31 - 1}`, value)
+  if (!Number.isInteger(value) || value < min || value > 2 ** 31 - 1)
+    throw outOfRange(what, `an integer from ${min} to ${2 ** 31 - 1}`, value)
   return value
+}
+
+/** A duration in ms for shutdown: an integer from 0, or Infinity (wait as long as it takes). */
+export function durationOption(value: unknown, what: string): number | undefined {
+  return value === Infinity ? Infinity : integerOption(value, what, 0)
 }
 
 export function stringOption(value: unknown, what: string): string | undefined {
@@ -85,7 +171,8 @@ export function definitionsOption(value: unknown): Map<string, TaskDefinition> {
   for (const [index, task] of value.entries()) {
     if (!isTaskDefinition(task)) throw invalidType(`The "tasks[${index}]" option`, 'a defineTask() task', task)
     const other = definitions.get(task.name)
-    if (other !== undefined && other !== task) throw invalidValue(`The "tasks[${index}]" option`, `a task whose name is not already taken ("${task.name}")`, task)
+    if (other !== undefined && other !== task)
+      throw invalidValue(`The "tasks[${index}]" option`, `a task whose name is not already taken ("${task.name}")`, task)
     definitions.set(task.name, task)
   }
   return definitions

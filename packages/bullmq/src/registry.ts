@@ -1,94 +1,33 @@
+// BullmqBackgroundTasks: the registry's calls on a BullMQ queue. Its parts live next to it:
+// options.ts (settings), control.ts (our Redis client), job-events.ts (handles hear how their jobs
+// end), job-info.ts (get, list), cancellation.ts (cancel by id), runner.ts (the jobs run here).
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import {
-  type BackgroundRegistry,
-  type BackgroundShutdownOptions,
-  ClosedError,
-  type TaskDefinition,
-} from '@taskscope/core'
+import { type BackgroundRegistry, type BackgroundShutdownOptions, ClosedError, type TaskDefinition } from '@taskscope/core'
 import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
-import { type Job, type JobType, Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
-import {
-  closeClient,
-  firstConnection,
-  isConnectionError,
-  type RedisConnection,
-  type ResolvedConnection,
-  resolveConnection,
-} from './connection.js'
+import { Queue } from 'bullmq'
+import { cancelJob } from './cancellation.js'
+import { closeClient } from './connection.js'
+import { Control } from './control.js'
 import { JobEvents } from './job-events.js'
+import { type BullmqTaskInfo, listJobs, readJob } from './job-info.js'
 import {
-  backoffOption,
   type BullmqAddOptions,
+  type BullmqBackgroundTasksOptions,
+  backoffOption,
   copyOptions,
-  definitionsOption,
+  durationOption,
   integerOption,
   invalidType,
   jobIdOption,
-  stringOption,
+  type RegistrySettings,
+  registrySettings,
 } from './options.js'
-import { cancelChannel, Runner, type RunnerReport } from './runner.js'
-import { cancelledMark, fromLogLines, fromWire } from './wire.js'
+import { Runner, type RunnerReport } from './runner.js'
 import { BullmqTask, type BullmqTaskStatus, kToken } from './task-handle.js'
-
-/** Options of {@link BullmqBackgroundTasks}. */
-export interface BullmqBackgroundTasksOptions {
-  /** Where Redis is: a `redis://` URL or ioredis options. Every process of the app uses the same. */
-  connection: RedisConnection
-  /** The BullMQ queue's name, shared by every process of the app. Default: `'taskscope'`. */
-  queue?: string
-  /** BullMQ's key prefix. Default: `'bull'`. */
-  prefix?: string
-  /** The tasks this process can run (and read back by name). Default: none. */
-  tasks?: readonly TaskDefinition[]
-  /** Jobs this process runs at once; 0: it only adds and reads. Default: 1 when `tasks` is not empty, else 0. */
-  concurrency?: number
-  /**
-   * Called in the process that ran a job with each failed attempt, and with Redis trouble (a lost
-   * connection, Redis down at start) with `task` undefined. Default: `console.error`.
-   */
-  onError?: (error: unknown, task: { id: string; name: string } | undefined) => void
-  /** BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled. Default: 30000. */
-  lockDuration?: number
-  /** BullMQ's `stalledInterval` (ms): how often stalled jobs are looked for and returned to the queue. Default: 30000. */
-  stalledInterval?: number
-  /** BullMQ's `maxStalledCount`: how many times a job may stall before it fails. Default: 1. */
-  maxStalledCount?: number
-  /** Finished jobs kept in Redis for `get()` (BullMQ's `removeOnComplete` / `removeOnFail` counts). Default: 1000 / 5000. */
-  keep?: { completed?: number; failed?: number }
-}
-
-/** One entry of {@link BullmqBackgroundTasks.list}. */
-export interface BullmqTaskInfo {
-  id: string
-  name: string
-  status: BullmqTaskStatus
-  /** When it was added. */
-  addedAt: Date
-  /** When its current (or last) attempt started. */
-  startedAt: Date | undefined
-  /** When it finished. */
-  finishedAt: Date | undefined
-  /** Attempts made so far. */
-  attempts: number
-  /** The worker (`host:pid`) running it or that ran it last. */
-  processedBy: string | undefined
-  /** From `get()`: the result of a fulfilled job. */
-  result?: unknown
-  /** From `get()`: the error of a rejected or cancelled job (with `name`, `message`, `code`). */
-  error?: Error
-}
 
 /** What {@link BullmqBackgroundTasks.shutdown} found, counting the jobs running in this process when it was called. */
 export interface BullmqShutdownReport extends RunnerReport {}
-
-const defaultOnError: NonNullable<BullmqBackgroundTasksOptions['onError']> = (error, task) => {
-  const what = task === undefined ? 'the background queue' : `background task "${task.name}" (${task.id})`
-  console.error(`taskscope: ${what} failed:`, error)
-}
-
-const queuedTypes: JobType[] = ['waiting', 'delayed', 'prioritized', 'waiting-children']
 
 /**
  * The app's background tasks on BullMQ (Redis): the calls of the embedded `BackgroundTasks`, but
@@ -115,74 +54,38 @@ const queuedTypes: JobType[] = ['waiting', 'delayed', 'prioritized', 'waiting-ch
 export class BullmqBackgroundTasks implements BackgroundRegistry {
   /** The BullMQ queue's name. */
   readonly queueName: string
-  readonly #connection: ResolvedConnection
-  readonly #prefix: string
-  readonly #definitions: Map<string, TaskDefinition>
-  readonly #onError: NonNullable<BullmqBackgroundTasksOptions['onError']>
-  readonly #keep: { completed: number; failed: number }
-  readonly #control: Redis
+  readonly #settings: RegistrySettings
+  readonly #control: Control
   readonly #queue: Queue
   readonly #events: JobEvents
   readonly #runner: Runner | undefined
   readonly #handles = new Map<string, BullmqTask<any>>()
   readonly #stores = new Map<string, Promise<void>>()
-  #start!: Promise<void>
-  #startFailed = false
-  #troubleSeen = new Set<string>()
   #shutdown: Promise<BullmqShutdownReport> | undefined
 
   constructor(options: BullmqBackgroundTasksOptions) {
-    if (options === undefined) throw invalidType('The BullmqBackgroundTasks options', 'an object with a "connection"', options)
-    const opts = copyOptions(options, 'The BullmqBackgroundTasks options')
-    this.#connection = resolveConnection(opts.connection)
-    this.queueName = stringOption(opts.queue, 'The "queue" option') ?? 'taskscope'
-    this.#prefix = stringOption(opts.prefix, 'The "prefix" option') ?? 'bull'
-    this.#definitions = definitionsOption(opts.tasks)
-    const concurrency = integerOption(opts.concurrency, 'The "concurrency" option', 0) ?? (this.#definitions.size > 0 ? 1 : 0)
-    if (opts.onError !== undefined && typeof opts.onError !== 'function') throw invalidType('The "onError" option', 'a function', opts.onError)
-    this.#onError = opts.onError ?? defaultOnError
-    const keep = copyOptions(opts.keep, 'The "keep" option')
-    this.#keep = {
-      completed: integerOption(keep.completed, 'The "keep.completed" option', 0) ?? 1000,
-      failed: integerOption(keep.failed, 'The "keep.failed" option', 0) ?? 5000,
-    }
-    const lockDuration = integerOption(opts.lockDuration, 'The "lockDuration" option', 1)
-    const stalledInterval = integerOption(opts.stalledInterval, 'The "stalledInterval" option', 1)
-    const maxStalledCount = integerOption(opts.maxStalledCount, 'The "maxStalledCount" option', 0)
-
-    this.#control = this.#connection.create()
-    this.#control.on('error', this.#trouble)
-    let connected = false
-    this.#control.on('ready', () => {
-      connected = true
-      this.#troubleSeen.clear()
-    })
-    this.#control.on('close', () => {
-      if (!connected || this.#shutdown !== undefined) return
-      connected = false
-      const message = `Lost the connection to Redis at ${this.#connection.label} (background queue "${this.queueName}"): reconnecting; jobs stay in Redis`
-      this.#trouble(codedError(Error, errorCodes.queueUnavailable, message))
-    })
-    this.#start = this.#connected()
-    this.#start.catch(this.#trouble)
-    const connection = this.#connection.options
-    this.#queue = new Queue(this.queueName, { connection, prefix: this.#prefix })
-    this.#queue.on('error', this.#trouble)
-    this.#events = new JobEvents(this.queueName, this.#prefix, connection, this.#control, this.#handles, this.#trouble)
+    const settings = (this.#settings = registrySettings(options))
+    const { connection, queue, prefix } = settings
+    this.queueName = queue
+    this.#control = new Control(connection, queue, settings.onError)
+    const trouble = this.#control.trouble
+    this.#queue = new Queue(queue, { connection: connection.options, prefix })
+    this.#queue.on('error', trouble)
+    this.#events = new JobEvents(queue, prefix, connection.options, this.#control.client, this.#handles, trouble)
     this.#events.reader = this.#queue
-    if (concurrency > 0) {
+    if (settings.concurrency > 0) {
       this.#runner = new Runner({
-        queue: this.queueName,
-        prefix: this.#prefix,
-        connection: this.#connection,
-        definitions: this.#definitions,
-        concurrency,
+        queue,
+        prefix,
+        connection,
+        definitions: settings.definitions,
+        concurrency: settings.concurrency,
         workerName: `${hostname()}:${process.pid}`,
-        lockDuration,
-        stalledInterval,
-        maxStalledCount,
-        failed: (error, task) => this.#onError(error, task),
-        trouble: this.#trouble,
+        lockDuration: settings.lockDuration,
+        stalledInterval: settings.stalledInterval,
+        maxStalledCount: settings.maxStalledCount,
+        failed: (error, task) => settings.onError(error, task),
+        trouble,
       })
     }
   }
@@ -228,7 +131,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
       (error) => {
         this.#stores.delete(id)
         this.#events.fail(handle, error)
-        this.#trouble(error)
+        this.#control.trouble(error)
       },
     )
     return handle
@@ -254,7 +157,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    * ```
    */
   async ready(): Promise<void> {
-    await this.#connected()
+    await this.#control.connected()
     await this.#runner?.ready()
   }
 
@@ -271,43 +174,25 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    */
   async get(id: string): Promise<BullmqTaskInfo | undefined> {
     if (typeof id !== 'string') throw invalidType('The "id" argument', 'a string', id)
-    await this.#connected()
-    const job = await this.#queue.getJob(id)
-    if (job === undefined || job === null) return undefined
-    const state = await job.getState()
-    const status: BullmqTaskStatus = state === 'active' ? 'running' : state === 'completed' ? 'fulfilled' : state === 'failed' ? 'rejected' : 'queued'
-    const info = toInfo(job, status)
-    if (status === 'fulfilled') info.result = job.returnvalue
-    if (info.status === 'rejected' || info.status === 'cancelled') {
-      const { logs } = await this.#queue.getJobLogs(id, -1, -1)
-      const wire = fromLogLines(logs)
-      info.error = fromWire(wire, job.failedReason ?? '', job.name)
-    }
-    return info
+    await this.#control.connected()
+    return readJob(this.#queue, id)
   }
 
   /**
    * The jobs in the queue, from every process: by default the queued and running ones (at most
    * `limit`, 1000 by default, per status), with names, statuses and timestamps.
+   *
+   * @example
+   * ```ts
+   * const failed = await backgroundTasks.list({ status: ['rejected'], limit: 50 })
+   * ```
    */
   async list(options?: { status?: readonly BullmqTaskStatus[]; limit?: number }): Promise<BullmqTaskInfo[]> {
     const opts = copyOptions(options, 'The list options')
     const limit = integerOption(opts.limit, 'The "limit" option', 1) ?? 1000
     const statuses = opts.status ?? ['queued', 'running']
-    await this.#connected()
-    const types = (status: BullmqTaskStatus): JobType[] =>
-      status === 'queued' ? queuedTypes : status === 'running' ? ['active'] : status === 'fulfilled' ? ['completed'] : ['failed']
-    const out: BullmqTaskInfo[] = []
-    for (const status of new Set(statuses)) {
-      if (status === 'cancelled' && statuses.includes('rejected')) continue
-      const jobs = await this.#queue.getJobs(types(status), 0, limit - 1)
-      for (const job of jobs) {
-        if (job === undefined || job === null) continue
-        const info = toInfo(job, status)
-        if (info.status === status || (status === 'rejected' && statuses.includes('cancelled'))) out.push(info)
-      }
-    }
-    return out
+    await this.#control.connected()
+    return listJobs(this.#queue, statuses, limit)
   }
 
   /**
@@ -325,10 +210,9 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   shutdown(options?: BackgroundShutdownOptions): Promise<BullmqShutdownReport> {
     if (this.#shutdown !== undefined) return this.#shutdown
     const opts = copyOptions(options, 'The shutdown options')
-    const duration = (value: unknown, what: string): number | undefined =>
-      value === Infinity ? Infinity : integerOption(value, what, 0)
-    const timeout = duration(opts.timeout, 'The "timeout" option') ?? 5000
-    const grace = duration(opts.grace, 'The "grace" option') ?? 1000
+    const timeout = durationOption(opts.timeout, 'The "timeout" option') ?? 5000
+    const grace = durationOption(opts.grace, 'The "grace" option') ?? 1000
+    this.#control.closing()
     return (this.#shutdown = this.#close(timeout, grace))
   }
 
@@ -341,38 +225,27 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const report = (await this.#runner?.shutdown(timeout, grace)) ?? { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
     // Adds already under way finish (or fail) before the connections close: a job is never half-added.
     await Promise.allSettled(this.#stores.values())
-    const away = this.#control.status !== 'ready' // then closing politely would wait for Redis to come back
+    const away = !this.#control.ready // then closing politely would wait for Redis to come back
     await this.#events.close(away)
     // Bounded: with Redis away, BullMQ's close may wait for a connection that never comes.
     let timer: NodeJS.Timeout | undefined
-    const closed = this.#queue.close().catch(this.#trouble)
+    const closed = this.#queue.close().catch(this.#control.trouble)
     await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.min(grace, 1000))))])
     clearTimeout(timer)
-    await closeClient(this.#control)
+    await closeClient(this.#control.client)
     return report
   }
 
-  /** Resolves once Redis answers; rejects with ERR_QUEUE_UNAVAILABLE at the first failure before that. */
-  #connected(): Promise<void> {
-    if (this.#control.status === 'ready') return Promise.resolve()
-    if (this.#start !== undefined && !this.#startFailed) return this.#start
-    // First call, or Redis was down the last time we asked: ask again (ioredis keeps reconnecting).
-    this.#startFailed = false
-    this.#start = firstConnection(this.#control, this.#connection.label, this.queueName)
-    this.#start.catch(() => (this.#startFailed = true))
-    return this.#start
-  }
-
   async #store(handle: BullmqTask<any>, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
-    await this.#connected()
+    await this.#control.connected()
     // Listen first: the job's events cannot be missed, however fast another process runs it.
     await this.#events.subscribed()
     await this.#queue.add(handle.name, data, {
       jobId: handle.id,
       ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      removeOnComplete: { count: this.#keep.completed },
-      removeOnFail: { count: this.#keep.failed },
+      removeOnComplete: { count: this.#settings.keep.completed },
+      removeOnFail: { count: this.#settings.keep.failed },
     })
   }
 
@@ -384,7 +257,10 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    *
    * @example
    * ```ts
-   * app.post('/jobs/:id/cancel', async (request) => backgroundTasks.cancel(request.params.id, 'cancelled by the user'))
+   * app.post('/jobs/:id/cancel', async (request, reply) => {
+   *   await backgroundTasks.cancel(request.params.id, 'cancelled by the user')
+   *   return reply.code(202).send({ id: request.params.id })
+   * })
    * ```
    */
   async cancel(id: string, reason?: unknown): Promise<void> {
@@ -394,53 +270,10 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
 
   #cancel = (handle: BullmqTask<any>, reason: unknown): Promise<void> => this.#cancelJob(handle.id, reason)
 
-  /** A queued job is removed; a running one is told to stop wherever it runs. */
   async #cancelJob(id: string, reason: unknown): Promise<void> {
     await this.#stores.get(id)
-    await this.#connected()
-    const job = await this.#queue.getJob(id)
-    if (job === undefined || job === null) return
-    const state = await job.getState()
-    if (state === 'completed' || state === 'failed' || state === 'unknown') return
-    if (state !== 'active') {
-      try {
-        await job.remove()
-        this.#events.removed(id)
-        return
-      } catch {
-        // It started meanwhile (BullMQ refuses to remove a locked job): stop it where it runs.
-      }
-    }
-    const text = reason === undefined ? undefined : reason instanceof Error ? reason.message : String(reason)
-    await this.#control.publish(cancelChannel(this.#prefix, this.queueName), JSON.stringify({ id, reason: text }))
-  }
-
-  /** Redis trouble: reported once per kind of failure until the connection is ready again, never thrown. */
-  #trouble = (error: unknown): void => {
-    // A connection going down or not coming up is reported once, by the control client, naming the connection.
-    if (isConnectionError(error)) return
-    const key = error instanceof Error ? `${error.name}:${error.message}` : String(error)
-    if (this.#troubleSeen.has(key)) return
-    this.#troubleSeen.add(key)
-    try {
-      this.#onError(error, undefined)
-    } catch (hookError) {
-      defaultOnError(new AggregateError([error, hookError], 'The onError hook threw'), undefined)
-    }
-  }
-}
-
-function toInfo(job: Job, listed: BullmqTaskStatus): BullmqTaskInfo {
-  let status = listed
-  if (listed === 'rejected' && job.failedReason?.startsWith(cancelledMark)) status = 'cancelled'
-  return {
-    id: job.id!,
-    name: job.name,
-    status,
-    addedAt: new Date(job.timestamp),
-    startedAt: job.processedOn ? new Date(job.processedOn) : undefined,
-    finishedAt: job.finishedOn ? new Date(job.finishedOn) : undefined,
-    attempts: job.attemptsMade,
-    processedBy: job.processedBy,
+    await this.#control.connected()
+    const outcome = await cancelJob(this.#queue, this.#control.client, this.#settings.prefix, id, reason)
+    if (outcome === 'removed') this.#events.removed(id)
   }
 }

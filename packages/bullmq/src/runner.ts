@@ -5,6 +5,7 @@ import { CancelledError, isCancellation, ShutdownError, type TaskDefinition } fr
 import { validateTaskData } from '@taskscope/core/adapter'
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { cancelChannel, parseCancelRequest } from './cancellation.js'
 import { closeClient, type ResolvedConnection } from './connection.js'
 import { cancelledFailure, toLogLine, toWire } from './wire.js'
 
@@ -47,11 +48,6 @@ interface Run {
   shutdown: boolean
   outcome: Outcome | undefined
   readonly done: Promise<void>
-}
-
-/** The channel on which cancel requests for running jobs travel, one per queue. */
-export function cancelChannel(prefix: string, queue: string): string {
-  return `${prefix}:${queue}:taskscope:cancel`
 }
 
 export class Runner {
@@ -159,20 +155,15 @@ export class Runner {
   }
 
   #onCancelRequest = (_channel: string, message: string): void => {
-    let request: { id?: unknown; reason?: unknown }
-    try {
-      request = JSON.parse(message)
-    } catch {
-      return
-    }
-    if (typeof request.id !== 'string') return
-    const reason = typeof request.reason === 'string' ? request.reason : undefined
-    if (this.#worker.cancelJob(request.id, reason)) return
+    const request = parseCancelRequest(message)
+    if (request === undefined) return
+    const { id, reason } = request
+    if (this.#worker.cancelJob(id, reason)) return
     // Not running here (yet): BullMQ may have handed it to us a moment ago, before our processor
     // started. Remember the request briefly, so the processor starts it cancelled.
-    this.#forget(request.id)
-    const timer = setTimeout(() => this.#pendingCancels.delete(request.id as string), pendingCancelMs).unref()
-    this.#pendingCancels.set(request.id, { reason, timer })
+    this.#forget(id)
+    const timer = setTimeout(() => this.#pendingCancels.delete(id), pendingCancelMs).unref()
+    this.#pendingCancels.set(id, { reason, timer })
   }
 
   #forget(id: string): void {

@@ -141,6 +141,24 @@ describe('D5: shutdown returns unfinished jobs to the queue', () => {
     expect([await count(`starts:${tag}`), await count(`completions:${tag}`)]).toEqual([2, 1])
   })
 
+  it('a job that ignores its signal past the grace is abandoned; once its lock expires another process runs it', async () => {
+    const queue = freshQueue()
+    const tag = `${queue}-abandoned`
+    const fast = { lockDuration: 1000, stalledInterval: 500 }
+    const producer = await startMachine({ url: redis.url, queue, concurrency: 0 })
+    const leaving = await startMachine({ url: redis.url, queue, concurrency: 1, ...fast })
+    await producer.call({ cmd: 'add', task: 'stubborn', data: { tag, ms: 3000 }, id: 'abandoned-1' })
+    await started(leaving, tag)
+    const report = await leaving.call({ cmd: 'shutdown', timeout: 50, grace: 50 })
+    expect(report).toEqual({ completed: 0, failed: 0, cancelled: 0, abandoned: 1, requeued: 0 })
+    expect(await leaving.next((m) => m.event === 'aborted')).toMatchObject({ reason: 'ShutdownError' })
+    // The process manager's hard stop: the abandoned run never finishes there.
+    await leaving.kill()
+    const next = await startMachine({ url: redis.url, queue, concurrency: 1, ...fast })
+    expect(await settled(producer, 'abandoned-1')).toMatchObject({ status: 'fulfilled', value: { tag, pid: next.pid } })
+    expect([await count(`starts:${tag}`), await count(`completions:${tag}`)]).toEqual([2, 1])
+  })
+
   it('lets a job that finishes within the timeout complete', async () => {
     const queue = freshQueue()
     const tag = `${queue}-drain`

@@ -1,0 +1,69 @@
+// Distributed newsletter: start.mjs runs its own redis-server, two worker processes and a Fastify
+// producer. A job added over HTTP completes on one of the workers; another is cancelled while it
+// runs; SIGTERM stops every process and exits 0.
+import { afterEach, describe, expect, it } from 'vitest'
+import { type ExampleProcess, post, request, runExample } from './helpers.ts'
+
+let server: ExampleProcess | undefined
+
+/** The pids start.mjs printed for its children (redis, worker-1, worker-2, producer). */
+const childPids = (output: string): number[] => [...output.matchAll(/^(?:redis|worker-\d|producer): pid (\d+)$/gm)].map((m) => Number(m[1]))
+
+/** Whether a process with this pid exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
+    throw error
+  }
+}
+
+afterEach(async () => {
+  if (server === undefined) return
+  // When the test stopped before SIGTERM: start.mjs is killed, and its children with it, by pid.
+  const pids = childPids(server.stdout)
+  await server.close()
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL')
+  server = undefined
+})
+
+describe('distributed newsletter (producer + two workers on BullMQ, child processes)', () => {
+  // Four processes start and stop here: room for a slow CI machine.
+  it('runs a job added over HTTP on a worker, cancels a running one, and stops everything on SIGTERM', { timeout: 60_000 }, async () => {
+    server = runExample('distributed/start.mjs', { REDIS_URL: '', QUEUE: `smoke-${process.pid}` })
+    const [, url] = await server.waitFor(/producer listening on (http:\/\/[\d.:]+),/)
+    await server.waitFor(/curl /)
+    const pids = childPids(server.stdout)
+    expect(pids).toHaveLength(4)
+
+    const hello = await post(`${url}/newsletter`, { subject: 'Hello', recipients: 3, msPerEmail: 10 })
+    expect(hello).toMatchObject({ status: 202, body: { status: 'queued' } })
+    const done = await request(`${url}/jobs/${hello.body.id}/wait`)
+    expect(done.body).toMatchObject({
+      status: 'fulfilled',
+      result: { subject: 'Hello', sent: 3, sentBy: expect.stringMatching(/^worker-[12]$/) },
+    })
+    await server.waitFor(new RegExp(`\\[${done.body.result.sentBy}\\] sent "Hello" to 3 subscribers`))
+    expect((await request(`${url}/jobs/${hello.body.id}`)).body).toMatchObject({ status: 'fulfilled', attempts: 1 })
+
+    const long = await post(`${url}/newsletter`, { subject: 'Long', recipients: 10_000, id: 'long-1' })
+    expect(long).toMatchObject({ status: 202, body: { id: 'long-1', status: 'queued' } })
+    const [, worker] = await server.waitFor(/\[(worker-[12])\] sending "Long"/)
+    expect((await request(`${url}/jobs/long-1/cancel`, { method: 'POST' })).status).toBe(202)
+    expect((await request(`${url}/jobs/long-1/wait`)).body).toMatchObject({
+      status: 'cancelled',
+      error: { name: 'CancelledError', code: 'ERR_CANCELLED' },
+    })
+    await server.waitFor(new RegExp(`\\[${worker}\\] stopped "Long" after \\d+ of 10000 emails \\(CancelledError: cancelled over HTTP\\)`))
+    expect((await request(`${url}/jobs/long-1`)).body).toMatchObject({ status: 'cancelled', attempts: 1 })
+
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+    expect(server.stdout).toMatch(/\[worker-1\] shut down: \{"completed":0/)
+    expect(server.stdout).toMatch(/\[worker-2\] shut down: \{"completed":0/)
+    expect(server.stderr).toBe('')
+    expect(pids.filter(alive)).toEqual([])
+  })
+})
