@@ -2,7 +2,8 @@
 // producer. A job added over HTTP completes on one of the workers; another is cancelled while it
 // runs; SIGTERM stops every process and exits 0.
 import { afterEach, describe, expect, it } from 'vitest'
-import { type ExampleProcess, post, request, runExample } from './helpers.ts'
+import { type NodeProcess as ExampleProcess, post, request } from '@taskscope/test-support'
+import { runExample } from './helpers.ts'
 
 let server: ExampleProcess | undefined
 
