@@ -6,46 +6,19 @@ import {
   ClientDisconnectedError,
   createRuntime,
   RequestFinishedError,
-  type Runtime,
   TaskGroup,
   TaskGroupError,
   Threadpool,
 } from '@taskscope/core'
 import {
-  closeServer,
   deferred,
-  type HttpResponse,
-  httpRequest,
-  listenOnLoopback,
-  type MemoryLogger,
   memoryLogger,
-  rawConnect,
   untilAborted,
 } from '@taskscope/test-support'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { connect, fixture, get, log, port, runtime, server, useRuntimeServer } from './server-fixture.ts'
 
-let server: http.Server
-let port: number
-let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
-let runtime: Runtime
-let log: MemoryLogger
-
-beforeEach(async () => {
-  log = memoryLogger()
-  runtime = createRuntime({ logger: log.logger })
-  server = http.createServer((req, res) => handle(req, res))
-  port = await listenOnLoopback(server)
-})
-
-afterEach(async () => {
-  await closeServer(server)
-  await runtime.close({ timeout: 0 })
-})
-
-/** A GET on a fresh connection (or on `agent`'s), read to the end. */
-const get = (path: string, agent: http.Agent | false = false): Promise<HttpResponse> => httpRequest(port, { path, agent }).response
-
-const connect = () => rawConnect(port)
+useRuntimeServer()
 
 describe('createRuntime options', () => {
   it('validates every option up front, naming it and showing the value', () => {
@@ -144,7 +117,7 @@ describe('createRuntime options', () => {
 describe('runtime.requestGroup', () => {
   it('costs nothing until used, then returns the same group for the request', async () => {
     const seen = deferred<TaskGroup[]>()
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       expect(runtime.stats().requests.active).toBe(0)
       const groups = [runtime.requestGroup(req, res), runtime.requestGroup(req, res)]
       expect(runtime.stats().requests.active).toBe(1)
@@ -160,7 +133,7 @@ describe('runtime.requestGroup', () => {
 
   it('cancels the group with ClientDisconnectedError when the client goes away, logged at info', async () => {
     const started = deferred<TaskGroup>()
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       const group = runtime.requestGroup(req, res)
       group.createTask(untilAborted)
       started.resolve(group)
@@ -179,7 +152,7 @@ describe('runtime.requestGroup', () => {
 
   it('replays a disconnect when the group is created after the client left', async () => {
     const created = deferred<TaskGroup>()
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       await once(res, 'close')
       created.resolve(runtime.requestGroup(req, res))
     }
@@ -194,7 +167,7 @@ describe('runtime.requestGroup', () => {
 
   it('never reports a completed response as a disconnect: the signal ends with RequestFinishedError', async () => {
     const done = deferred<TaskGroup>()
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       const group = runtime.requestGroup(req, res)
       for await (const _ of req); // a POST body, read in full
       const value = await group.createTask(async () => 'value')
@@ -213,7 +186,7 @@ describe('runtime.requestGroup', () => {
 
   it('cancels tasks still running when the response completes with RequestFinishedError, logged at warn', async () => {
     const straggler = deferred<unknown>()
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       const group = runtime.requestGroup(req, res)
       group.createTask(untilAborted).then(undefined, straggler.resolve)
       res.end('early')
@@ -228,7 +201,7 @@ describe('runtime.requestGroup', () => {
   it('logs failures nobody observed at error through the request logger', async () => {
     const requestLog = memoryLogger()
     const boom = new Error('boom')
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       const group = runtime.requestGroup(req, res, { logger: requestLog.logger })
       group.createTask(async () => {
         throw boom
@@ -245,7 +218,7 @@ describe('runtime.requestGroup', () => {
 
   it('hands unobserved failures to onError instead, when given', async () => {
     const seen = deferred<unknown>()
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       runtime.requestGroup(req, res, { onError: seen.resolve }).createTask(() => Promise.reject(new Error('x')))
       res.end()
     }

@@ -3,45 +3,18 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import type net from 'node:net'
-import { createRuntime, type Runtime, ShutdownError, type TaskGroup } from '@taskscope/core'
+import { ShutdownError, type TaskGroup } from '@taskscope/core'
 import {
-  closeServer,
   connectionCount,
   deferred,
-  type HttpResponse,
-  httpRequest,
-  listenOnLoopback,
-  type MemoryLogger,
-  memoryLogger,
   type RawConnection,
-  rawConnect,
 } from '@taskscope/test-support'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { connect, fixture, get, runtime, server, useRuntimeServer } from './server-fixture.ts'
 // ServerDrain is internal: imported from the build by path, for its bookkeeping.
 import { ServerDrain } from '../../dist/runtime/server-drain.js'
 
-let server: http.Server
-let port: number
-let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
-let runtime: Runtime
-let log: MemoryLogger
-
-beforeEach(async () => {
-  log = memoryLogger()
-  runtime = createRuntime({ logger: log.logger })
-  server = http.createServer((req, res) => handle(req, res))
-  port = await listenOnLoopback(server)
-})
-
-afterEach(async () => {
-  await closeServer(server)
-  await runtime.close({ timeout: 0 })
-})
-
-/** A GET on a fresh connection (or on `agent`'s), read to the end. */
-const get = (path: string, agent: http.Agent | false = false): Promise<HttpResponse> => httpRequest(port, { path, agent }).response
-
-const connect = () => rawConnect(port)
+useRuntimeServer()
 
 /** Everything a raw connection received, once the server has closed it. */
 async function rawResponse(connection: RawConnection): Promise<string> {
@@ -53,7 +26,7 @@ describe('runtime.attach (server drain)', () => {
   it('closes idle keep-alive connections, lets a slow request finish with Connection: close, then resolves', async () => {
     const gate = deferred<void>()
     const slowStarted = deferred<void>()
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       if (req.url === '/slow') {
         slowStarted.resolve()
         await gate.promise
@@ -88,7 +61,7 @@ describe('runtime.attach (server drain)', () => {
     const reached: string[] = []
     const gate = deferred<void>()
     const started = deferred<void>()
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       reached.push(req.url!)
       res.writeHead(200, { 'Content-Length': '2' })
       res.flushHeaders() // headers out before the drain: this response cannot carry Connection: close
@@ -119,7 +92,7 @@ describe('runtime.attach (server drain)', () => {
 
   it('at the deadline cancels groups with ShutdownError and closes connections that are still open', async () => {
     const started = deferred<TaskGroup>()
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       const group = runtime.requestGroup(req, res)
       group.createTask(() => new Promise(() => {})) // ignores its signal: never ends by itself
       started.resolve(group)
@@ -155,7 +128,7 @@ describe('ServerDrain bookkeeping', () => {
     const drain = new ServerDrain(server)
     let arrived = deferred<net.Socket>()
     // Neither is answered: /first holds the connection, /second's response stays queued behind it.
-    handle = (req) => {
+    fixture.handle = (req) => {
       if (req.url === '/second') arrived.resolve(req.socket)
     }
     const connections = 200
@@ -176,7 +149,7 @@ describe('ServerDrain bookkeeping', () => {
     const drain = new ServerDrain(server)
     const sockets = new Set<net.Socket>()
     const listeners: number[] = []
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       sockets.add(req.socket)
       listeners.push(req.socket.listenerCount('close'))
       res.end('ok')
@@ -200,7 +173,7 @@ describe('ServerDrain and other request listeners', () => {
     const seen: string[] = []
     const library = (req: http.IncomingMessage): void => void seen.push(req.url!)
     server.on('request', library)
-    handle = (_req, res) => res.end('ok')
+    fixture.handle = (_req, res) => res.end('ok')
     runtime.attach(server)
     const client = await connect()
     client.write('GET /before HTTP/1.1\r\nHost: t\r\n\r\n')

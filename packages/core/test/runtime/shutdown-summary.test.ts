@@ -2,27 +2,12 @@
 // loop the app stopped itself while shutting down is a clean shutdown (logged at info).
 import http from 'node:http'
 import { setInterval as every } from 'node:timers/promises'
-import { cancellationStatus, createRuntime, type Runtime } from '@taskscope/core'
-import { closeServer, deferred, listenOnLoopback, type MemoryLogger, memoryLogger, untilAborted } from '@taskscope/test-support'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { cancellationStatus, } from '@taskscope/core'
+import { deferred, untilAborted } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
+import { fixture, log, port, runtime, useRuntimeServer } from './server-fixture.ts'
 
-let server: http.Server
-let port: number
-let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
-let runtime: Runtime
-let log: MemoryLogger
-
-beforeEach(async () => {
-  log = memoryLogger()
-  runtime = createRuntime({ logger: log.logger })
-  server = http.createServer((req, res) => handle(req, res))
-  port = await listenOnLoopback(server)
-})
-
-afterEach(async () => {
-  await closeServer(server)
-  await runtime.close({ timeout: 0 })
-})
+useRuntimeServer()
 
 /** A refresh loop like the analytics example's: ticks until its signal aborts. */
 const refreshLoop = async (signal: AbortSignal): Promise<void> => {
@@ -46,7 +31,7 @@ describe('the shutdown summary', () => {
 
   it('names what the shutdown cut short, at warn: requests and background tasks, cancelled or still running', async () => {
     const started = { slow: deferred<void>(), hung: deferred<void>() }
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       const group = runtime.requestGroup(req, res)
       if (req.url === '/hung') {
         group.createTask(() => new Promise(() => {})) // ignores its signal; the response never ends

@@ -1,48 +1,21 @@
-// runtime.close: waiting for requests and background tasks, the deadline, the pool, the summary.
-import http from 'node:http'
+
 import {
   ClosedError,
   cancellationStatus,
-  createRuntime,
   getThreadpool,
-  type Runtime,
   runInThreadpool,
   ShutdownError,
   type TaskGroup,
 } from '@taskscope/core'
 import {
-  closeServer,
   deferred,
   flush,
-  type HttpResponse,
-  httpRequest,
-  listenOnLoopback,
-  type MemoryLogger,
-  memoryLogger,
   untilAborted,
 } from '@taskscope/test-support'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { fixture, get, log, runtime, useRuntimeServer } from './server-fixture.ts'
 
-let server: http.Server
-let port: number
-let handle: (req: http.IncomingMessage, res: http.ServerResponse) => void
-let runtime: Runtime
-let log: MemoryLogger
-
-beforeEach(async () => {
-  log = memoryLogger()
-  runtime = createRuntime({ logger: log.logger })
-  server = http.createServer((req, res) => handle(req, res))
-  port = await listenOnLoopback(server)
-})
-
-afterEach(async () => {
-  await closeServer(server)
-  await runtime.close({ timeout: 0 })
-})
-
-/** A GET on a fresh connection (or on `agent`'s), read to the end. */
-const get = (path: string, agent: http.Agent | false = false): Promise<HttpResponse> => httpRequest(port, { path, agent }).response
+useRuntimeServer()
 
 describe('runtime.close', () => {
   it('is idempotent, refuses background tasks at once, and logs a summary at info', async () => {
@@ -69,7 +42,7 @@ describe('runtime.close', () => {
   it('waits for in-flight requests and background tasks that finish in time', async () => {
     const gate = deferred<void>()
     const started = deferred<void>()
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       const group = runtime.requestGroup(req, res)
       started.resolve()
       res.end(await group.createTask(gate.promise.then(() => 'finished')))
@@ -90,7 +63,7 @@ describe('runtime.close', () => {
 
   it('cancels leftovers with ShutdownError at the deadline, and logs the summary at warn', async () => {
     const started = deferred<void>()
-    handle = async (req, res) => {
+    fixture.handle = async (req, res) => {
       const group = runtime.requestGroup(req, res)
       started.resolve()
       try {
@@ -114,7 +87,7 @@ describe('runtime.close', () => {
   it('creates request groups already cancelled once the deadline has passed', async () => {
     await runtime.close({ timeout: 0 })
     const created = deferred<TaskGroup>()
-    handle = (req, res) => {
+    fixture.handle = (req, res) => {
       created.resolve(runtime.requestGroup(req, res))
       res.end()
     }
