@@ -75,6 +75,7 @@ export type {
   RuntimeStats,
 } from './runtime/runtime.js'
 export { cancellationStatus } from './runtime/escaped-cancellation.js'
+export type { AfterResponseMethods, AfterWork } from './runtime/after-response.js'
 export type { HttpRequest, HttpResponse } from './runtime/response-lifecycle.js'
 export type { DrainableServer } from './runtime/server-drain.js'
 export type { UnfinishedWork } from './runtime/shutdown-report.js'
