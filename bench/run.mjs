@@ -15,7 +15,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { summary, textTable, writeMarkdown } from './lib/report.mjs'
 
-const SUITES = ['task-group', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq']
+const SUITES = ['task-group', 'request-cpu', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq']
 
 function parseArgs(argv) {
   const opts = { quick: false, json: false, only: SUITES, write: undefined, parallel: undefined }

@@ -19,7 +19,7 @@
 import http from 'node:http'
 import http2 from 'node:http2'
 import type { AddressInfo, Socket } from 'node:net'
-import type { BackgroundTasks, RuntimeStats, TaskGroup, Threadpool } from '@taskscope/core'
+import type { AfterResponseMethods, BackgroundTasks, RuntimeStats, TaskGroup, Threadpool } from '@taskscope/core'
 import { concurrency as expressConcurrency } from '@taskscope/express'
 import concurrencyPlugin from '@taskscope/fastify'
 import { concurrency as koaConcurrency } from '@taskscope/koa'
@@ -43,6 +43,10 @@ export interface RouteContext {
   socket: Socket | undefined
   status(code: number): void
   header(name: string, value: string): void
+  /** `request.after` / `req.after` / `ctx.after`, called on the framework's own object. */
+  after: AfterResponseMethods['after']
+  /** `request.waitUntil` / `req.waitUntil` / `ctx.waitUntil`, called on the framework's own object. */
+  waitUntil: AfterResponseMethods['waitUntil']
 }
 
 export type Handler = (ctx: RouteContext) => unknown
@@ -246,6 +250,8 @@ const fastifyFramework: Framework = {
             socket: request.raw.httpVersionMajor === 1 ? request.raw.socket : undefined,
             status: (code) => void reply.code(code),
             header: (name, value) => void reply.header(name, value),
+            after: (work) => request.after(work),
+            waitUntil: (work) => request.waitUntil(work),
           })
           if (reply.sent) return reply
           return reply.send(value === undefined ? '' : value)
@@ -303,6 +309,8 @@ const expressFramework: Framework = {
           socket: req.socket,
           status: (code) => void res.status(code),
           header: (name, value) => void res.setHeader(name, value),
+          after: (work) => req.after(work),
+          waitUntil: (work) => req.waitUntil(work),
         })
         if (res.headersSent) return
         if (value === undefined) res.end()
@@ -381,6 +389,8 @@ const koaFramework: Framework = {
           socket: ctx.req.httpVersionMajor === 1 ? ctx.req.socket : undefined,
           status: (code) => void (ctx.status = code),
           header: (name, value) => void ctx.set(name, value),
+          after: (work) => ctx.after(work),
+          waitUntil: (work) => ctx.waitUntil(work),
         })
         ctx.body = value === undefined ? '' : value
         return

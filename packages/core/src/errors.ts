@@ -68,6 +68,8 @@ export const errorCodes = {
   notRegistered: 'ERR_TASKSCOPE_NOT_REGISTERED',
   /** An Error: per-route options (`c.route()`) given after the request's task group was already created. */
   groupCreated: 'ERR_TASKSCOPE_GROUP_CREATED',
+  /** An Error: the work given to `group.start()` returned before it called `ready()`. */
+  taskNotStarted: 'ERR_TASK_NOT_STARTED',
 } as const
 
 /** One of the codes in {@link errorCodes}. */

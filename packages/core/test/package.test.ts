@@ -59,6 +59,7 @@ describe('@taskscope/core package', () => {
         'createBackgroundTask',
         'createRuntime',
         'createTaskGroup',
+        'currentTaskGroup',
         'defineTask',
         'errorCodes',
         'firstSuccessful',

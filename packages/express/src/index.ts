@@ -7,12 +7,14 @@
  * @module
  */
 import { IncomingMessage, type ServerResponse } from 'node:http'
+import type { AfterResponseMethods } from '@taskscope/core'
 import { type BackgroundTasks, createRuntime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
 
 declare global {
   namespace Express {
-    interface Request {
+    /** `req.after(work)` and `req.waitUntil(work)`: work after the response, in the app's background tasks. */
+    interface Request extends AfterResponseMethods {
       /**
        * The request's TaskGroup, created on first use. Its signal aborts with
        * `ClientDisconnectedError` when the client goes away before the response completes;
@@ -52,7 +54,7 @@ export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
   route(options: RouteConcurrencyOptions): Middleware
 }
 
-type ScopedRequest = IncomingMessage & { log?: unknown }
+type ScopedRequest = IncomingMessage & { log?: unknown; baseUrl?: string; route?: { path?: unknown } }
 
 // The getters live on a prototype shared by every request (no closure per request).
 const binding = kit.requestBinding<ScopedRequest>({
@@ -62,6 +64,7 @@ const binding = kit.requestBinding<ScopedRequest>({
   install: 'app.use(concurrency()) before your routes',
   request: (req) => req,
   groupOptions: (req) => ({ logger: kit.asLogger(req.log) }),
+  route: (req) => (typeof req.route?.path === 'string' ? `${req.baseUrl ?? ''}${req.route.path}` : undefined),
 })
 const hosts = new WeakSet<object>()
 
@@ -116,7 +119,7 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
     installAccessors(req)
     const draining = kit.drainingAnswer(runtime, req)
     if (draining !== undefined) return send(res, draining)
-    next()
+    binding.run(req, next)
   }
 
   const errorHandler = (): ConcurrencyErrorHandler =>

@@ -1,6 +1,6 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 import type { Server } from 'node:http'
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import type { BackgroundTask, BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
 import { type ConcurrencyMiddleware, concurrency } from '@taskscope/express'
 import express from 'express'
 import { expectTypeOf } from 'vitest'
@@ -43,3 +43,12 @@ app.get('/report', c.route({ timeout: 2_000, limit: 4 }), (req, res) => {
 })
 // @ts-expect-error unknown option (typo)
 c.route({ timout: 2_000 })
+
+// req.after / req.waitUntil: typed with no cast, returning background tasks.
+app.get('/after', (req, res) => {
+  expectTypeOf(req.after(async (_signal, outcome) => outcome?.code)).toEqualTypeOf<BackgroundTask<string | undefined>>()
+  expectTypeOf(req.waitUntil(async () => 1)).toEqualTypeOf<BackgroundTask<number>>()
+  // @ts-expect-error after takes a function
+  req.after('audit')
+  res.end()
+})

@@ -7,14 +7,16 @@
  * @module
  */
 
+import type { AfterResponseMethods } from '@taskscope/core'
 import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { restoreLog, silenceLog, tieHandlerTimeout } from './lifecycle.js'
+import { handlerDeadline, restoreLog, silenceLog, tieHandlerTimeout } from './lifecycle.js'
 
 declare module 'fastify' {
-  interface FastifyRequest {
+  /** `request.after(work)` and `request.waitUntil(work)`: work after the response, in the app's background tasks. */
+  interface FastifyRequest extends AfterResponseMethods {
     /**
      * The request's TaskGroup, created on first use. Its signal aborts with
      * `ClientDisconnectedError` when the client goes away before the response completes; tasks
@@ -58,8 +60,9 @@ const binding = kit.requestBinding<FastifyRequest>({
   adapter: '@taskscope/fastify',
   install: 'register it at the root, before your routes',
   request: (request) => request.raw,
-  groupOptions: (request) => ({ logger: request.log, ...request.routeOptions.config?.concurrency }),
+  groupOptions: (request) => ({ logger: request.log, ...handlerDeadline(request) }),
   created: tieHandlerTimeout,
+  route: (request) => request.routeOptions.url,
 })
 
 const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function taskscope(fastify, options) {
@@ -75,7 +78,10 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   fastify.decorate('threadpool', { getter: () => runtime.threadpool }) // the pool starts on first use
   // Request decorators must not be objects in Fastify 5: null holders plus a lazy getter.
   for (const key of binding.keys) fastify.decorateRequest(key, null)
-  fastify.decorateRequest('taskGroup', { getter: binding.accessors.taskGroup!.get as (this: FastifyRequest) => TaskGroup })
+  for (const key of Reflect.ownKeys(binding.accessors)) {
+    const { get, value } = binding.accessors[key as string]!
+    fastify.decorateRequest(key as string, get === undefined ? value : { getter: get as (this: FastifyRequest) => unknown })
+  }
 
   // A route's config.concurrency is checked when the route is added, not at its first request.
   fastify.addHook('onRoute', function checkRouteConfig({ config, method, url }) {
@@ -85,7 +91,7 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
 
   fastify.addHook('onRequest', function mount(request, reply, done) {
     binding.mount(request, runtime, reply.raw)
-    done()
+    binding.run(request, done)
   })
 
   // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...).

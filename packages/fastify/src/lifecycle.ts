@@ -2,7 +2,19 @@
 // error handler's log line for a cancellation that taskscope has logged already.
 
 import { type TaskGroup, TimeoutError } from '@taskscope/core'
+import type { RouteGroupOptions } from '@taskscope/core/adapter'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+
+/**
+ * The route's `config.concurrency`, with Fastify's handlerTimeout (5.8+) as the group's timeout
+ * when it is the earlier one, so that `group.deadline` tells when Fastify gives up on the handler.
+ */
+export function handlerDeadline(request: FastifyRequest): RouteGroupOptions | undefined {
+  const config = request.routeOptions.config?.concurrency as RouteGroupOptions | undefined
+  const { handlerTimeout } = request.routeOptions
+  if (handlerTimeout === undefined || handlerTimeout <= 0 || (config?.timeout ?? Infinity) <= handlerTimeout) return config
+  return { ...config, timeout: handlerTimeout }
+}
 
 /**
  * Fastify's handlerTimeout (5.8+) aborts request.signal with FST_ERR_HANDLER_TIMEOUT: the

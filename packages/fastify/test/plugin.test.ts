@@ -266,6 +266,24 @@ describe('per-route config.concurrency and handlerTimeout', () => {
     )
   })
 
+  it("takes Fastify's handlerTimeout as the group's deadline when it is earlier than config.concurrency.timeout", async () => {
+    const { app } = createApp()
+    await app.register(concurrencyPlugin)
+    const budget = async (request: { taskGroup: { remaining(): number; deadline: number | undefined } }) => ({
+      remaining: request.taskGroup.remaining(),
+      hasDeadline: request.taskGroup.deadline !== undefined,
+    })
+    app.get('/handler-first', { handlerTimeout: 10_000, config: { concurrency: { timeout: 60_000 } } }, budget)
+    app.get('/route-first', { handlerTimeout: 60_000, config: { concurrency: { timeout: 10_000 } } }, budget)
+    app.get('/none', budget)
+    for (const url of ['/handler-first', '/route-first']) {
+      const { remaining } = (await app.inject(url)).json()
+      expect(remaining).toBeGreaterThan(9_000)
+      expect(remaining).toBeLessThanOrEqual(10_000)
+    }
+    expect((await app.inject('/none')).json()).toEqual({ remaining: null, hasDeadline: false }) // Infinity is JSON null
+  })
+
   it("ends the request's tasks with a TimeoutError when Fastify's handlerTimeout fires", async () => {
     const { app } = createApp()
     await app.register(concurrencyPlugin)

@@ -1,6 +1,6 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import type { BackgroundTask, BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin, type FastifyConcurrencyOptions } from '@taskscope/fastify'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { expectTypeOf } from 'vitest'
@@ -40,3 +40,15 @@ app.get('/', async (request) => {
 app.get('/report', { config: { concurrency: { timeout: 2_000, limit: 4 } } }, async () => 'ok')
 // @ts-expect-error timeout is a number of milliseconds
 app.get('/bad', { config: { concurrency: { timeout: '2s' } } }, async () => 'ok')
+
+// request.after / request.waitUntil: typed with no cast, returning background tasks.
+app.get('/after', async (request) => {
+  expectTypeOf(request.after(async (signal, outcome) => Number(outcome === undefined && !signal.aborted))).toEqualTypeOf<
+    BackgroundTask<number>
+  >()
+  expectTypeOf(request.waitUntil(async () => 'x')).toEqualTypeOf<BackgroundTask<string>>()
+  expectTypeOf(request.waitUntil(Promise.resolve(true))).toEqualTypeOf<BackgroundTask<boolean>>()
+  // @ts-expect-error after takes a function
+  request.after(Promise.resolve(1))
+  return 'ok'
+})

@@ -7,13 +7,15 @@
  * @module
  */
 
+import type { AfterResponseMethods } from '@taskscope/core'
 import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
 import type Koa from 'koa'
 import { backgroundFailure, taskFailures, withBackgroundErrors } from './errors.js'
 
 declare module 'koa' {
-  interface BaseContext {
+  /** `ctx.after(work)` and `ctx.waitUntil(work)`: work after the response, in the app's background tasks. */
+  interface BaseContext extends AfterResponseMethods {
     /**
      * The request's TaskGroup, created on first use. Its signal aborts with
      * `ClientDisconnectedError` when the client goes away before the response completes; tasks
@@ -54,7 +56,7 @@ export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
 }
 
 // The getters live on `app.context` (every ctx's prototype), defined once per app.
-const binding = kit.requestBinding<AnyContext & { log?: unknown }>({
+const binding = kit.requestBinding<AnyContext & { log?: unknown; _matchedRoute?: unknown }>({
   name: 'ctx',
   namespace: 'koa',
   adapter: 'concurrency()',
@@ -67,6 +69,8 @@ const binding = kit.requestBinding<AnyContext & { log?: unknown }>({
       for (const failure of taskFailures(error)) ctx.app.emit('error', failure, ctx)
     },
   }),
+  // @koa/router's matched pattern, when it is installed.
+  route: (ctx) => (typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined),
 })
 
 function send(ctx: AnyContext, { status, headers, body }: kit.HttpAnswer): void {
@@ -118,7 +122,7 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
     const draining = kit.drainingAnswer(runtime, ctx.req)
     if (draining !== undefined) return send(ctx, draining)
     try {
-      await next()
+      await binding.run(ctx, next)
     } catch (error) {
       const logger = kit.asLogger(ctx.log) ?? runtime.logger
       const answer = kit.answerCancellation(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })

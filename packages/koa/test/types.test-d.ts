@@ -1,6 +1,6 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 import type { Server } from 'node:http'
-import type { BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import type { BackgroundTask, BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
 import { type ConcurrencyMiddleware, concurrency } from '@taskscope/koa'
 import Koa from 'koa'
 import { expectTypeOf } from 'vitest'
@@ -52,3 +52,11 @@ app.use(c.route({ timeout: 2_000, limit: 4 }))
 typed.use(c.route({ limit: 1 }))
 // @ts-expect-error unknown option (typo)
 c.route({ timout: 2_000 })
+
+// ctx.after / ctx.waitUntil: typed with no cast, returning background tasks.
+new Koa().use(async (ctx) => {
+  expectTypeOf(ctx.after(async () => 'done')).toEqualTypeOf<BackgroundTask<string>>()
+  expectTypeOf(ctx.waitUntil(async () => 1)).toEqualTypeOf<BackgroundTask<number>>()
+  // @ts-expect-error after takes a function
+  ctx.after(1)
+})

@@ -18,3 +18,11 @@ export const kObserved = Symbol('taskscope.observed')
 export const kWhenSettled = Symbol('taskscope.whenSettled')
 /** The argument that proves a constructor was called by its own factory. */
 export const kToken = Symbol('taskscope.token')
+/** TaskGroup, and a request object of an adapter: the group `currentTaskGroup()` returns in its scope. */
+export const kCurrentGroup = Symbol('taskscope.currentGroup')
+/** TaskGroup: a child group learns that its parent must close it now. */
+export const kCloseAsChild = Symbol('taskscope.closeAsChild')
+/** TaskGroup: a child group tells its parent it was cancelled by a failure. */
+export const kChildFailed = Symbol('taskscope.childFailed')
+/** Runtime: the registry that runs closures (`after`, `waitUntil`): the app's, or a local one. */
+export const kClosureTasks = Symbol('taskscope.closureTasks')

@@ -69,6 +69,12 @@ export function validateString(value: unknown, what: string): string | undefined
   return value
 }
 
+export function validateBoolean(value: unknown, what: string): boolean | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'boolean') throw invalidType(what, 'a boolean', value)
+  return value
+}
+
 export function validateFunction<F extends (...args: never[]) => unknown>(value: unknown, what: string): F {
   if (typeof value !== 'function') throw invalidType(what, 'a function', value)
   return value as F

@@ -4,6 +4,7 @@ import { type CancelledError, isCancellation } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { cancellationOf, isWork, runWork, type Work } from '../internal/run-work.js'
 import { Settleable } from '../internal/settleable.js'
+import { detached } from './current-task-group.js'
 import { kCreate, kObserved, kToken, kWhenSettled } from '../internal/symbols.js'
 import { copyOptions, illegalConstructor, invalidType, validateString } from '../internal/validation.js'
 
@@ -54,7 +55,8 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     this.startedAt = new Date()
     this.#onSettled = onSettled
     this.#bare = typeof work !== 'function'
-    runWork(work, this.#controller.signal, this.#fulfilled, this.#rejected)
+    // Background work belongs to no task group: `currentTaskGroup()` is undefined in it.
+    detached(runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
   }
 
   /** `'running'`, `'fulfilled'`, `'rejected'` or `'cancelled'`. */

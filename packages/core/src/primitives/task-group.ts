@@ -6,13 +6,26 @@ import { deferred, type Deferred } from '../internal/deferred.js'
 import {
   copyOptions,
   invalidType,
+  validateBoolean,
   validateDuration,
   validateInteger,
   validateSignal,
   validateString,
 } from '../internal/validation.js'
 import { isWork } from '../internal/run-work.js'
-import { kAbort, kCreate, kError, kObserved, kStart, kTaskSettled } from '../internal/symbols.js'
+import {
+  kAbort,
+  kChildFailed,
+  kCloseAsChild,
+  kCreate,
+  kCurrentGroup,
+  kError,
+  kObserved,
+  kStart,
+  kTaskSettled,
+} from '../internal/symbols.js'
+import { enterGroup } from './current-task-group.js'
+import { type StartWork, startTask } from './group-start.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
 
 /** Options of {@link TaskGroup}. */
@@ -25,9 +38,33 @@ export interface TaskGroupOptions {
   timeout?: number
   /** A name for errors and logs. */
   name?: string
+  /**
+   * `true` (the default): the first failure cancels every other task. `false` (a supervisor, as
+   * Kotlin's `supervisorScope`): a failure cancels nothing, the other tasks run on, and `close()`
+   * still rejects with a {@link TaskGroupError} of the failures nobody observed.
+   */
+  failFast?: boolean
+}
+
+/** Options of {@link TaskGroup.child}: those of a group, without `signal` (the parent is the parent). */
+export interface ChildTaskGroupOptions {
+  /** Cancels the child (alone) with a {@link TimeoutError} this many ms after it was created. */
+  timeout?: number
+  /** At most this many of the child's tasks run at once. */
+  limit?: number
+  /** Whether the child's first failure cancels its other tasks (and, through its parent, the parent's). Default: true. */
+  failFast?: boolean
+  /** A name for errors and logs; also the name of the child's task in the parent. */
+  name?: string
 }
 
 type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
+
+const startTaskNow = (task: Task<unknown>): void => task[kStart]()
+/** A child closed by its user: they got its failures; only its cancellation reaches the parent. */
+const keepCancellation = (error: unknown): void => {
+  if (isCancellation(error)) throw error
+}
 
 /**
  * A scope for concurrent tasks (asyncio.TaskGroup semantics): it waits for every task it started,
@@ -59,6 +96,13 @@ export class TaskGroup implements AsyncDisposable {
   #running = 0
   #created = 0
   #failures: Task<unknown>[] = []
+  #failFast: boolean
+  #deadline: number | undefined
+  #parentGroup: TaskGroup | undefined
+  // Child groups by their task in this group; a child's task settles when the child has closed.
+  #children = new Map<Task<unknown>, TaskGroup>()
+  #childTasks = new WeakSet<Task<unknown>>()
+  #onClose: ((closing: Promise<void>, byUser: boolean) => void) | undefined
   #cancelKind: CancelKind | undefined
   #idle: Deferred<void> | undefined
   #closing: Promise<void> | undefined
@@ -71,6 +115,8 @@ export class TaskGroup implements AsyncDisposable {
     this.#limit = validateInteger(opts.limit, 'The "limit" option', 1, true) ?? Infinity
     const timeout = validateDuration(opts.timeout, 'The "timeout" option')
     this.name = validateString(opts.name, 'The "name" option')
+    this.#failFast = validateBoolean(opts.failFast, 'The "failFast" option') ?? true
+    if (timeout !== undefined) this.#deadline = Date.now() + timeout
 
     if (this.#parent?.aborted) {
       this.#onParentAbort()
@@ -190,7 +236,7 @@ export class TaskGroup implements AsyncDisposable {
    * ```
    */
   createTask<T>(work: TaskWork<T>, options?: TaskOptions): Task<Awaited<T>> {
-    if (this.#closed) throw new ClosedError(`The task group${this.name ? ` "${this.name}"` : ''} is closed`)
+    if (this.#closed) throw this.#closedError()
     if (!isWork(work)) {
       throw invalidType('The "work" argument', 'a function or a promise', work)
     }
@@ -203,12 +249,98 @@ export class TaskGroup implements AsyncDisposable {
       task[kAbort](this.#reason)
     } else if (this.#running < this.#limit) {
       this.#running++
-      task[kStart]()
+      enterGroup(this, startTaskNow, task)
     } else {
       // Queued work starts later, from whichever task frees the slot: keep its caller's context.
       this.#queue.push({ task, run: AsyncLocalStorage.snapshot() })
     }
     return task
+  }
+
+  /**
+   * Starts `work(signal, ready)` as a task of the group and resolves with the value it passes to
+   * `ready(value)`, while the task keeps running in the group (a listener, a subscription, a warm
+   * cache). Until `ready` is called the task is the caller's: if the work throws, `start` rejects
+   * with that error and the group is not failed; if it returns first, `start` rejects with an
+   * error of code `ERR_TASK_NOT_STARTED`; if it is cancelled first, with the {@link CancelledError}.
+   * After `ready`, the task is like any other (its failure is the group's). Calls of `ready` after
+   * the first do nothing.
+   *
+   * Rejects with {@link ClosedError} once `close()` has finished, and with a TypeError when `work`
+   * is not a function.
+   *
+   * @example
+   * ```ts
+   * const port = await group.start(async (signal, ready) => {
+   *   const server = http.createServer(handler).listen(0)
+   *   await once(server, 'listening')
+   *   ready(server.address().port)
+   *   await once(signal, 'abort')
+   *   server.close()
+   * })
+   * ```
+   */
+  start<T = unknown>(work: StartWork<T>, options?: TaskOptions): Promise<T> {
+    return startTask(this, work, options)
+  }
+
+  /**
+   * The moment (epoch ms) the group's `timeout` ends, or the earlier one of a parent group
+   * (see {@link TaskGroup.child}); `undefined` without one (a plain `signal` parent gives none).
+   */
+  get deadline(): number | undefined {
+    const parent = this.#parentGroup?.deadline
+    const own = this.#deadline
+    return parent === undefined || (own !== undefined && own < parent) ? own : parent
+  }
+
+  /**
+   * Milliseconds left until {@link TaskGroup.deadline}, never below 0; Infinity without a deadline.
+   * Pass it on as the budget of a call that takes a timeout of its own.
+   *
+   * @example
+   * ```ts
+   * await pool.run(render, [doc], { signal: group.signal, timeout: group.remaining() })
+   * ```
+   */
+  remaining(): number {
+    const deadline = this.deadline
+    return deadline === undefined ? Infinity : Math.max(0, deadline - Date.now())
+  }
+
+  /**
+   * A nested group that is a task of this one: cancelled when this group is cancelled, its
+   * deadline the earlier of its own `timeout` and this group's, its failures this group's
+   * failures (with `failFast`, a failure in the child cancels this group too), and this group's
+   * `close()` closes it and waits for its tasks. Its own `timeout` cancels the child alone, which
+   * is not a failure. It takes no slot of this group's `limit`. You may close it yourself
+   * (`await using`): then its failures are thrown to you, not to this group. On a cancelled group
+   * it is returned cancelled.
+   *
+   * Throws {@link ClosedError} once `close()` has finished; a TypeError/RangeError for invalid options.
+   *
+   * @example
+   * ```ts
+   * const optional = group.child({ failFast: false, timeout: 300 })
+   * optional.createTask((signal) => fetchRecommendations(id, { signal }))
+   * ```
+   */
+  child(options?: ChildTaskGroupOptions): TaskGroup {
+    if (this.#closed) throw this.#closedError()
+    const { timeout, limit, failFast, name } = copyOptions(options, 'The child group options')
+    const child = new TaskGroup({ timeout, limit, failFast, name })
+    child.#parentGroup = this
+    const ended = deferred<void>()
+    child.#onClose = (closing, byUser) => ended.resolve(byUser ? closing.then(undefined, keepCancellation) : closing)
+    const task = Task[kCreate](this, () => ended.promise, child.name ?? `Child-${++this.#created}`)
+    this.#live.add(task)
+    this.#children.set(task, child)
+    this.#childTasks.add(task)
+    if (this.#reason !== undefined) child.#cancel(this.#reason, 'parent')
+    task[kStart]()
+    // Made while this group waits for nothing but its children: nothing else will close it.
+    if (this.#joining !== undefined && this.#live.size === this.#children.size) child[kCloseAsChild]()
+    return child
   }
 
   /**
@@ -227,7 +359,28 @@ export class TaskGroup implements AsyncDisposable {
    * group; else resolves. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
-    return (this.#closing ??= this.#close())
+    return (this.#closing ??= this.#closeBy(true))
+  }
+
+  /** @internal The parent closes its child. */
+  [kCloseAsChild](): void {
+    this.#closing ??= this.#closeBy(false)
+  }
+
+  #closeBy(user: boolean): Promise<void> {
+    const closing = this.#close()
+    this.#onClose?.(closing, user)
+    return closing
+  }
+
+  /** @internal What `currentTaskGroup()` returns in a task of this group. */
+  [kCurrentGroup](): TaskGroup {
+    return this
+  }
+
+  /** @internal A child was cancelled by a failure: so is this group (unless it is a supervisor). */
+  [kChildFailed](reason: CancelledError): void {
+    if (this.#failFast) this.#cancel(reason, 'failure')
   }
 
   /** `await using group = new TaskGroup()` calls `close()` at the end of the block. */
@@ -248,6 +401,8 @@ export class TaskGroup implements AsyncDisposable {
 
   async #joinOnce(): Promise<TaskGroupError | undefined> {
     while (this.#live.size > 0) {
+      // Only children left: nothing of this group can add tasks to them any more.
+      if (this.#live.size === this.#children.size) for (const child of this.#children.values()) child[kCloseAsChild]()
       this.#idle = deferred()
       await this.#idle.promise
     }
@@ -256,8 +411,10 @@ export class TaskGroup implements AsyncDisposable {
     const unobserved = this.#failures.filter((task) => !task[kObserved])
     this.#failures = []
     if (unobserved.length === 0) return undefined
+    // A child's failures are listed as this group's own, not wrapped in the child's TaskGroupError.
+    const errors = unobserved.flatMap((task) => (this.#childTasks.has(task) ? (task[kError] as TaskGroupError).errors : [task[kError]]))
     return new TaskGroupError(
-      unobserved.map((task) => task[kError]),
+      errors,
       `${unobserved.length} task${unobserved.length === 1 ? '' : 's'} of the group${this.name ? ` "${this.name}"` : ''} failed: ${unobserved.map((task) => task.name).join(', ')}`,
     )
   }
@@ -268,13 +425,18 @@ export class TaskGroup implements AsyncDisposable {
     // A failure cancels the group first, so the slot it frees starts nothing.
     if (failed) {
       this.#failures.push(task)
-      this.#cancel(new CancelledError(`Task "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
+      if (this.#failFast) {
+        const what = this.#childTasks.has(task) ? 'Child group' : 'Task'
+        this.#cancel(new CancelledError(`${what} "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
+      }
     }
-    if (wasRunning) {
+    if (this.#children.delete(task)) {
+      // A child takes no slot.
+    } else if (wasRunning) {
       this.#running--
       this.#startQueued()
     }
-    if (this.#live.size === 0 && this.#idle !== undefined) this.#idle.resolve()
+    if (this.#idle !== undefined && this.#live.size === this.#children.size) this.#idle.resolve()
   }
 
   #startQueued(): void {
@@ -286,7 +448,7 @@ export class TaskGroup implements AsyncDisposable {
       queue[this.#queueHead++] = undefined!
       if (task.status !== 'queued') continue
       this.#running++
-      run(() => task[kStart]())
+      run(() => enterGroup(this, startTaskNow, task))
     }
     if (this.#queueHead === queue.length) {
       queue.length = 0
@@ -302,6 +464,12 @@ export class TaskGroup implements AsyncDisposable {
     this.#controller?.abort(reason)
     // The group aborts its children itself: no per-task listener on any signal.
     for (const task of this.#live) task[kAbort](reason)
+    for (const child of this.#children.values()) child.#cancel(reason, 'parent')
+    if (kind === 'failure') this.#parentGroup?.[kChildFailed](reason)
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError(`The task group${this.name ? ` "${this.name}"` : ''} is closed`)
   }
 
   #detach(): void {

@@ -81,3 +81,22 @@ export function log(logger: RuntimeLogger, level: LogLevel, fields: object, mess
     console.error(`taskscope: the logger threw while logging "${message}"`, loggerError, fields)
   }
 }
+
+/**
+ * @internal Reports a failure nobody else will: to `onError` when given (an adapter's sink), else
+ * to `logger` at error. A throwing `onError` loses neither error.
+ */
+export function reportFailure(
+  error: unknown,
+  logger: RuntimeLogger,
+  onError: ((error: unknown) => void) | undefined,
+  fields: object,
+  message: string,
+): void {
+  if (onError === undefined) return log(logger, 'error', { err: error, ...fields }, message)
+  try {
+    onError(error)
+  } catch (hookError) {
+    log(logger, 'error', { err: new AggregateError([error, hookError], 'The onError hook threw'), ...fields }, message)
+  }
+}

@@ -3,8 +3,14 @@
 // the framework object under `Symbol.for` keys, so that two copies of an adapter agree on it.
 
 import { type CodedError, codedError, errorCodes } from '../errors.js'
+import type { Work } from '../internal/run-work.js'
+import { kCurrentGroup } from '../internal/symbols.js'
+import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundTasks } from '../primitives/background-tasks.js'
+import { runInScope } from '../primitives/current-task-group.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import { type AfterContext, type AfterWork, scheduleAfter, scheduleWaitUntil } from './after-response.js'
+import { asLogger } from './logger.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
 import type { RouteGroupOptions } from './route-options.js'
@@ -26,6 +32,8 @@ export interface RequestBindingOptions<T extends object> {
   groupOptions?(this: void, target: T): RequestGroupOptions
   /** Receives each new group (Fastify ties its `handlerTimeout` to it). */
   created?(this: void, group: TaskGroup, target: T): void
+  /** The route's pattern (`/orders/:id`), if the framework knows it: names `after` and `waitUntil` tasks. Default: the path. */
+  route?(this: void, target: T): string | undefined
 }
 
 /** What {@link requestBinding} returns: the per-request side of an adapter. */
@@ -33,8 +41,9 @@ export interface RequestBinding<T extends object> {
   /** The keys it stores state under on the framework object (Fastify declares them with `decorateRequest`). */
   readonly keys: readonly symbol[]
   /**
-   * The `taskGroup` (created on first read), `threadpool` and `backgroundTasks` getters, to define
-   * once on a prototype shared by every request: no closure per request. Reading one before the
+   * The `taskGroup` (created on first read), `threadpool` and `backgroundTasks` getters, the
+   * `after` and `waitUntil` methods, and a symbol-keyed member `currentTaskGroup()` uses, to define
+   * once on a prototype shared by every request: no closure per request. Using one before the
    * adapter mounted the request throws `ERR_TASKSCOPE_NOT_REGISTERED`.
    */
   readonly accessors: PropertyDescriptorMap
@@ -44,6 +53,11 @@ export interface RequestBinding<T extends object> {
    * request: throws `ERR_TASKSCOPE_ALREADY_REGISTERED` when a different runtime mounted it first.
    */
   mount(target: T, runtime: Runtime, res: HttpResponse): boolean
+  /**
+   * Calls `next()` (the rest of the request's handling) where `currentTaskGroup()` is the
+   * request's group, created on first use. Call it once, after a `mount` that returned true.
+   */
+  run<R>(target: T, next: () => R): R
   /** The request's group, if it was created. */
   group(target: T): TaskGroup | undefined
   /**
@@ -97,7 +111,7 @@ type Scoped = Record<symbol, unknown>
  * ```
  */
 export function requestBinding<T extends object>(options: RequestBindingOptions<T>): RequestBinding<T> {
-  const { name, namespace, adapter, install, request, groupOptions, created } = options
+  const { name, namespace, adapter, install, request, groupOptions, created, route } = options
   const kRuntime = Symbol.for(`taskscope.${namespace}.runtime`)
   const kResponse = Symbol.for(`taskscope.${namespace}.response`)
   const kGroup = Symbol.for(`taskscope.${namespace}.taskGroup`)
@@ -115,6 +129,12 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
     scoped[kGroup] = group
     created?.(group, target)
     return group
+  }
+  const afterContext = (target: T): AfterContext => {
+    const req = request(target)
+    const { logger, onError } = groupOptions?.(target) ?? {}
+    const path = route?.(target) ?? req.url?.split('?', 1)[0] ?? '/'
+    return { name: `${req.method} ${path}`, logger: asLogger(logger) ?? runtimeOf(target as Scoped, 'after').logger, onError }
   }
   const accessors: PropertyDescriptorMap = {
     taskGroup: {
@@ -135,6 +155,29 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
         return runtimeOf(this, 'backgroundTasks').backgroundTasks
       },
     },
+    after: {
+      configurable: true,
+      writable: true,
+      value: function after<R>(this: T, work: AfterWork<R>): BackgroundTask<Awaited<R>> {
+        const runtime = runtimeOf(this as Scoped, 'after')
+        return scheduleAfter(runtime, request(this), (this as Scoped)[kResponse] as HttpResponse, work, afterContext(this))
+      },
+    },
+    waitUntil: {
+      configurable: true,
+      writable: true,
+      value: function waitUntil<R>(this: T, work: Work<R>): BackgroundTask<Awaited<R>> {
+        return scheduleWaitUntil(runtimeOf(this as Scoped, 'waitUntil'), work, afterContext(this))
+      },
+    },
+    // What `currentTaskGroup()` asks the request object: its group, created on first use or peeked at.
+    [kCurrentGroup]: {
+      configurable: true,
+      value(this: T, create: boolean): TaskGroup | undefined {
+        const group = (this as Scoped)[kGroup] as TaskGroup | null | undefined
+        return group ?? (create ? createGroup(this) : undefined)
+      },
+    },
   }
   return {
     keys: [kRuntime, kResponse, kGroup, kOptions],
@@ -148,6 +191,7 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
       scoped[kResponse] = res
       return true
     },
+    run: (target, next) => runInScope(target as never, next),
     group: (target) => ((target as Scoped)[kGroup] as TaskGroup | null | undefined) ?? undefined,
     setRouteOptions(target, routeOptions) {
       const scoped = target as Scoped

@@ -15,7 +15,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { ClientDisconnectedError, isCancellation, RequestFinishedError } from '../errors.js'
 import { stackless } from '../internal/cancel.js'
-import { log, type RuntimeLogger } from './logger.js'
+import { log, reportFailure, type RuntimeLogger } from './logger.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 
 /** A request from `node:http`/`node:https`, or from the `node:http2` compatibility API. */
@@ -140,13 +140,7 @@ export function bindRequestGroup(group: TaskGroup, req: HttpRequest, res: HttpRe
     group.close().then(undefined, report).finally(how.ended)
   }
   const report = (error: unknown): void => {
-    if (isCancellation(error)) return
-    if (onError === undefined) return log(logger, 'error', { err: error }, 'request tasks failed and nobody awaited them')
-    try {
-      onError(error)
-    } catch (hookError) {
-      log(logger, 'error', { err: new AggregateError([error, hookError], 'The onError hook threw') }, 'request tasks failed')
-    }
+    if (!isCancellation(error)) reportFailure(error, logger, onError, {}, 'request tasks failed and nobody awaited them')
   }
   watchResponse(req, res, {
     clientGone(reason) {

@@ -3,12 +3,12 @@ import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { type BackgroundShutdownReport, BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import { ShutdownError } from '../errors.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import { kCreate, kToken } from '../internal/symbols.js'
+import { kClosureTasks, kCreate, kToken } from '../internal/symbols.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
-import { runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
+import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
 import { TaskGroup } from '../primitives/task-group.js'
 import { getThreadpool, startedSharedThreadpool } from '../threadpool/shared-threadpool.js'
@@ -148,6 +148,8 @@ export class Runtime {
   readonly shutdownTimeout: number
   /** The app's background tasks; `close()` shuts them down. */
   readonly backgroundTasks: BackgroundTasks
+  // Closures (`after`, `waitUntil`) cannot travel to a distributed registry: they run here.
+  #closureTasks: BackgroundTasks | undefined
   #pool: Threadpool | undefined
   #poolOptions: ThreadpoolOptions | 'shared' | undefined // undefined: the caller's pool
   #poolClosed = false
@@ -244,7 +246,18 @@ export class Runtime {
   /** A snapshot of what the runtime is doing. */
   stats(): RuntimeStats {
     const pool = this.#startedPool()?.stats() ?? idlePoolStats
-    return { requests: { active: this.#live.size }, background: { active: this.backgroundTasks.active }, pool, draining: this.#draining }
+    const background = { active: this.backgroundTasks.active + (this.#closureTasks?.active ?? 0) }
+    return { requests: { active: this.#live.size }, background, pool, draining: this.#draining }
+  }
+
+  /**
+   * @internal The registry that runs a request's closures (`after`, `waitUntil`): the app's own
+   * when it is embedded; else (a distributed registry, which only takes `defineTask` tasks) a
+   * small embedded one of the runtime's, drained on shutdown with the rest.
+   */
+  [kClosureTasks](): BackgroundTasks {
+    if (this.backgroundTasks instanceof BackgroundTasks) return this.backgroundTasks
+    return (this.#closureTasks ??= this.#toBackgroundTasks(undefined))
   }
 
   /**
@@ -286,7 +299,13 @@ export class Runtime {
     this.#drainStart = performance.now()
     this.#grace = Math.min(graceMs, limit)
     this.#running = runningBackgroundTasks(this.backgroundTasks)
-    this.#backgroundPhase = this.backgroundTasks.shutdown({ timeout: Math.min(limit, maxDelay), grace: this.#grace })
+    const phase = { timeout: Math.min(limit, maxDelay), grace: this.#grace }
+    this.#backgroundPhase = this.backgroundTasks.shutdown(phase)
+    const local = this.#closureTasks
+    if (local !== undefined) {
+      this.#running?.push(...(runningBackgroundTasks(local) ?? []))
+      this.#backgroundPhase = Promise.all([this.#backgroundPhase, local.shutdown(phase)]).then(([app, own]) => mergeReports(app, own))
+    }
     for (const drain of this.#servers.values()) drain.begin()
     // Also for groups created after the wait below ended (Fastify still serves until onClose).
     if (limit !== Infinity) this.#deadline = setTimeout(() => this.#expire(), limit).unref()

@@ -4,7 +4,7 @@
 // (a refresh loop cancelled in a preClose hook) is not: it ended as the app asked.
 import { errorCodes } from '../errors.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
-import type { BackgroundTasks } from '../primitives/background-tasks.js'
+import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 
 /**
@@ -79,4 +79,15 @@ export function unfinishedMessage(unfinished: readonly UnfinishedWork[], unnamed
   if (unfinished.length > shown) names.push(`${unfinished.length - shown} more`)
   if (unnamed > 0) names.push(`${unnamed} background task${unnamed === 1 ? '' : 's'}`)
   return `shut down; unfinished work was cancelled: ${names.join(', ')}`
+}
+
+/** The app registry's report plus the counts of the runtime's own closure registry (`after`, `waitUntil`). */
+export function mergeReports<R extends BackgroundShutdownReport>(app: R, own: BackgroundShutdownReport): R {
+  return {
+    ...app,
+    completed: app.completed + own.completed,
+    failed: app.failed + own.failed,
+    cancelled: app.cancelled + own.cancelled,
+    abandoned: app.abandoned + own.abandoned,
+  }
 }

@@ -1,6 +1,6 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root (npm test runs it before Vitest).
 import { expectTypeOf } from 'vitest'
-import { createTaskGroup, type Task, TaskGroup, type TaskStatus } from '@taskscope/core'
+import { createTaskGroup, currentTaskGroup, type Task, TaskGroup, type TaskStatus } from '@taskscope/core'
 
 declare const group: TaskGroup
 
@@ -44,3 +44,15 @@ group.createTask(42)
 new TaskGroup({ limit: '2' })
 // @ts-expect-error unknown option
 new TaskGroup({ limt: 2 })
+
+// start() resolves with what ready() is given; child() is a TaskGroup; deadlines are numbers.
+expectTypeOf(group.start<number>((_signal, ready) => ready(8080))).toEqualTypeOf<Promise<number>>()
+expectTypeOf(group.start((_signal, ready) => ready())).toEqualTypeOf<Promise<unknown>>()
+expectTypeOf(group.child({ timeout: 100, failFast: false })).toEqualTypeOf<TaskGroup>()
+expectTypeOf(group.deadline).toEqualTypeOf<number | undefined>()
+expectTypeOf(group.remaining()).toEqualTypeOf<number>()
+expectTypeOf(currentTaskGroup()).toEqualTypeOf<TaskGroup | undefined>()
+// @ts-expect-error failFast is a boolean
+new TaskGroup({ failFast: 'no' })
+// @ts-expect-error a child has no signal option: its parent is its parent
+group.child({ signal: new AbortController().signal })
