@@ -18,3 +18,11 @@ export const kObserved = Symbol('taskscope.observed')
 export const kWhenSettled = Symbol('taskscope.whenSettled')
 /** The argument that proves a constructor was called by its own factory. */
 export const kToken = Symbol('taskscope.token')
+/** Task: when it was created (`performance.now()`), for `runtime.inspect()`. */
+export const kStartedAt = Symbol('taskscope.startedAt')
+/** TaskGroup: its tasks not settled yet, for `runtime.inspect()`. */
+export const kLiveTasks = Symbol('taskscope.liveTasks')
+/** TaskGroup: why it was cancelled (`'user'`, `'parent'`, `'timeout'`, `'failure'`), for `runtime.stats()`. */
+export const kCancelKind = Symbol('taskscope.cancelKind')
+/** BackgroundTasks: how many tasks ended, by outcome, for `runtime.stats()`. */
+export const kOutcomes = Symbol('taskscope.outcomes')

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
+import { backgroundChannel, taskChannel, Trace, traced } from '../internal/channels.js'
 import { cancellationOf, isWork, runWork, type Work } from '../internal/run-work.js'
 import { Settleable } from '../internal/settleable.js'
 import { kCreate, kObserved, kToken, kWhenSettled } from '../internal/symbols.js'
@@ -40,6 +41,7 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
   #end: number | undefined
   #bare: boolean
   #onSettled: ((task: BackgroundTask<any>) => void) | undefined
+  #traces: Trace[] | undefined
 
   /** @internal Made by `createBackgroundTask()` and `backgroundTasks.add()`. */
   static [kCreate]<T>(work: Work<T>, name: string, onSettled?: (task: BackgroundTask<any>) => void, id?: string): BackgroundTask<T> {
@@ -54,7 +56,20 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     this.startedAt = new Date()
     this.#onSettled = onSettled
     this.#bare = typeof work !== 'function'
-    runWork(work, this.#controller.signal, this.#fulfilled, this.#rejected)
+    if (traced(taskChannel) || traced(backgroundChannel)) this.#traced(work)
+    else runWork(work, this.#controller.signal, this.#fulfilled, this.#rejected)
+  }
+
+  /** Runs the work inside `taskscope:background` and `taskscope:task` (kind `'background'`), for whichever has listeners. */
+  #traced(work: Work<T>): void {
+    const traces: Trace[] = (this.#traces = [])
+    if (traced(backgroundChannel)) traces.push(new Trace(backgroundChannel, { task: this }))
+    if (traced(taskChannel)) traces.push(new Trace(taskChannel, { task: this, group: undefined, kind: 'background' }))
+    const run = (index: number): void => {
+      if (index === traces.length) runWork(work, this.#controller.signal, this.#fulfilled, this.#rejected)
+      else traces[index]!.run(run, index + 1)
+    }
+    run(0)
   }
 
   /** `'running'`, `'fulfilled'`, `'rejected'` or `'cancelled'`. */
@@ -111,6 +126,7 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     if (!this.settle(status === 'fulfilled', value)) return
     this.#status = status
     this.#end = performance.now()
+    if (this.#traces !== undefined) for (const trace of this.#traces) trace.settled(status, value)
     const onSettled = this.#onSettled
     this.#onSettled = undefined
     onSettled?.(this)

@@ -12,7 +12,8 @@ import {
   validateString,
 } from '../internal/validation.js'
 import { isWork } from '../internal/run-work.js'
-import { kAbort, kCreate, kError, kObserved, kStart, kTaskSettled } from '../internal/symbols.js'
+import { groupCancelChannel } from '../internal/channels.js'
+import { kAbort, kCancelKind, kCreate, kError, kLiveTasks, kObserved, kStart, kTaskSettled } from '../internal/symbols.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
 
 /** Options of {@link TaskGroup}. */
@@ -27,7 +28,8 @@ export interface TaskGroupOptions {
   name?: string
 }
 
-type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
+/** @internal Why a group was cancelled. */
+export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
 
 /**
  * A scope for concurrent tasks (asyncio.TaskGroup semantics): it waits for every task it started,
@@ -262,6 +264,16 @@ export class TaskGroup implements AsyncDisposable {
     )
   }
 
+  /** @internal Its tasks not settled yet (running and queued), for `runtime.inspect()`. */
+  get [kLiveTasks](): ReadonlySet<Task<unknown>> {
+    return this.#live
+  }
+
+  /** @internal Why it was cancelled, if it was. */
+  get [kCancelKind](): CancelKind | undefined {
+    return this.#cancelKind
+  }
+
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
   [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void {
     this.#live.delete(task)
@@ -298,6 +310,7 @@ export class TaskGroup implements AsyncDisposable {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.#cancelKind = kind
+    if (groupCancelChannel.hasSubscribers) groupCancelChannel.publish({ group: this, reason, source: kind })
     this.#detach()
     this.#controller?.abort(reason)
     // The group aborts its children itself: no per-task listener on any signal.
