@@ -1,12 +1,15 @@
 /**
  * The demo behind `npm start`: one Fastify server with every Fastify scenario of the examples
- * mounted side by side, and a page at / that shows the runtime live (request groups, background
- * tasks, worker pool), refreshed every second from GET /stats.
+ * mounted side by side, and a page at / that shows the runtime live: charts of request groups,
+ * tasks, the worker pool and the event loop; totals; the live task tree (`runtime.inspect()`); and
+ * a running event log fed by taskscope's diagnostics channels. The page polls GET /stats,
+ * /inspect and /events twice a second; it needs no network beyond this server.
  *
  *   npm start            (or: PORT=8080 node examples/demo/server.mjs)
  *   open http://localhost:3000
  */
 import { readFile } from 'node:fs/promises'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { concurrencyPlugin } from '@taskscope/fastify'
 import closeWithGrace from 'close-with-grace'
@@ -20,6 +23,7 @@ import { Database, resourceRoutes } from '../resource-manager/fastify.mjs'
 import { searchRoutes } from '../search/fastify.mjs'
 import { taskRoutes } from '../task-manager/fastify.mjs'
 import { thumbnailCurlLines, thumbnailRoutes } from '../thumbnails/fastify.mjs'
+import { eventLog } from './event-log.mjs'
 
 const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
 
@@ -32,6 +36,10 @@ export async function build({ logger = false, shutdownTimeout = 5_000, analytics
   app.addHook('onClose', () => upstream.close())
 
   await app.register(dashboardRoutes, { upstreamUrl: upstream.url })
+  // The same dashboard behind a slow upstream, for the page's "start and abort" button.
+  const slowUpstream = await startUpstream({ latency: 5_000 })
+  app.addHook('onClose', () => slowUpstream.close())
+  await app.register(dashboardRoutes, { upstreamUrl: slowUpstream.url, prefix: '/slow' })
   await app.register(thumbnailRoutes)
   await app.register(searchRoutes)
   await app.register(newsletterRoutes)
@@ -42,17 +50,37 @@ export async function build({ logger = false, shutdownTimeout = 5_000, analytics
 
   app.get('/', (request, reply) => reply.type('text/html; charset=utf-8').send(page))
 
+  const log = eventLog()
+  // The event-loop delay since the previous /stats (the runtime's figures count from its first
+  // stats() call, which suits totals, not a live chart). Its timer never keeps the process alive.
+  const recentDelay = monitorEventLoopDelay({ resolution: 10 })
+  recentDelay.enable()
+  app.addHook('onClose', async () => {
+    log.close()
+    recentDelay.disable()
+  })
+
   // What the page shows. `stats().pool` is all zeros until the pool is first used.
   app.get('/stats', async () => {
-    const { requests, background, pool, draining } = app.concurrency.stats()
+    const { requests, background, pool, eventLoop, draining } = app.concurrency.stats()
+    const recent = {
+      p99: recentDelay.count > 0 ? recentDelay.percentile(99) / 1e6 : 0,
+      max: recentDelay.count > 0 ? recentDelay.max / 1e6 : 0,
+    }
+    recentDelay.reset()
     return {
       uptime: Math.round(process.uptime()),
       draining,
       requests,
       background: { ...background, tasks: app.backgroundTasks.list() },
       pool,
+      eventLoop: { ...eventLoop, recent },
     }
   })
+  // The live tree: each request group with its tasks, and each background task.
+  app.get('/inspect', async () => app.concurrency.inspect())
+  // The running event log, from the diagnostics channels: entries after `?after=<seq>`.
+  app.get('/events', async (request) => log.since(Number(request.query.after ?? 0) || 0))
   return app
 }
 
@@ -94,7 +122,7 @@ async function main() {
   const [getSample, postPhoto] = thumbnailCurlLines(url)
   console.log(`taskscope demo listening on ${url}
 
-Open ${url} for live runtime stats, or try:
+Open ${url} for live charts, the task tree and the event log, or try:
   curl ${url}/dashboard/1                                              # three upstream calls in parallel (request.taskGroup)
   ${getSample}                                   # a sample photo (or use your own)
   ${postPhoto}   # resized in the worker pool
@@ -107,6 +135,8 @@ Open ${url} for live runtime stats, or try:
   curl -X POST ${json} -d '{"documents":12,"concurrency":4}' ${url}/pipeline
   curl '${url}/resources/report?ms=3000'                               # a slow request; Ctrl-C drains it
   curl ${url}/stats                                                    # the numbers behind the page
+  curl ${url}/inspect                                                  # the live task tree
+  curl ${url}/events                                                   # the event log (from the diagnostics channels)
 Ctrl-C stops the server gracefully.`)
 }
 

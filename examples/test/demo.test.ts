@@ -53,6 +53,39 @@ describe('demo server', () => {
     expect(pooled.body.pool.threads).toBeGreaterThanOrEqual(1)
   })
 
+  it('logs a client that leaves mid-request at /events (from the diagnostics channels) and shows its tasks at /inspect', async () => {
+    const { url } = await startDemo()
+    const controller = new AbortController()
+    const pending = fetch(`${url}/slow/dashboard/1`, { signal: controller.signal }).catch(() => undefined)
+    await vi.waitFor(
+      async () => {
+        const tree = (await request(`${url}/inspect`)).body
+        expect(tree.requests).toMatchObject([
+          { method: 'GET', url: '/slow/dashboard/1', tasks: [{ name: 'user' }, { name: 'posts' }, { name: 'stats' }] },
+        ])
+      },
+      { interval: 20 },
+    )
+    controller.abort()
+    await pending
+    await vi.waitFor(
+      async () => expect((await request(`${url}/events`)).body.map((e: { type: string }) => e.type)).toContain('disconnect'),
+      {
+        interval: 20,
+      },
+    )
+    const [entry] = (await request(`${url}/events`)).body
+    expect(entry).toMatchObject({
+      seq: 1,
+      type: 'disconnect',
+      text: 'request cancelled by disconnect: GET /slow/dashboard/1 (3 tasks cancelled)',
+    })
+    expect((await request(`${url}/events?after=1`)).body).toEqual([])
+    const stats = (await request(`${url}/stats`)).body
+    expect(stats.requests).toMatchObject({ active: 0, cancelledByDisconnect: 1 })
+    expect(stats.eventLoop).toMatchObject({ delay: { p99: expect.any(Number) }, recent: { p99: expect.any(Number) } })
+  })
+
   it('mounts every Fastify scenario', async () => {
     const { url } = await startDemo()
     expect((await request(`${url}/dashboard/1`)).body.user.name).toBe('Ada Lovelace')

@@ -79,4 +79,5 @@ export type { AfterResponseMethods, AfterWork } from './runtime/after-response.j
 export type { HttpRequest, HttpResponse } from './runtime/response-lifecycle.js'
 export type { DrainableServer } from './runtime/server-drain.js'
 export type { UnfinishedWork } from './runtime/shutdown-report.js'
+export type { EventLoopStats, InspectedRequest, RuntimeInspection } from './runtime/observe.js'
 export type { LogMethod, RuntimeLogger } from './runtime/logger.js'

@@ -26,3 +26,11 @@ export const kCloseAsChild = Symbol('taskscope.closeAsChild')
 export const kChildFailed = Symbol('taskscope.childFailed')
 /** Runtime: the registry that runs closures (`after`, `waitUntil`): the app's, or a local one. */
 export const kClosureTasks = Symbol('taskscope.closureTasks')
+/** Task: when it was created (`performance.now()`), for `runtime.inspect()`. */
+export const kStartedAt = Symbol('taskscope.startedAt')
+/** TaskGroup: its tasks not settled yet, for `runtime.inspect()`. */
+export const kLiveTasks = Symbol('taskscope.liveTasks')
+/** TaskGroup: why it was cancelled (`'user'`, `'parent'`, `'timeout'`, `'failure'`), for `runtime.stats()`. */
+export const kCancelKind = Symbol('taskscope.cancelKind')
+/** BackgroundTasks: how many tasks ended, by outcome, for `runtime.stats()`. */
+export const kOutcomes = Symbol('taskscope.outcomes')

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
+import { backgroundChannel, taskChannel, Trace, traced } from '../internal/channels.js'
 import { cancellationOf, isWork, runWork, type Work } from '../internal/run-work.js'
 import { Settleable } from '../internal/settleable.js'
 import { detached } from './current-task-group.js'
@@ -41,6 +42,7 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
   #end: number | undefined
   #bare: boolean
   #onSettled: ((task: BackgroundTask<any>) => void) | undefined
+  #traces: Trace[] | undefined
 
   /** @internal Made by `createBackgroundTask()` and `backgroundTasks.add()`. */
   static [kCreate]<T>(work: Work<T>, name: string, onSettled?: (task: BackgroundTask<any>) => void, id?: string): BackgroundTask<T> {
@@ -55,8 +57,21 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     this.startedAt = new Date()
     this.#onSettled = onSettled
     this.#bare = typeof work !== 'function'
+    if (traced(taskChannel) || traced(backgroundChannel)) this.#traced(work)
     // Background work belongs to no task group: `currentTaskGroup()` is undefined in it.
-    detached(runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
+    else detached(runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
+  }
+
+  /** Runs the work inside `taskscope:background` and `taskscope:task` (kind `'background'`), for whichever has listeners. */
+  #traced(work: Work<T>): void {
+    const traces: Trace[] = (this.#traces = [])
+    if (traced(backgroundChannel)) traces.push(new Trace(backgroundChannel, { task: this }))
+    if (traced(taskChannel)) traces.push(new Trace(taskChannel, { task: this, group: undefined, kind: 'background' }))
+    const run = (index: number): void => {
+      if (index === traces.length) detached(runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
+      else traces[index]!.run(run, index + 1)
+    }
+    run(0)
   }
 
   /** `'running'`, `'fulfilled'`, `'rejected'` or `'cancelled'`. */
@@ -113,6 +128,7 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     if (!this.settle(status === 'fulfilled', value)) return
     this.#status = status
     this.#end = performance.now()
+    if (this.#traces !== undefined) for (const trace of this.#traces) trace.settled(status, value)
     const onSettled = this.#onSettled
     this.#onSettled = undefined
     onSettled?.(this)

@@ -3,7 +3,7 @@ import { ClosedError, ShutdownError } from '../errors.js'
 import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
 import type { Work } from '../internal/run-work.js'
 import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
-import { kCreate, kObserved, kWhenSettled } from '../internal/symbols.js'
+import { kCreate, kObserved, kOutcomes, kWhenSettled } from '../internal/symbols.js'
 
 /** Options of {@link BackgroundTasks}. */
 export interface BackgroundTasksOptions {
@@ -81,6 +81,7 @@ export class BackgroundTasks implements AsyncDisposable {
   #history: number
   #onError: (error: unknown, task: BackgroundTask) => void
   #shutdown: Promise<BackgroundShutdownReport> | undefined
+  #outcomes = { fulfilled: 0, rejected: 0, cancelled: 0 }
 
   constructor(options?: BackgroundTasksOptions) {
     const opts = copyOptions(options, 'The BackgroundTasks options')
@@ -218,7 +219,13 @@ export class BackgroundTasks implements AsyncDisposable {
     if (this.#finished.size > this.#history) this.#finished.delete(this.#finished.keys().next().value!)
   }
 
+  /** @internal How many tasks ended, by outcome, since the registry was created. */
+  get [kOutcomes](): { readonly fulfilled: number; readonly rejected: number; readonly cancelled: number } {
+    return { ...this.#outcomes }
+  }
+
   #settled = (task: BackgroundTask): void => {
+    if (task.status !== 'running') this.#outcomes[task.status]++
     if (this.#tasks.delete(task.id)) this.#remember(task)
     if (task.status !== 'rejected' || task[kObserved]) return
     try {

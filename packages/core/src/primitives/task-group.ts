@@ -13,13 +13,16 @@ import {
   validateString,
 } from '../internal/validation.js'
 import { isWork } from '../internal/run-work.js'
+import { groupCancelChannel } from '../internal/channels.js'
 import {
   kAbort,
+  kCancelKind,
   kChildFailed,
   kCloseAsChild,
   kCreate,
   kCurrentGroup,
   kError,
+  kLiveTasks,
   kObserved,
   kStart,
   kTaskSettled,
@@ -58,7 +61,8 @@ export interface ChildTaskGroupOptions {
   name?: string
 }
 
-type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
+/** @internal Why a group was cancelled. */
+export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
 /** A child closed by its user: they got its failures; only its cancellation reaches the parent. */
@@ -419,6 +423,16 @@ export class TaskGroup implements AsyncDisposable {
     )
   }
 
+  /** @internal Its tasks not settled yet (running and queued), for `runtime.inspect()`. */
+  get [kLiveTasks](): ReadonlySet<Task<unknown>> {
+    return this.#live
+  }
+
+  /** @internal Why it was cancelled, if it was. */
+  get [kCancelKind](): CancelKind | undefined {
+    return this.#cancelKind
+  }
+
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
   [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void {
     this.#live.delete(task)
@@ -460,6 +474,7 @@ export class TaskGroup implements AsyncDisposable {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.#cancelKind = kind
+    if (groupCancelChannel.hasSubscribers) groupCancelChannel.publish({ group: this, reason, source: kind })
     this.#detach()
     this.#controller?.abort(reason)
     // The group aborts its children itself: no per-task listener on any signal.

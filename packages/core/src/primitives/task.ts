@@ -1,8 +1,10 @@
+import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
+import { taskChannel, Trace, traced } from '../internal/channels.js'
 import { cancellationOf, runWork, type Work } from '../internal/run-work.js'
 import { Settleable } from '../internal/settleable.js'
-import { kAbort, kCreate, kError, kStart, kTaskSettled, kToken } from '../internal/symbols.js'
+import { kAbort, kCreate, kError, kStart, kStartedAt, kTaskSettled, kToken } from '../internal/symbols.js'
 import { illegalConstructor } from '../internal/validation.js'
 
 /** Where a task is in its life. */
@@ -48,6 +50,9 @@ export class Task<T> extends Settleable<T> {
   #work: TaskWork<T> | undefined
   #controller: AbortController | undefined
   #cancelReason: CancelledError | undefined
+  #trace: Trace | undefined
+  /** @internal When it was created (`performance.now()`), for `runtime.inspect()`. */
+  readonly [kStartedAt] = performance.now()
 
   /** @internal Made by `group.createTask()`. */
   static [kCreate]<T>(owner: TaskOwner, work: TaskWork<T>, name: string): Task<T> {
@@ -106,7 +111,9 @@ export class Task<T> extends Settleable<T> {
     // Work that declares no parameter cannot read a signal: it shares the group's instead of
     // paying for an AbortController of its own (see README, "Costs").
     const signal = typeof work !== 'function' ? undefined : work.length === 0 ? this.#owner.signal : this.signal
-    runWork(work, signal, this.#fulfilled, this.#rejected)
+    if (!traced(taskChannel)) return runWork(work, signal, this.#fulfilled, this.#rejected)
+    this.#trace = new Trace(taskChannel, { task: this, group: this.#owner, kind: 'task' })
+    this.#trace.run(runWork, work, signal, this.#fulfilled, this.#rejected)
   }
 
   #fulfilled = (value: unknown): void => {
@@ -122,6 +129,7 @@ export class Task<T> extends Settleable<T> {
     if (!this.settle(status === 'fulfilled', value)) return
     this.#status = status
     this.#work = undefined
+    this.#trace?.settled(status, value)
     this.#owner[kTaskSettled](this as Task<unknown>, wasRunning, status === 'rejected')
   }
 

@@ -7,6 +7,7 @@ import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
 import { type HttpAnswer, plainText, shuttingDownAnswer } from './escaped-cancellation.js'
 import type { HttpRequest } from './response-lifecycle.js'
+import type { RuntimeInspection } from './observe.js'
 import type { Runtime, RuntimeCloseOptions, RuntimeCloseSummary, RuntimeStats } from './runtime.js'
 import type { DrainableServer } from './server-drain.js'
 
@@ -20,6 +21,8 @@ export interface RuntimeHandle {
   readonly backgroundTasks: BackgroundTasks
   /** What the runtime is doing (see `Runtime.stats`). */
   stats(): RuntimeStats
+  /** The live tree of requests, their tasks and background tasks (see `Runtime.inspect`). */
+  inspect(): RuntimeInspection
   /** Graceful shutdown (see `Runtime.close`); idempotent. */
   close(options?: RuntimeCloseOptions): Promise<RuntimeCloseSummary>
   /** Ties a node:http(s) server to `close()` (see `Runtime.attach`); returns the server. */
@@ -41,6 +44,7 @@ export function withRuntimeHandle<T extends object>(target: T, runtime: Runtime)
     threadpool: { get: () => runtime.threadpool, enumerable: true },
     backgroundTasks: { value: runtime.backgroundTasks, enumerable: true },
     stats: { value: () => runtime.stats() },
+    inspect: { value: () => runtime.inspect() },
     close: { value: (options?: RuntimeCloseOptions) => runtime.close(options) },
     attach: { value: <S extends DrainableServer>(server: S): S => runtime.attach(server) },
   }) as T & RuntimeHandle

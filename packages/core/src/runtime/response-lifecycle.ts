@@ -15,6 +15,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { ClientDisconnectedError, isCancellation, RequestFinishedError } from '../errors.js'
 import { stackless } from '../internal/cancel.js'
+import { disconnectChannel, taskChannel, traced, traceSettled, type TraceOutcome } from '../internal/channels.js'
 import { log, reportFailure, type RuntimeLogger } from './logger.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 
@@ -123,8 +124,20 @@ export interface RequestGroupBinding {
   logger: RuntimeLogger
   /** Receives unobserved failures instead of the logger. */
   onError: ((error: unknown) => void) | undefined
-  /** Called once the group has closed (its tasks settled, failures reported). */
-  ended: () => void
+  /**
+   * Called once the group has closed (its tasks settled, failures reported): `disconnected` when
+   * the client went away first, `stragglers` the tasks the completed response left running.
+   */
+  ended: (disconnected: boolean, stragglers: number) => void
+}
+
+/** The context of a request on `taskscope:task` (kind `'request'`): from its group's creation until it closed. */
+interface RequestTraceContext extends TraceOutcome {
+  task: undefined
+  group: TaskGroup
+  kind: 'request'
+  method: string | undefined
+  url: string | undefined
 }
 
 /**
@@ -135,9 +148,28 @@ export interface RequestGroupBinding {
  */
 export function bindRequestGroup(group: TaskGroup, req: HttpRequest, res: HttpResponse, how: RequestGroupBinding): void {
   const { logger, onError } = how
-  const end = (reason: Error): void => {
+  let trace: RequestTraceContext | undefined
+  if (traced(taskChannel)) {
+    trace = { task: undefined, group, kind: 'request', method: req.method, url: req.url }
+    taskChannel.start.publish(trace)
+    taskChannel.end.publish(trace)
+  }
+  const end = (reason: Error, disconnected: boolean, stragglers: number): void => {
     group.cancel(reason)
-    group.close().then(undefined, report).finally(how.ended)
+    let failure: unknown
+    group
+      .close()
+      .then(undefined, (error: unknown) => {
+        failure = error
+        report(error)
+      })
+      .finally(() => {
+        how.ended(disconnected, stragglers)
+        if (trace === undefined) return
+        if (disconnected) traceSettled(taskChannel, trace, 'cancelled', reason)
+        else if (failure !== undefined && !isCancellation(failure)) traceSettled(taskChannel, trace, 'rejected', failure)
+        else traceSettled(taskChannel, trace, 'fulfilled', undefined)
+      })
   }
   const report = (error: unknown): void => {
     if (!isCancellation(error)) reportFailure(error, logger, onError, {}, 'request tasks failed and nobody awaited them')
@@ -145,14 +177,15 @@ export function bindRequestGroup(group: TaskGroup, req: HttpRequest, res: HttpRe
   watchResponse(req, res, {
     clientGone(reason) {
       log(logger, 'info', { code: reason.code, tasks: group.size }, 'client went away before the response completed; request tasks cancelled')
-      end(reason)
+      if (disconnectChannel.hasSubscribers) disconnectChannel.publish({ group, request: req, response: res, reason, tasks: group.size })
+      end(reason, true, 0)
     },
     completed() {
       if (group.size > 0) {
         const message = 'response completed with request tasks still running: cancelled (work that must outlive a request belongs in backgroundTasks)'
         log(logger, 'warn', { tasks: group.size, group: group.name }, message)
       }
-      end(stackless(() => new RequestFinishedError()))
+      end(stackless(() => new RequestFinishedError()), false, group.size)
     },
   })
 }

@@ -3,11 +3,13 @@ import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { type BackgroundShutdownReport, BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import { ShutdownError } from '../errors.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import { kClosureTasks, kCreate, kToken } from '../internal/symbols.js'
+import { kCancelKind, kClosureTasks, kCreate, kOutcomes, kToken } from '../internal/symbols.js'
+import { shutdownChannel } from '../internal/channels.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
+import { eventLoopStats, type EventLoopStats, inspectTree, type RequestRecord, type RuntimeInspection } from './observe.js'
 import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
 import { TaskGroup } from '../primitives/task-group.js'
@@ -61,14 +63,35 @@ export interface RuntimeCloseOptions {
   timeout?: number
 }
 
-/** A snapshot from {@link Runtime.stats}. */
+/**
+ * A snapshot from {@link Runtime.stats}. Totals count since the runtime was created, and only
+ * requests that used their task group (a group is created on first use).
+ */
 export interface RuntimeStats {
-  /** `active`: requests whose task group is alive (a group is created on first use). */
-  requests: { active: number }
-  /** `active`: background tasks running. */
-  background: { active: number }
-  /** The pool's stats; all zero (and no thread started to report them) until the pool is first used. */
+  requests: {
+    /** Requests whose task group is alive. */
+    active: number
+    /** Requests whose response completed and whose group then closed. */
+    served: number
+    /** Groups cancelled because the client went away before the response completed. */
+    cancelledByDisconnect: number
+    /** Groups cancelled by their `timeout`. */
+    cancelledByTimeout: number
+    /** Tasks still running when their response completed, cancelled then. */
+    stragglersCancelled: number
+  }
+  /**
+   * `active`: background tasks running; then how many ended, by outcome (counted by the embedded
+   * {@link BackgroundTasks}; always 0 for another registry).
+   */
+  background: { active: number; fulfilled: number; rejected: number; cancelled: number }
+  /**
+   * The pool's stats (its `completed`, `failed` and `cancelled` count since the pool started); all
+   * zero (and no thread started to report them) until the pool is first used.
+   */
   pool: ThreadpoolStats
+  /** Event-loop delay and utilisation, measured from the first `stats()` call in this process. */
+  eventLoop: EventLoopStats
   /** True once shutdown began. */
   draining: boolean
 }
@@ -154,7 +177,11 @@ export class Runtime {
   #poolOptions: ThreadpoolOptions | 'shared' | undefined // undefined: the caller's pool
   #poolClosed = false
   #groups = new WeakMap<HttpResponse, TaskGroup>()
-  #live = new Set<TaskGroup>()
+  #live = new Map<TaskGroup, RequestRecord>()
+  #served = 0
+  #disconnected = 0
+  #timedOut = 0
+  #stragglers = 0
   #idle: Deferred<void> | undefined
   #servers = new Map<DrainableServer, ServerDrain>()
   #draining = false
@@ -228,13 +255,17 @@ export class Runtime {
     if (existing !== undefined) return existing
     const group = new TaskGroup({ name: `${req.method} ${req.url}`, limit: options?.limit, timeout: options?.timeout })
     this.#groups.set(res, group)
-    this.#live.add(group)
+    this.#live.set(group, { method: req.method ?? '', url: req.url ?? '', startedAt: performance.now() })
     if (this.#expired) group.cancel(new ShutdownError())
     bindRequestGroup(group, req, res, {
       logger: options?.logger ?? this.logger,
       onError: options?.onError,
-      ended: () => {
+      ended: (disconnected, stragglers) => {
         this.#live.delete(group)
+        if (disconnected) this.#disconnected++
+        else this.#served++
+        if (group[kCancelKind] === 'timeout') this.#timedOut++
+        this.#stragglers += stragglers
         if (this.#live.size > 0 || this.#idle === undefined) return
         this.#idle.resolve()
         this.#idle = undefined
@@ -243,11 +274,45 @@ export class Runtime {
     return group
   }
 
-  /** A snapshot of what the runtime is doing. */
+  /**
+   * A snapshot of what the runtime is doing, with totals since it was created. The first call
+   * starts measuring the event loop (`perf_hooks.monitorEventLoopDelay`, which never keeps the
+   * process alive).
+   *
+   * @example
+   * ```ts
+   * const { requests, eventLoop } = runtime.stats()
+   * metrics.gauge('requests.cancelled_by_disconnect', requests.cancelledByDisconnect)
+   * if (eventLoop.delay.p99 > 100) log.warn('event loop lagging')
+   * ```
+   */
   stats(): RuntimeStats {
     const pool = this.#startedPool()?.stats() ?? idlePoolStats
-    const background = { active: this.backgroundTasks.active + (this.#closureTasks?.active ?? 0) }
-    return { requests: { active: this.#live.size }, background, pool, draining: this.#draining }
+    const requests = {
+      active: this.#live.size,
+      served: this.#served,
+      cancelledByDisconnect: this.#disconnected,
+      cancelledByTimeout: this.#timedOut,
+      stragglersCancelled: this.#stragglers,
+    }
+    const outcomes = (this.backgroundTasks as Partial<BackgroundTasks>)[kOutcomes] ?? { fulfilled: 0, rejected: 0, cancelled: 0 }
+    const background = { active: this.backgroundTasks.active + (this.#closureTasks?.active ?? 0), ...outcomes }
+    return { requests, background, pool, eventLoop: eventLoopStats(), draining: this.#draining }
+  }
+
+  /**
+   * The live tree, as plain JSON: each request whose task group is alive (method, url, age, its
+   * tasks not settled yet with name, status and age) and each background task running.
+   *
+   * @example
+   * ```ts
+   * app.get('/debug/tasks', () => runtime.inspect())
+   * // { requests: [{ method: 'GET', url: '/dashboard', ageMs: 412, cancelled: false,
+   * //   tasks: [{ name: 'user', status: 'running', ageMs: 410 }] }], background: [] }
+   * ```
+   */
+  inspect(): RuntimeInspection {
+    return inspectTree(this.#live, this.backgroundTasks)
   }
 
   /**
@@ -343,13 +408,14 @@ export class Runtime {
     this.#expired = true
     const requests = { inFlight, cancelled: this.#cancelled, abandoned: this.#live.size }
     const durationMs = Math.round(performance.now() - this.#drainStart)
-    const unfinished = unfinishedWork(this.#cut, this.#live, this.#running ?? [])
+    const unfinished = unfinishedWork(this.#cut, new Set(this.#live.keys()), this.#running ?? [])
     this.#cut = []
     const summary: RuntimeCloseSummary = { durationMs, requests, background, pool, unfinished }
     // A registry that cannot list its tasks: only its counts tell what shutdown cut short.
     const unnamed = this.#running === undefined ? background.cancelled + background.abandoned : 0
     if (unfinished.length + unnamed > 0) log(this.logger, 'warn', summary, unfinishedMessage(unfinished, unnamed))
     else log(this.logger, 'info', summary, 'shut down cleanly')
+    if (shutdownChannel.hasSubscribers) shutdownChannel.publish({ ...summary, runtime: this })
     return summary
   }
 
@@ -368,7 +434,7 @@ export class Runtime {
   /** The deadline: every live group is cancelled with ShutdownError; later ones start cancelled. */
   #expire(): void {
     this.#expired = true
-    const live = [...this.#live].filter((group) => !group.cancelled)
+    const live = [...this.#live.keys()].filter((group) => !group.cancelled)
     for (const group of live) group.cancel(new ShutdownError('The request did not complete before the shutdown deadline'))
     this.#cancelled += live.length
     this.#cut.push(...live)

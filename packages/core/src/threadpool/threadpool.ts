@@ -13,6 +13,8 @@ import { resolvePoolOptions, validatePoolOptions, validateRunOptions } from './o
 import type { PoolWorkerData, TaskReply } from './protocol.js'
 import { openSourceChannel, type SourceChannel } from './source-channel.js'
 import { ThreadWatch } from './thread-watch.js'
+import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
+import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
 import { DurationHistogram } from './stats.js'
 import { createTask, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
 import { copyOptions, validateDuration } from '../internal/validation.js'
@@ -93,7 +95,10 @@ export class Threadpool implements AsyncDisposable {
     // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
     // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
     this.#threads = new ThreadWatch(this.#tinypool, () => this.#stopped)
-    this.#tinypool.on('error', () => this.#threads.scan())
+    this.#tinypool.on('error', (error: unknown) => {
+      workerCrashed(this, error)
+      this.#threads.scan()
+    })
     this.#threads.scan()
   }
 
@@ -154,6 +159,7 @@ export class Threadpool implements AsyncDisposable {
       task.timer = setTimeout(() => this.#cancel(task, error()), timeout).unref()
     }
     this.#queue.add(task)
+    if (traced(poolRunChannel)) poolRunQueued(this, task)
     this.#pump()
     return task.result.promise
   }
@@ -170,6 +176,7 @@ export class Threadpool implements AsyncDisposable {
     this.#running.add(task)
     task.startedAt = performance.now()
     this.#waitTime.record(task.startedAt - task.queuedAt)
+    if (traced(poolRunChannel)) poolRunDispatched(task)
     if (task.signal !== undefined || task.timer !== undefined) task.controller = new AbortController()
     const message = task.message
     task.message = undefined
@@ -206,6 +213,7 @@ export class Threadpool implements AsyncDisposable {
     if (this.#running.delete(task)) this.#runTime.record(performance.now() - task.startedAt)
     else this.#queue.delete(task)
     this.#counts[outcome]++
+    if (traced(poolRunChannel) || workerCrashChannel.hasSubscribers) poolRunSettled(this, task, outcome, value)
     if (outcome === 'completed') task.result.resolve(value)
     else task.result.reject(value)
     this.#pump()

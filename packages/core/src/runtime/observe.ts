@@ -1,0 +1,79 @@
+// What `runtime.stats()` adds about the process (event-loop delay and utilisation) and the shape
+// of `runtime.inspect()`: the live tree of request groups, their tasks, and background tasks.
+import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { kLiveTasks, kStartedAt } from '../internal/symbols.js'
+import type { BackgroundTaskStatus } from '../primitives/background-task.js'
+import type { BackgroundTasks } from '../primitives/background-tasks.js'
+import type { TaskStatus } from '../primitives/task.js'
+import type { TaskGroup } from '../primitives/task-group.js'
+
+/** Event-loop figures of {@link RuntimeStats}, since the first `stats()` call in this process. */
+export interface EventLoopStats {
+  /** How late the event loop ran its timers, in ms (p50, p99, max); all 0 until the first sample. */
+  delay: { p50: number; p99: number; max: number }
+  /** The share of time the event loop was busy, from 0 to 1. */
+  utilization: number
+}
+
+/** A request in {@link RuntimeInspection}. */
+export interface InspectedRequest {
+  method: string
+  url: string
+  /** Milliseconds since its task group was created. */
+  ageMs: number
+  /** True once its group was cancelled (disconnect, timeout, failure, shutdown). */
+  cancelled: boolean
+  /** Its tasks not settled yet. */
+  tasks: { name: string; status: TaskStatus; ageMs: number }[]
+}
+
+/** What {@link Runtime.inspect} returns: plain JSON. */
+export interface RuntimeInspection {
+  /** Each request whose task group is alive, oldest first. */
+  requests: InspectedRequest[]
+  /** Each background task running (empty for a registry that cannot list its tasks). */
+  background: { id: string; name: string; status: BackgroundTaskStatus; ageMs: number }[]
+}
+
+/** What the runtime keeps of each live request group. */
+export interface RequestRecord {
+  method: string
+  url: string
+  startedAt: number
+}
+
+// One monitor per process, started by the first `stats()`: the event loop is the process's.
+let delay: IntervalHistogram | undefined
+let busySince: EventLoopUtilization | undefined
+
+/** @internal The event-loop figures; the first call starts measuring (its timer never keeps the process alive). */
+export function eventLoopStats(): EventLoopStats {
+  if (delay === undefined) {
+    delay = monitorEventLoopDelay()
+    delay.enable()
+    busySince = performance.eventLoopUtilization()
+  }
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100
+  const sampled = delay.count > 0
+  return {
+    delay: sampled ? { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) } : { p50: 0, p99: 0, max: 0 },
+    utilization: performance.eventLoopUtilization(busySince).utilization,
+  }
+}
+
+/** @internal The live tree of `runtime.inspect()`. */
+export function inspectTree(requests: ReadonlyMap<TaskGroup, RequestRecord>, registry: BackgroundTasks): RuntimeInspection {
+  const now = performance.now()
+  const age = (since: number): number => Math.round(now - since)
+  const tree: RuntimeInspection = { requests: [], background: [] }
+  for (const [group, { method, url, startedAt }] of requests) {
+    const tasks = [...group[kLiveTasks]].map((task) => ({ name: task.name, status: task.status, ageMs: age(task[kStartedAt]) }))
+    tree.requests.push({ method, url, ageMs: age(startedAt), cancelled: group.cancelled, tasks })
+  }
+  const list = (registry as Partial<BackgroundTasks>).list
+  if (typeof list === 'function') {
+    for (const { id, name, status, durationMs } of list.call(registry))
+      tree.background.push({ id, name, status, ageMs: Math.round(durationMs) })
+  }
+  return tree
+}
