@@ -3,7 +3,15 @@ import { setMaxListeners } from 'node:events'
 import { CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import { copyOptions, invalidType, validateBoolean, validateDuration, validateInteger, validateSignal, validateString } from '../internal/validation.js'
+import {
+  copyOptions,
+  invalidType,
+  validateBoolean,
+  validateDuration,
+  validateInteger,
+  validateSignal,
+  validateString,
+} from '../internal/validation.js'
 import { isWork } from '../internal/run-work.js'
 import { groupCancelChannel } from '../internal/channels.js'
 import {
