@@ -34,3 +34,9 @@ export const kLiveTasks = Symbol('taskscope.liveTasks')
 export const kCancelKind = Symbol('taskscope.cancelKind')
 /** BackgroundTasks: how many tasks ended, by outcome, for `runtime.stats()`. */
 export const kOutcomes = Symbol('taskscope.outcomes')
+/** TaskGroup: cancels with a ready-made reason, saying why (its parent group, its deadline watch). */
+export const kCancel = Symbol('taskscope.cancel')
+/** TaskGroup: waits for every task, refuses new ones, and returns the failures nobody observed. */
+export const kJoin = Symbol('taskscope.join')
+/** TaskGroup: the cancellation that `close()` and `TaskGroup.run` rethrow (the parent signal's or the timeout's). */
+export const kImposedCancellation = Symbol('taskscope.imposedCancellation')

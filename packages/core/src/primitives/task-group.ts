@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
-import { CancelledError, ClosedError, isCancellation, TaskGroupError, TimeoutError } from '../errors.js'
+import { CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
 import {
@@ -16,59 +16,30 @@ import { isWork } from '../internal/run-work.js'
 import { groupCancelChannel } from '../internal/channels.js'
 import {
   kAbort,
+  kCancel,
   kCancelKind,
   kChildFailed,
   kCloseAsChild,
   kCreate,
   kCurrentGroup,
   kError,
+  kImposedCancellation,
+  kJoin,
   kLiveTasks,
-  kObserved,
   kStart,
   kTaskSettled,
 } from '../internal/symbols.js'
+import { ChildGroups, childOutcome } from './child-groups.js'
 import { enterGroup } from './current-task-group.js'
+import { unobservedFailures } from './group-failures.js'
 import { type StartWork, startTask } from './group-start.js'
+import { GroupWatch } from './group-watch.js'
+import { runTaskGroup } from './task-group-run.js'
+import { TaskQueue } from './task-queue.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
-
-/** Options of {@link TaskGroup}. */
-export interface TaskGroupOptions {
-  /** A parent signal: when it aborts, the group is cancelled and `close()` rejects with the reason. */
-  signal?: AbortSignal
-  /** At most this many tasks run at once; the rest wait in FIFO order. Default: Infinity. */
-  limit?: number
-  /** Cancels the group with a {@link TimeoutError} this many ms after it was created. */
-  timeout?: number
-  /** A name for errors and logs. */
-  name?: string
-  /**
-   * `true` (the default): the first failure cancels every other task. `false` (a supervisor, as
-   * Kotlin's `supervisorScope`): a failure cancels nothing, the other tasks run on, and `close()`
-   * still rejects with a {@link TaskGroupError} of the failures nobody observed.
-   */
-  failFast?: boolean
-}
-
-/** Options of {@link TaskGroup.child}: those of a group, without `signal` (the parent is the parent). */
-export interface ChildTaskGroupOptions {
-  /** Cancels the child (alone) with a {@link TimeoutError} this many ms after it was created. */
-  timeout?: number
-  /** At most this many of the child's tasks run at once. */
-  limit?: number
-  /** Whether the child's first failure cancels its other tasks (and, through its parent, the parent's). Default: true. */
-  failFast?: boolean
-  /** A name for errors and logs; also the name of the child's task in the parent. */
-  name?: string
-}
-
-/** @internal Why a group was cancelled. */
-export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
+import type { CancelKind, ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
-/** A child closed by its user: they got its failures; only its cancellation reaches the parent. */
-const keepCancellation = (error: unknown): void => {
-  if (isCancellation(error)) throw error
-}
 
 /**
  * A scope for concurrent tasks (asyncio.TaskGroup semantics): it waits for every task it started,
@@ -91,23 +62,19 @@ export class TaskGroup implements AsyncDisposable {
   // handler never used it, zero-parameter work aside) never pays for an AbortController.
   #controller: AbortController | undefined
   #reason: CancelledError | undefined
+  #cancelKind: CancelKind | undefined
   #limit: number
-  #parent: AbortSignal | undefined
-  #timer: NodeJS.Timeout | undefined
+  #watch: GroupWatch | undefined // its parent signal and timeout, if given
+  #deadline: number | undefined
   #live = new Set<Task<unknown>>()
-  #queue: Array<{ task: Task<unknown>; run: (fn: () => void) => void }> = []
-  #queueHead = 0
+  #queue: TaskQueue | undefined
   #running = 0
   #created = 0
   #failures: Task<unknown>[] = []
   #failFast: boolean
-  #deadline: number | undefined
   #parentGroup: TaskGroup | undefined
-  // Child groups by their task in this group; a child's task settles when the child has closed.
-  #children = new Map<Task<unknown>, TaskGroup>()
-  #childTasks = new WeakSet<Task<unknown>>()
-  #onClose: ((closing: Promise<void>, byUser: boolean) => void) | undefined
-  #cancelKind: CancelKind | undefined
+  #children: ChildGroups | undefined
+  #ended: Deferred<void> | undefined // a child's: what its task in the parent waits for
   #idle: Deferred<void> | undefined
   #closing: Promise<void> | undefined
   #joining: Promise<TaskGroupError | undefined> | undefined
@@ -115,19 +82,13 @@ export class TaskGroup implements AsyncDisposable {
 
   constructor(options?: TaskGroupOptions) {
     const opts = copyOptions(options, 'The TaskGroup options')
-    this.#parent = validateSignal(opts.signal, 'The "signal" option')
+    const signal = validateSignal(opts.signal, 'The "signal" option')
     this.#limit = validateInteger(opts.limit, 'The "limit" option', 1, true) ?? Infinity
     const timeout = validateDuration(opts.timeout, 'The "timeout" option')
     this.name = validateString(opts.name, 'The "name" option')
     this.#failFast = validateBoolean(opts.failFast, 'The "failFast" option') ?? true
     if (timeout !== undefined) this.#deadline = Date.now() + timeout
-
-    if (this.#parent?.aborted) {
-      this.#onParentAbort()
-    } else {
-      this.#parent?.addEventListener('abort', this.#onParentAbort, { once: true })
-      if (timeout !== undefined) this.#timer = setTimeout(this.#onTimeout, timeout, timeout)
-    }
+    if (signal !== undefined || timeout !== undefined) this.#watch = new GroupWatch(this, signal, timeout)
   }
 
   /**
@@ -162,43 +123,8 @@ export class TaskGroup implements AsyncDisposable {
    * )
    * ```
    */
-  static async run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
-    if (typeof fn !== 'function') throw invalidType('The "fn" argument', 'a function', fn)
-    const group = new TaskGroup(options)
-    let value: Awaited<T>
-    try {
-      value = await fn(group)
-    } catch (error) {
-      return group.#exitWith(error) as Promise<Awaited<T>>
-    }
-    return group.#exitAfter(value)
-  }
-
-  /** How `run` ends when its body returned `value`. */
-  async #exitAfter<T>(value: T): Promise<T> {
-    // A cancellation the body saw and chose to ignore does not undo its value; one that comes from
-    // the parent signal or the timeout while `run` waits for the tasks interrupts that wait.
-    const cancelledBefore = this.#reason !== undefined
-    const failed = await this.#join()
-    if (failed !== undefined) throw failed
-    if (!cancelledBefore && (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout')) throw this.#reason
-    return value
-  }
-
-  /** How `run` ends when its body threw `error`. */
-  async #exitWith(error: unknown): Promise<undefined> {
-    // Decided before cancelling: was this the group's own cancellation surfacing in the body?
-    const groupCancellation = this.#reason !== undefined && isCancellation(error)
-    if (!groupCancellation) this.cancel(error)
-    const failed = await this.#join()
-    if (!isCancellation(error)) {
-      if (failed === undefined) throw error
-      throw new TaskGroupError([error, ...failed.errors], `The body of TaskGroup.run failed, and ${failed.message}`)
-    }
-    if (failed !== undefined) throw failed
-    if (!groupCancellation) throw error
-    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
-    return undefined
+  static run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
+    return runTaskGroup(TaskGroup, fn, options)
   }
 
   /** Aborts when the group is cancelled (by `cancel()`, a failure, the parent signal or the timeout). */
@@ -256,7 +182,7 @@ export class TaskGroup implements AsyncDisposable {
       enterGroup(this, startTaskNow, task)
     } else {
       // Queued work starts later, from whichever task frees the slot: keep its caller's context.
-      this.#queue.push({ task, run: AsyncLocalStorage.snapshot() })
+      ;(this.#queue ??= new TaskQueue()).push({ task, run: AsyncLocalStorage.snapshot() })
     }
     return task
   }
@@ -334,16 +260,15 @@ export class TaskGroup implements AsyncDisposable {
     const { timeout, limit, failFast, name } = copyOptions(options, 'The child group options')
     const child = new TaskGroup({ timeout, limit, failFast, name })
     child.#parentGroup = this
-    const ended = deferred<void>()
-    child.#onClose = (closing, byUser) => ended.resolve(byUser ? closing.then(undefined, keepCancellation) : closing)
+    const ended = (child.#ended = deferred<void>())
     const task = Task[kCreate](this, () => ended.promise, child.name ?? `Child-${++this.#created}`)
+    const children = (this.#children ??= new ChildGroups())
     this.#live.add(task)
-    this.#children.set(task, child)
-    this.#childTasks.add(task)
-    if (this.#reason !== undefined) child.#cancel(this.#reason, 'parent')
+    children.add(task, child)
+    if (this.#reason !== undefined) child[kCancel](this.#reason, 'parent')
     task[kStart]()
     // Made while this group waits for nothing but its children: nothing else will close it.
-    if (this.#joining !== undefined && this.#live.size === this.#children.size) child[kCloseAsChild]()
+    if (this.#joining !== undefined && this.#live.size === children.size) child[kCloseAsChild]()
     return child
   }
 
@@ -353,7 +278,7 @@ export class TaskGroup implements AsyncDisposable {
    * failed. No effect on a group already cancelled.
    */
   cancel(reason?: unknown): void {
-    this.#cancel(toCancelledError(reason, 'The task group was cancelled'), 'user')
+    this[kCancel](toCancelledError(reason, 'The task group was cancelled'), 'user')
   }
 
   /**
@@ -373,7 +298,7 @@ export class TaskGroup implements AsyncDisposable {
 
   #closeBy(user: boolean): Promise<void> {
     const closing = this.#close()
-    this.#onClose?.(closing, user)
+    this.#ended?.resolve(childOutcome(closing, user))
     return closing
   }
 
@@ -384,7 +309,7 @@ export class TaskGroup implements AsyncDisposable {
 
   /** @internal A child was cancelled by a failure: so is this group (unless it is a supervisor). */
   [kChildFailed](reason: CancelledError): void {
-    if (this.#failFast) this.#cancel(reason, 'failure')
+    if (this.#failFast) this[kCancel](reason, 'failure')
   }
 
   /** `await using group = new TaskGroup()` calls `close()` at the end of the block. */
@@ -393,34 +318,33 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
-    const failed = await this.#join()
+    const failed = await this[kJoin]()
     if (failed !== undefined) throw failed
-    if (this.#cancelKind === 'parent' || this.#cancelKind === 'timeout') throw this.#reason
+    if (this[kImposedCancellation] !== undefined) throw this.#reason
   }
 
-  /** Waits for every task, refuses new ones, and returns the failures nobody observed (once). */
-  #join(): Promise<TaskGroupError | undefined> {
+  /** @internal Waits for every task, refuses new ones, and returns the failures nobody observed (once). */
+  [kJoin](): Promise<TaskGroupError | undefined> {
     return (this.#joining ??= this.#joinOnce())
   }
 
   async #joinOnce(): Promise<TaskGroupError | undefined> {
     while (this.#live.size > 0) {
       // Only children left: nothing of this group can add tasks to them any more.
-      if (this.#live.size === this.#children.size) for (const child of this.#children.values()) child[kCloseAsChild]()
+      if (this.#live.size === this.#children?.size) this.#children.closeAll()
       this.#idle = deferred()
       await this.#idle.promise
     }
     this.#closed = true
-    this.#detach()
-    const unobserved = this.#failures.filter((task) => !task[kObserved])
+    this.#watch?.detach()
+    const failures = this.#failures
     this.#failures = []
-    if (unobserved.length === 0) return undefined
-    // A child's failures are listed as this group's own, not wrapped in the child's TaskGroupError.
-    const errors = unobserved.flatMap((task) => (this.#childTasks.has(task) ? (task[kError] as TaskGroupError).errors : [task[kError]]))
-    return new TaskGroupError(
-      errors,
-      `${unobserved.length} task${unobserved.length === 1 ? '' : 's'} of the group${this.name ? ` "${this.name}"` : ''} failed: ${unobserved.map((task) => task.name).join(', ')}`,
-    )
+    return unobservedFailures(failures, this.name, this.#children)
+  }
+
+  /** @internal The parent signal's or the timeout's cancellation, which `close()` and `run` rethrow. */
+  get [kImposedCancellation](): CancelledError | undefined {
+    return this.#cancelKind === 'parent' || this.#cancelKind === 'timeout' ? this.#reason : undefined
   }
 
   /** @internal Its tasks not settled yet (running and queued), for `runtime.inspect()`. */
@@ -440,85 +364,46 @@ export class TaskGroup implements AsyncDisposable {
     if (failed) {
       this.#failures.push(task)
       if (this.#failFast) {
-        const what = this.#childTasks.has(task) ? 'Child group' : 'Task'
-        this.#cancel(new CancelledError(`${what} "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
+        const what = this.#children?.isChild(task) ? 'Child group' : 'Task'
+        this[kCancel](new CancelledError(`${what} "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
       }
     }
-    if (this.#children.delete(task)) {
+    if (this.#children?.settled(task)) {
       // A child takes no slot.
     } else if (wasRunning) {
       this.#running--
       this.#startQueued()
     }
-    if (this.#idle !== undefined && this.#live.size === this.#children.size) this.#idle.resolve()
+    if (this.#idle !== undefined && this.#live.size === (this.#children?.size ?? 0)) this.#idle.resolve()
   }
 
   #startQueued(): void {
     // Once cancelled, queued tasks are being cancelled too (possibly right now, mid-iteration).
-    if (this.#reason !== undefined) return
-    const queue = this.#queue
-    while (this.#queueHead < queue.length && this.#running < this.#limit) {
-      const { task, run } = queue[this.#queueHead]!
-      queue[this.#queueHead++] = undefined!
+    if (this.#reason !== undefined || this.#queue === undefined) return
+    let next
+    while (this.#running < this.#limit && (next = this.#queue.shift()) !== undefined) {
+      const { task, run } = next
       if (task.status !== 'queued') continue
       this.#running++
       run(() => enterGroup(this, startTaskNow, task))
     }
-    if (this.#queueHead === queue.length) {
-      queue.length = 0
-      this.#queueHead = 0
-    }
   }
 
-  #cancel(reason: CancelledError, kind: CancelKind): void {
+  /** @internal Cancels with a ready-made reason, saying why. No effect on a group already cancelled. */
+  [kCancel](reason: CancelledError, kind: CancelKind): void {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.#cancelKind = kind
     if (groupCancelChannel.hasSubscribers) groupCancelChannel.publish({ group: this, reason, source: kind })
-    this.#detach()
+    this.#watch?.detach()
     this.#controller?.abort(reason)
     // The group aborts its children itself: no per-task listener on any signal.
     for (const task of this.#live) task[kAbort](reason)
-    for (const child of this.#children.values()) child.#cancel(reason, 'parent')
+    this.#children?.cancelAll(reason)
     if (kind === 'failure') this.#parentGroup?.[kChildFailed](reason)
   }
 
   #closedError(): ClosedError {
     return new ClosedError(`The task group${this.name ? ` "${this.name}"` : ''} is closed`)
   }
-
-  #detach(): void {
-    this.#parent?.removeEventListener('abort', this.#onParentAbort)
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-    this.#timer = undefined
-  }
-
-  #onParentAbort = (): void => {
-    this.#cancel(toCancelledError(this.#parent!.reason, 'The parent signal was aborted'), 'parent')
-  }
-
-  #onTimeout = (timeout: number): void => {
-    this.#cancel(new TimeoutError(`The task group${this.name ? ` "${this.name}"` : ''} timed out after ${timeout} ms`), 'timeout')
-  }
-}
-
-/**
- * Nexios' `async for` form: yields one new {@link TaskGroup} and closes it when the loop body ends.
- *
- * @example
- * ```ts
- * for await (const group of createTaskGroup({ limit: 4 })) {
- *   for (const url of urls) group.createTask((signal) => fetch(url, { signal }))
- * }
- * ```
- */
-export function createTaskGroup(options?: TaskGroupOptions): AsyncGenerator<TaskGroup, void, undefined> {
-  const group = new TaskGroup(options) // validates now, at the call, not at the first iteration
-  return (async function* scope() {
-    try {
-      yield group
-    } finally {
-      await group.close()
-    }
-  })()
 }

@@ -1,11 +1,46 @@
-// What `runtime.stats()` adds about the process (event-loop delay and utilisation) and the shape
-// of `runtime.inspect()`: the live tree of request groups, their tasks, and background tasks.
+// What `runtime.stats()` counts (request totals, background outcomes, event-loop delay and
+// utilisation) and the shape of `runtime.inspect()`: the live tree of request groups, their tasks,
+// and background tasks.
 import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { kLiveTasks, kStartedAt } from '../internal/symbols.js'
+import { kCancelKind, kLiveTasks, kOutcomes, kStartedAt } from '../internal/symbols.js'
 import type { BackgroundTaskStatus } from '../primitives/background-task.js'
 import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskStatus } from '../primitives/task.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import type { ThreadpoolStats } from '../threadpool/types.js'
+
+/**
+ * A snapshot from {@link Runtime.stats}. Totals count since the runtime was created, and only
+ * requests that used their task group (a group is created on first use).
+ */
+export interface RuntimeStats {
+  requests: {
+    /** Requests whose task group is alive. */
+    active: number
+    /** Requests whose response completed and whose group then closed. */
+    served: number
+    /** Groups cancelled because the client went away before the response completed. */
+    cancelledByDisconnect: number
+    /** Groups cancelled by their `timeout`. */
+    cancelledByTimeout: number
+    /** Tasks still running when their response completed, cancelled then. */
+    stragglersCancelled: number
+  }
+  /**
+   * `active`: background tasks running; then how many ended, by outcome (counted by the embedded
+   * {@link BackgroundTasks}; always 0 for another registry).
+   */
+  background: { active: number; fulfilled: number; rejected: number; cancelled: number }
+  /**
+   * The pool's stats (its `completed`, `failed` and `cancelled` count since the pool started); all
+   * zero (and no thread started to report them) until the pool is first used.
+   */
+  pool: ThreadpoolStats
+  /** Event-loop delay and utilisation, measured from the first `stats()` call in this process. */
+  eventLoop: EventLoopStats
+  /** True once shutdown began. */
+  draining: boolean
+}
 
 /** Event-loop figures of {@link RuntimeStats}, since the first `stats()` call in this process. */
 export interface EventLoopStats {
@@ -40,6 +75,39 @@ export interface RequestRecord {
   method: string
   url: string
   startedAt: number
+}
+
+/** @internal The request totals of `runtime.stats()`, counted as request groups end. */
+export class RequestTotals {
+  #served = 0
+  #disconnected = 0
+  #timedOut = 0
+  #stragglers = 0
+
+  /** A request group ended: its response completed, or its client went away first. */
+  ended(group: TaskGroup, disconnected: boolean, stragglers: number): void {
+    if (disconnected) this.#disconnected++
+    else this.#served++
+    if (group[kCancelKind] === 'timeout') this.#timedOut++
+    this.#stragglers += stragglers
+  }
+
+  /** `stats().requests`, with `active` request groups. */
+  snapshot(active: number): RuntimeStats['requests'] {
+    return {
+      active,
+      served: this.#served,
+      cancelledByDisconnect: this.#disconnected,
+      cancelledByTimeout: this.#timedOut,
+      stragglersCancelled: this.#stragglers,
+    }
+  }
+}
+
+/** @internal `stats().background`: tasks running in the app's registry and the runtime's own, and the outcomes the app's counted. */
+export function backgroundStats(registry: BackgroundTasks, closureTasks: BackgroundTasks | undefined): RuntimeStats['background'] {
+  const outcomes = (registry as Partial<BackgroundTasks>)[kOutcomes] ?? { fulfilled: 0, rejected: 0, cancelled: 0 }
+  return { active: registry.active + (closureTasks?.active ?? 0), ...outcomes }
 }
 
 // One monitor per process, started by the first `stats()`: the event loop is the process's.

@@ -1,21 +1,29 @@
 import { performance } from 'node:perf_hooks'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
-import { type BackgroundShutdownReport, BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
+import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import { ShutdownError } from '../errors.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
-import { kCancelKind, kClosureTasks, kCreate, kOutcomes, kToken } from '../internal/symbols.js'
-import { shutdownChannel } from '../internal/channels.js'
+import { kClosureTasks, kCreate, kToken } from '../internal/symbols.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
+import { AppPool } from './app-pool.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, ServerDrain } from './server-drain.js'
-import { eventLoopStats, type EventLoopStats, inspectTree, type RequestRecord, type RuntimeInspection } from './observe.js'
-import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
-import type { BackgroundTask } from '../primitives/background-task.js'
+import {
+  backgroundStats,
+  eventLoopStats,
+  inspectTree,
+  type RequestRecord,
+  RequestTotals,
+  type RuntimeInspection,
+  type RuntimeStats,
+} from './observe.js'
+import { type RuntimeCloseSummary, Shutdown } from './shutdown.js'
 import { TaskGroup } from '../primitives/task-group.js'
-import { getThreadpool, startedSharedThreadpool } from '../threadpool/shared-threadpool.js'
-import { Threadpool } from '../threadpool/threadpool.js'
-import type { ThreadpoolOptions, ThreadpoolStats } from '../threadpool/types.js'
+import type { Threadpool } from '../threadpool/threadpool.js'
+import type { ThreadpoolOptions } from '../threadpool/types.js'
+
+export type { RuntimeStats } from './observe.js'
+export type { RuntimeCloseSummary } from './shutdown.js'
 
 /** Options of {@link createRuntime} (and of every adapter). */
 export interface RuntimeOptions {
@@ -64,91 +72,6 @@ export interface RuntimeCloseOptions {
 }
 
 /**
- * A snapshot from {@link Runtime.stats}. Totals count since the runtime was created, and only
- * requests that used their task group (a group is created on first use).
- */
-export interface RuntimeStats {
-  requests: {
-    /** Requests whose task group is alive. */
-    active: number
-    /** Requests whose response completed and whose group then closed. */
-    served: number
-    /** Groups cancelled because the client went away before the response completed. */
-    cancelledByDisconnect: number
-    /** Groups cancelled by their `timeout`. */
-    cancelledByTimeout: number
-    /** Tasks still running when their response completed, cancelled then. */
-    stragglersCancelled: number
-  }
-  /**
-   * `active`: background tasks running; then how many ended, by outcome (counted by the embedded
-   * {@link BackgroundTasks}; always 0 for another registry).
-   */
-  background: { active: number; fulfilled: number; rejected: number; cancelled: number }
-  /**
-   * The pool's stats (its `completed`, `failed` and `cancelled` count since the pool started); all
-   * zero (and no thread started to report them) until the pool is first used.
-   */
-  pool: ThreadpoolStats
-  /** Event-loop delay and utilisation, measured from the first `stats()` call in this process. */
-  eventLoop: EventLoopStats
-  /** True once shutdown began. */
-  draining: boolean
-}
-
-/**
- * What {@link Runtime.close} did; also logged: at warn, naming it, when the shutdown cut work short
- * (`unfinished` is not empty), else at info.
- */
-export interface RuntimeCloseSummary {
-  /** From the start of shutdown to its end. */
-  durationMs: number
-  /** Request groups alive when shutdown began; cancelled at the deadline; still running after the grace. */
-  requests: { inFlight: number; cancelled: number; abandoned: number }
-  /** The background registry's report. */
-  background: BackgroundShutdownReport
-  /** `'closed'`, `'not-started'` (never used), or `'external'` (the caller's pool, left open). */
-  pool: 'closed' | 'not-started' | 'external'
-  /**
-   * The work the shutdown cut short, by name: requests and background tasks it cancelled at the
-   * deadline, and those still running after the grace. Tasks the app cancelled itself while
-   * shutting down are not in it (they count in `background.cancelled`). Empty after a clean shutdown.
-   */
-  unfinished: UnfinishedWork[]
-}
-
-/** `stats().pool` before the pool was ever used: reading it must not start threads. */
-const idle = Object.freeze({ count: 0, mean: 0, p50: 0, p90: 0, p99: 0, max: 0 })
-const idlePoolStats: ThreadpoolStats = Object.freeze({
-  threads: 0,
-  running: 0,
-  queued: 0,
-  completed: 0,
-  failed: 0,
-  cancelled: 0,
-  runTime: idle,
-  waitTime: idle,
-})
-
-/** How long cancelled work gets to settle after each shutdown step, at most. */
-const graceMs = 1000
-/** The largest delay `setTimeout` honours. */
-const maxDelay = 2 ** 31 - 1
-
-/** True when `promise` settles within `ms` (Infinity: whenever it does); never keeps the process alive. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => {
-    if (ms !== Infinity) timer = setTimeout(resolve, ms, false).unref()
-  })
-  try {
-    return await Promise.race([promise.then(() => true), late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/**
  * The framework-agnostic HTTP runtime behind every adapter, one per app: it owns the app's
  * worker pool (created on first use) and background tasks, gives each request a
  * {@link TaskGroup} on first use, and shuts everything down in order. Made by {@link createRuntime}.
@@ -173,28 +96,13 @@ export class Runtime {
   readonly backgroundTasks: BackgroundTasks
   // Closures (`after`, `waitUntil`) cannot travel to a distributed registry: they run here.
   #closureTasks: BackgroundTasks | undefined
-  #pool: Threadpool | undefined
-  #poolOptions: ThreadpoolOptions | 'shared' | undefined // undefined: the caller's pool
-  #poolClosed = false
+  #pool: AppPool
   #groups = new WeakMap<HttpResponse, TaskGroup>()
   #live = new Map<TaskGroup, RequestRecord>()
-  #served = 0
-  #disconnected = 0
-  #timedOut = 0
-  #stragglers = 0
-  #idle: Deferred<void> | undefined
+  #totals = new RequestTotals()
   #servers = new Map<DrainableServer, ServerDrain>()
   #draining = false
-  #expired = false // past the deadline, or closed: new groups start cancelled
-  #cancelled = 0
-  #cut: TaskGroup[] = [] // groups cancelled at the deadline
-  #running: BackgroundTask[] | undefined // background tasks running when the drain began
-  #deadline: NodeJS.Timeout | undefined
-  #drainStart = 0
-  #limit = 0
-  #grace = graceMs
-  #requestsPhase: Promise<number> | undefined
-  #backgroundPhase: Promise<BackgroundShutdownReport> | undefined
+  #shutdown: Shutdown | undefined // made when shutdown begins
   #closing: Promise<RuntimeCloseSummary> | undefined
 
   /** @internal Made by {@link createRuntime}. */
@@ -208,9 +116,7 @@ export class Runtime {
     this.logger = validateLogger(opts.logger, 'The "logger" option') ?? defaultLogger
     this.shutdownTimeout = validateLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
     this.backgroundTasks = this.#toBackgroundTasks(opts.backgroundTasks)
-    if (isPool(opts.threadpool)) this.#pool = opts.threadpool
-    else if (opts.threadpool === undefined) this.#poolOptions = 'shared'
-    else this.#poolOptions = Threadpool.validateOptions(opts.threadpool, 'The "threadpool" option')
+    this.#pool = new AppPool(opts.threadpool)
   }
 
   /**
@@ -218,13 +124,7 @@ export class Runtime {
    * `runInThreadpool` in a handler uses the same threads). After shutdown: the closed pool.
    */
   get threadpool(): Threadpool {
-    const shared = this.#poolOptions === 'shared'
-    // Another app in this process may have closed the shared pool: take the fresh one.
-    if (this.#pool === undefined || (shared && this.#pool.closed && !this.#poolClosed)) {
-      this.#pool = shared ? getThreadpool() : new Threadpool(this.#poolOptions as ThreadpoolOptions | undefined)
-      if (this.#poolClosed) void this.#pool.destroy()
-    }
-    return this.#pool
+    return this.#pool.get()
   }
 
   /** True once shutdown began (`drain()` or `close()`). */
@@ -256,19 +156,14 @@ export class Runtime {
     const group = new TaskGroup({ name: `${req.method} ${req.url}`, limit: options?.limit, timeout: options?.timeout })
     this.#groups.set(res, group)
     this.#live.set(group, { method: req.method ?? '', url: req.url ?? '', startedAt: performance.now() })
-    if (this.#expired) group.cancel(new ShutdownError())
+    if (this.#shutdown?.expired) group.cancel(new ShutdownError())
     bindRequestGroup(group, req, res, {
       logger: options?.logger ?? this.logger,
       onError: options?.onError,
       ended: (disconnected, stragglers) => {
         this.#live.delete(group)
-        if (disconnected) this.#disconnected++
-        else this.#served++
-        if (group[kCancelKind] === 'timeout') this.#timedOut++
-        this.#stragglers += stragglers
-        if (this.#live.size > 0 || this.#idle === undefined) return
-        this.#idle.resolve()
-        this.#idle = undefined
+        this.#totals.ended(group, disconnected, stragglers)
+        if (this.#live.size === 0) this.#shutdown?.requestsEnded()
       },
     })
     return group
@@ -287,16 +182,9 @@ export class Runtime {
    * ```
    */
   stats(): RuntimeStats {
-    const pool = this.#startedPool()?.stats() ?? idlePoolStats
-    const requests = {
-      active: this.#live.size,
-      served: this.#served,
-      cancelledByDisconnect: this.#disconnected,
-      cancelledByTimeout: this.#timedOut,
-      stragglersCancelled: this.#stragglers,
-    }
-    const outcomes = (this.backgroundTasks as Partial<BackgroundTasks>)[kOutcomes] ?? { fulfilled: 0, rejected: 0, cancelled: 0 }
-    const background = { active: this.backgroundTasks.active + (this.#closureTasks?.active ?? 0), ...outcomes }
+    const pool = this.#pool.stats()
+    const requests = this.#totals.snapshot(this.#live.size)
+    const background = backgroundStats(this.backgroundTasks, this.#closureTasks)
     return { requests, background, pool, eventLoop: eventLoopStats(), draining: this.#draining }
   }
 
@@ -358,23 +246,9 @@ export class Runtime {
   drain(options?: RuntimeCloseOptions): void {
     const timeout = validateLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
     if (this.#draining) return
-    const limit = timeout ?? this.shutdownTimeout
     this.#draining = true
-    this.#limit = limit
-    this.#drainStart = performance.now()
-    this.#grace = Math.min(graceMs, limit)
-    this.#running = runningBackgroundTasks(this.backgroundTasks)
-    const phase = { timeout: Math.min(limit, maxDelay), grace: this.#grace }
-    this.#backgroundPhase = this.backgroundTasks.shutdown(phase)
-    const local = this.#closureTasks
-    if (local !== undefined) {
-      this.#running?.push(...(runningBackgroundTasks(local) ?? []))
-      this.#backgroundPhase = Promise.all([this.#backgroundPhase, local.shutdown(phase)]).then(([app, own]) => mergeReports(app, own))
-    }
-    for (const drain of this.#servers.values()) drain.begin()
-    // Also for groups created after the wait below ended (Fastify still serves until onClose).
-    if (limit !== Infinity) this.#deadline = setTimeout(() => this.#expire(), limit).unref()
-    this.#requestsPhase = this.#drainRequests(limit)
+    const scope = { requests: this.#live, servers: this.#servers, pool: this.#pool, closureTasks: this.#closureTasks }
+    this.#shutdown = new Shutdown(this, timeout ?? this.shutdownTimeout, scope)
   }
 
   /**
@@ -397,75 +271,7 @@ export class Runtime {
     } catch (error) {
       return Promise.reject(error)
     }
-    return (this.#closing = this.#close())
-  }
-
-  async #close(): Promise<RuntimeCloseSummary> {
-    const inFlight = await this.#requestsPhase!
-    const background = await this.#backgroundPhase!
-    const pool = await this.#closePool()
-    clearTimeout(this.#deadline)
-    this.#expired = true
-    const requests = { inFlight, cancelled: this.#cancelled, abandoned: this.#live.size }
-    const durationMs = Math.round(performance.now() - this.#drainStart)
-    const unfinished = unfinishedWork(this.#cut, new Set(this.#live.keys()), this.#running ?? [])
-    this.#cut = []
-    const summary: RuntimeCloseSummary = { durationMs, requests, background, pool, unfinished }
-    // A registry that cannot list its tasks: only its counts tell what shutdown cut short.
-    const unnamed = this.#running === undefined ? background.cancelled + background.abandoned : 0
-    if (unfinished.length + unnamed > 0) log(this.logger, 'warn', summary, unfinishedMessage(unfinished, unnamed))
-    else log(this.logger, 'info', summary, 'shut down cleanly')
-    if (shutdownChannel.hasSubscribers) shutdownChannel.publish({ ...summary, runtime: this })
-    return summary
-  }
-
-  /** Waits for request groups and attached servers until the deadline, then cancels and forces. */
-  async #drainRequests(timeout: number): Promise<number> {
-    const inFlight = this.#live.size
-    if (await within(this.#quiet(), timeout)) return inFlight
-    this.#expire()
-    if (!(await within(this.#quiet(), this.#grace))) {
-      for (const drain of this.#servers.values()) drain.force()
-      await within(this.#quiet(), this.#grace)
-    }
-    return inFlight
-  }
-
-  /** The deadline: every live group is cancelled with ShutdownError; later ones start cancelled. */
-  #expire(): void {
-    this.#expired = true
-    const live = [...this.#live.keys()].filter((group) => !group.cancelled)
-    for (const group of live) group.cancel(new ShutdownError('The request did not complete before the shutdown deadline'))
-    this.#cancelled += live.length
-    this.#cut.push(...live)
-    if (live.length > 0) log(this.logger, 'warn', { requests: live.length }, 'shutdown deadline passed: request tasks cancelled')
-  }
-
-  /** Resolves once no request group is alive and every attached server has closed. */
-  #quiet(): Promise<unknown> {
-    if (this.#live.size > 0) this.#idle ??= deferred()
-    return Promise.all([this.#idle?.promise, ...[...this.#servers.values()].map((drain) => drain.closed)])
-  }
-
-  /** The app's pool if it was started: by default, the shared one, also when only `runInThreadpool` used it. */
-  #startedPool(): Threadpool | undefined {
-    if (this.#pool !== undefined && !(this.#poolOptions === 'shared' && this.#pool.closed && !this.#poolClosed)) return this.#pool
-    return this.#poolOptions === 'shared' ? startedSharedThreadpool() : undefined
-  }
-
-  async #closePool(): Promise<RuntimeCloseSummary['pool']> {
-    if (this.#poolOptions === undefined) return 'external'
-    const pool = this.#startedPool()
-    this.#poolClosed = true
-    if (pool === undefined) return 'not-started'
-    this.#pool = pool
-    const remaining = this.#limit - (performance.now() - this.#drainStart)
-    try {
-      await pool.close({ timeout: Math.max(this.#grace, Math.min(remaining, maxDelay)) })
-    } catch (error) {
-      log(this.logger, 'error', { err: error }, 'closing the threadpool failed')
-    }
-    return 'closed'
+    return (this.#closing = this.#shutdown!.close())
   }
 
   #toBackgroundTasks(value: unknown): BackgroundTasks {
@@ -486,10 +292,6 @@ function checkRequestGroupOptions(options: RequestGroupOptions): void {
   if (onError !== undefined && typeof onError !== 'function') {
     throw invalidType('The "onError" option of requestGroup', 'a function', onError)
   }
-}
-
-function isPool(value: unknown): value is Threadpool {
-  return value instanceof Threadpool || hasMethods(value, ['run', 'stats', 'close', 'destroy'])
 }
 
 /**
