@@ -36,7 +36,8 @@ function parseArgs(argv) {
   // Quick mode only checks that the benches run: suites may share the machine, and the whole
   // check takes as long as the slowest suite. Measurements proper run one suite at a time.
   opts.parallel ??= opts.quick
-  for (const name of opts.only) if (!SUITES.includes(name)) throw new Error(`Unknown suite ${JSON.stringify(name)}; suites: ${SUITES.join(', ')}`)
+  for (const name of opts.only)
+    if (!SUITES.includes(name)) throw new Error(`Unknown suite ${JSON.stringify(name)}; suites: ${SUITES.join(', ')}`)
   return opts
 }
 
@@ -90,7 +91,9 @@ async function main() {
   log('')
   log(textTable(rows))
   const s = summary(rows)
-  log(`\nTargets: ${s.met} of ${s.targets} met, ${s.missed} missed; ${s.skipped} row(s) not run. Total ${(durationMs / 1000).toFixed(1)} s. Load average ${loadStart.toFixed(2)} → ${loadavg()[0].toFixed(2)}.`)
+  log(
+    `\nTargets: ${s.met} of ${s.targets} met, ${s.missed} missed; ${s.skipped} row(s) not run. Total ${(durationMs / 1000).toFixed(1)} s. Load average ${loadStart.toFixed(2)} → ${loadavg()[0].toFixed(2)}.`,
+  )
   if (opts.write) {
     const args = process.argv.slice(2).filter((a, i, all) => a !== '--write' && all[i - 1] !== '--write')
     const command = args.length === 0 ? 'npm run bench' : `node bench/run.mjs ${args.join(' ')}`

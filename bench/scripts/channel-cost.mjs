@@ -18,7 +18,8 @@ const points = ['taskscope:request.disconnect', 'taskscope:group.cancel', 'tasks
 async function server(mode) {
   if (mode === 'subscribed') {
     const noop = () => {}
-    for (const name of tracing) diagnostics.tracingChannel(name).subscribe({ start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop })
+    for (const name of tracing)
+      diagnostics.tracingChannel(name).subscribe({ start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop })
     for (const name of points) diagnostics.subscribe(name, noop)
   }
   const runtime = createRuntime({ logger: { info() {}, warn() {}, error() {} } })
@@ -73,6 +74,8 @@ else {
   for (const [mode, runs] of Object.entries(results)) {
     const cpu = median(runs.map((r) => r.cpuPerRequest))
     const rps = median(runs.map((r) => r.rps))
-    console.log(`${mode.padEnd(10)} ${cpu.toFixed(1)} µs CPU/request (${(cpu / base).toFixed(2)}×), ${Math.round(rps)} req/s, ${rounds} rounds of ${requests}`)
+    console.log(
+      `${mode.padEnd(10)} ${cpu.toFixed(1)} µs CPU/request (${(cpu / base).toFixed(2)}×), ${Math.round(rps)} req/s, ${rounds} rounds of ${requests}`,
+    )
   }
 }

@@ -19,7 +19,16 @@ export async function available() {
 }
 
 export function placeholderRows(reason) {
-  return [{ suite: name, case: 'socket destroyed → group signal aborted', impl: 'fastify, express, koa', skipped: reason, value: Number.NaN, ratio: Number.NaN }]
+  return [
+    {
+      suite: name,
+      case: 'socket destroyed → group signal aborted',
+      impl: 'fastify, express, koa',
+      skipped: reason,
+      value: Number.NaN,
+      ratio: Number.NaN,
+    },
+  ]
 }
 
 function deferred() {
@@ -95,7 +104,15 @@ export async function run({ quick }) {
   }
   const p50 = (x) => percentile(x.latencies, 50)
   const p99 = (x) => percentile(x.latencies, 99)
-  rows.push({ suite: name, case: caseLabel, impl: "node:http, res 'close' watched by hand (floor): p50", value: p50(base) * 1000, unit: 'µs', ratio: 1, vs: 'floor p50' })
+  rows.push({
+    suite: name,
+    case: caseLabel,
+    impl: "node:http, res 'close' watched by hand (floor): p50",
+    value: p50(base) * 1000,
+    unit: 'µs',
+    ratio: 1,
+    vs: 'floor p50',
+  })
   rows.push({ suite: name, case: caseLabel, impl: 'node:http floor: p99', value: p99(base) * 1000, unit: 'µs', ratio: 1, vs: 'floor p99' })
 
   for (const fw of FRAMEWORKS) {
@@ -113,8 +130,26 @@ export async function run({ quick }) {
       await app.close()
     }
     const note = result.lost > 0 ? ` (${result.lost} never aborted)` : ''
-    rows.push({ suite: name, case: caseLabel, impl: `${fw} taskGroup.signal: p50${note}`, value: p50(result) * 1000, unit: 'µs', ratio: p50(result) / p50(base), vs: 'floor p50', target: 'report; all abort', met: result.lost === 0 })
-    rows.push({ suite: name, case: caseLabel, impl: `${fw} taskGroup.signal: p99`, value: p99(result) * 1000, unit: 'µs', ratio: p99(result) / p99(base), vs: 'floor p99' })
+    rows.push({
+      suite: name,
+      case: caseLabel,
+      impl: `${fw} taskGroup.signal: p50${note}`,
+      value: p50(result) * 1000,
+      unit: 'µs',
+      ratio: p50(result) / p50(base),
+      vs: 'floor p50',
+      target: 'report; all abort',
+      met: result.lost === 0,
+    })
+    rows.push({
+      suite: name,
+      case: caseLabel,
+      impl: `${fw} taskGroup.signal: p99`,
+      value: p99(result) * 1000,
+      unit: 'µs',
+      ratio: p99(result) / p99(base),
+      vs: 'floor p99',
+    })
   }
   return rows
 }

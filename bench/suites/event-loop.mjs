@@ -15,7 +15,16 @@ export async function available() {
 }
 
 export function placeholderRows(reason) {
-  return [{ suite: name, case: `${FRAMEWORK}: trivial route p99`, impl: 'CPU-heavy requests inline vs offloaded', skipped: reason, value: Number.NaN, ratio: Number.NaN }]
+  return [
+    {
+      suite: name,
+      case: `${FRAMEWORK}: trivial route p99`,
+      impl: 'CPU-heavy requests inline vs offloaded',
+      skipped: reason,
+      value: Number.NaN,
+      ratio: Number.NaN,
+    },
+  ]
 }
 
 export async function run({ quick }) {
@@ -41,9 +50,34 @@ export async function run({ quick }) {
     const p = (x) => Math.max(1, x.p99)
     return [
       { suite: name, case: c, impl: 'no other load', value: idle.p99, unit: 'ms', ratio: 1, vs: 'no other load' },
-      { suite: name, case: c, impl: `+ 20 ms CPU requests inline (${Math.round(inlineHeavy.rps)} heavy req/s)`, value: inlineLight.p99, unit: 'ms', ratio: p(inlineLight) / p(idle), vs: 'no other load' },
-      { suite: name, case: c, impl: `+ same requests on app.threadpool (${Math.round(poolHeavy.rps)} heavy req/s)`, value: poolLight.p99, unit: 'ms', ratio: p(poolLight) / p(idle), vs: 'no other load' },
-      { suite: name, case: c, impl: 'inline p99 ÷ offloaded p99', value: inlineLight.p99, unit: 'ms', ratio: p(inlineLight) / p(poolLight), vs: 'offloaded', target: 'report (> 1: offloading helps)' },
+      {
+        suite: name,
+        case: c,
+        impl: `+ 20 ms CPU requests inline (${Math.round(inlineHeavy.rps)} heavy req/s)`,
+        value: inlineLight.p99,
+        unit: 'ms',
+        ratio: p(inlineLight) / p(idle),
+        vs: 'no other load',
+      },
+      {
+        suite: name,
+        case: c,
+        impl: `+ same requests on app.threadpool (${Math.round(poolHeavy.rps)} heavy req/s)`,
+        value: poolLight.p99,
+        unit: 'ms',
+        ratio: p(poolLight) / p(idle),
+        vs: 'no other load',
+      },
+      {
+        suite: name,
+        case: c,
+        impl: 'inline p99 ÷ offloaded p99',
+        value: inlineLight.p99,
+        unit: 'ms',
+        ratio: p(inlineLight) / p(poolLight),
+        vs: 'offloaded',
+        target: 'report (> 1: offloading helps)',
+      },
     ]
   } finally {
     child.send('close')

@@ -5,8 +5,8 @@
 // Target: flat, under 10 MB growth.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { setImmediate as tick } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { BackgroundTasks } from '@taskscope/core'
 import { adapterMissing, FRAMEWORKS, startApp } from '../fixtures/http-apps.mjs'
 
@@ -90,7 +90,15 @@ export async function run({ quick, log }) {
     const caseLabel = `${nRequests.toLocaleString('en-US')} requests, 3 tasks each`
     const why = await adapterMissing(fw)
     if (why) {
-      rows.push({ suite: name, case: caseLabel, impl: fw, skipped: why, value: Number.NaN, ratio: Number.NaN, target: `< ${LIMIT_MB} MB growth` })
+      rows.push({
+        suite: name,
+        case: caseLabel,
+        impl: fw,
+        skipped: why,
+        value: Number.NaN,
+        ratio: Number.NaN,
+        target: `< ${LIMIT_MB} MB growth`,
+      })
       continue
     }
     const r = await requests(fw, nRequests, quick ? 200 : 5_000)

@@ -3,7 +3,7 @@
 // it, wait for all of them, collect the results).
 import { TaskGroup } from '@taskscope/core'
 import { Effect } from 'effect'
-import { run as effectionRun, spawn, call } from 'effection'
+import { call, run as effectionRun, spawn } from 'effection'
 import pLimit from 'p-limit'
 import { compare, roundRatio } from '../lib/micro.mjs'
 

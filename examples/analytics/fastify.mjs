@@ -34,7 +34,15 @@ function computeDailyStats(day, orders) {
   }
   amounts.sort()
   const percentile = (p) => amounts[Math.min(orders - 1, Math.floor(p * orders))]
-  return { day, orders, revenue, average: Math.round(revenue / orders), median: percentile(0.5), p95: percentile(0.95), busiestHour: byHour.indexOf(Math.max(...byHour)) }
+  return {
+    day,
+    orders,
+    revenue,
+    average: Math.round(revenue / orders),
+    median: percentile(0.5),
+    p95: percentile(0.95),
+    busiestHour: byHour.indexOf(Math.max(...byHour)),
+  }
 }
 
 /** The routes, as a Fastify plugin. */

@@ -15,7 +15,8 @@ import { startUpstream } from './upstream.mjs'
 
 async function getJSON(url, signal) {
   const response = await fetch(url, { signal }) // the task's signal: aborted with the request
-  if (!response.ok) throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), { status: response.status === 404 ? 404 : 502 })
+  if (!response.ok)
+    throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), { status: response.status === 404 ? 404 : 502 })
   return response.json()
 }
 
@@ -37,7 +38,9 @@ export function build({ upstreamUrl }) {
   })
 
   app.use(c.errorHandler()) // after the routes: a cancelled request (client gone) ends quietly, never as a 500
-  app.use((error, req, res, next) => res.status(error.status ?? 500).json({ error: error.status ? error.message : 'Internal Server Error' }))
+  app.use((error, req, res, next) =>
+    res.status(error.status ?? 500).json({ error: error.status ? error.message : 'Internal Server Error' }),
+  )
   return { app, c }
 }
 

@@ -17,7 +17,8 @@ import { startUpstream } from './upstream.mjs'
 
 async function getJSON(url, signal) {
   const response = await fetch(url, { signal }) // the task's signal: aborted with the request
-  if (!response.ok) throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), { statusCode: response.status === 404 ? 404 : 502 })
+  if (!response.ok)
+    throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), { statusCode: response.status === 404 ? 404 : 502 })
   return response.json()
 }
 

@@ -15,7 +15,11 @@ import { startUpstream } from './upstream.mjs'
 
 async function getJSON(url, signal) {
   const response = await fetch(url, { signal }) // the task's signal: aborted with the request
-  if (!response.ok) throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), { status: response.status === 404 ? 404 : 502, expose: true })
+  if (!response.ok)
+    throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), {
+      status: response.status === 404 ? 404 : 502,
+      expose: true,
+    })
   return response.json()
 }
 

@@ -6,7 +6,7 @@
  * dashboard's client goes away, the upstream requests in flight are aborted (`aborted` goes up)
  * instead of running to completion for nobody.
  */
-import { once, EventEmitter } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import { createServer } from 'node:http'
 
 const users = {

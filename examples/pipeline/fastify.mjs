@@ -18,7 +18,10 @@ import { concurrencyPlugin } from '@taskscope/fastify'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 
-const vocabulary = 'the a of and to in is it task group pool event signal cancel request worker thread queue async await node fastify lazy race timeout'.split(' ')
+const vocabulary =
+  'the a of and to in is it task group pool event signal cancel request worker thread queue async await node fastify lazy race timeout'.split(
+    ' ',
+  )
 
 /** Simulates fetching a document over the network: `latency` ms, then a deterministic text. */
 async function download(id, latency, signal) {
@@ -92,7 +95,9 @@ export async function pipelineRoutes(app, { latency = 100 } = {}) {
     // Stage 3: merge the per-document counts.
     const totals = {}
     for (const { counts } of perDocument) for (const [word, n] of Object.entries(counts)) totals[word] = (totals[word] ?? 0) + n
-    const topWords = Object.entries(totals).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).slice(0, 5)
+    const topWords = Object.entries(totals)
+      .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+      .slice(0, 5)
     return {
       documents,
       concurrency,

@@ -62,7 +62,9 @@ export async function resourceRoutes(app, { db }) {
 
   // A background job: it outlives the request; shutdown lets it finish, or cancels it.
   app.post('/resources/jobs', { schema: msQuery }, async (request, reply) => {
-    const job = app.backgroundTasks.add((signal) => db.query('EXPORT everything', { ms: request.query.ms, signal }), { name: `export (${request.query.ms} ms)` })
+    const job = app.backgroundTasks.add((signal) => db.query('EXPORT everything', { ms: request.query.ms, signal }), {
+      name: `export (${request.query.ms} ms)`,
+    })
     return reply.code(202).send({ id: job.id, name: job.name })
   })
 }

@@ -53,10 +53,18 @@ export async function searchRoutes(app, { timeout = 1_000 } = {}) {
     const query = params(request.query)
     try {
       // An entry is `(signal) => ...` or `[fn, arg]`, called as fn(arg, signal).
-      return await firstSuccessful([[primary, query], [backup, query], [fallback, query]], { timeout, signal: request.taskGroup.signal })
+      return await firstSuccessful(
+        [
+          [primary, query],
+          [backup, query],
+          [fallback, query],
+        ],
+        { timeout, signal: request.taskGroup.signal },
+      )
     } catch (error) {
       if (error instanceof TimeoutError) return reply.code(504).send({ error: `no source answered within ${timeout} ms` })
-      if (error instanceof AggregateError) return reply.code(502).send({ error: 'every source failed', errors: error.errors.map((e) => e.message) })
+      if (error instanceof AggregateError)
+        return reply.code(502).send({ error: 'every source failed', errors: error.errors.map((e) => e.message) })
       throw error // a cancellation: the client went away
     }
   })

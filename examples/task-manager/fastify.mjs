@@ -19,10 +19,15 @@ const startSchema = {
   body: {
     type: 'object',
     required: ['name'],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, steps: { type: 'integer', minimum: 1, maximum: 100_000, default: 10 } },
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 100 },
+      steps: { type: 'integer', minimum: 1, maximum: 100_000, default: 10 },
+    },
   },
 }
-const waitSchema = { querystring: { type: 'object', properties: { timeout: { type: 'integer', minimum: 0, maximum: 60_000, default: 30_000 } } } }
+const waitSchema = {
+  querystring: { type: 'object', properties: { timeout: { type: 'integer', minimum: 0, maximum: 60_000, default: 30_000 } } },
+}
 
 /** The routes, as a Fastify plugin. `stepMs`: how long one step of a job takes. */
 export async function taskRoutes(app, { stepMs } = {}) {

@@ -20,7 +20,17 @@ export class TaskManager {
 
   /** Starts a job of `steps` steps (throws ClosedError while the app shuts down). */
   start(name, steps) {
-    const record = { id: '', name, status: 'running', progress: 0, steps, result: undefined, error: undefined, startedAt: new Date().toISOString(), finishedAt: undefined }
+    const record = {
+      id: '',
+      name,
+      status: 'running',
+      progress: 0,
+      steps,
+      result: undefined,
+      error: undefined,
+      startedAt: new Date().toISOString(),
+      finishedAt: undefined,
+    }
     const done = new AsyncEvent()
     const job = this.#backgroundTasks.add(
       async (signal) => {
@@ -78,7 +88,9 @@ export class TaskManager {
 /** Reads `{ name, steps }` from a POST /tasks body, for frameworks without schema validation. */
 export function parseStart(body) {
   const { name, steps = 10 } = body ?? {}
-  if (typeof name !== 'string' || name.length === 0 || name.length > 100) throw Object.assign(new Error('"name" must be a string of 1 to 100 characters'), { status: 400, expose: true })
-  if (!Number.isInteger(steps) || steps < 1 || steps > 100_000) throw Object.assign(new Error('"steps" must be an integer from 1 to 100000'), { status: 400, expose: true })
+  if (typeof name !== 'string' || name.length === 0 || name.length > 100)
+    throw Object.assign(new Error('"name" must be a string of 1 to 100 characters'), { status: 400, expose: true })
+  if (!Number.isInteger(steps) || steps < 1 || steps > 100_000)
+    throw Object.assign(new Error('"steps" must be an integer from 1 to 100000'), { status: 400, expose: true })
   return { name, steps }
 }

@@ -1,8 +1,9 @@
 // Distributed newsletter: start.mjs runs its own redis-server, two worker processes and a Fastify
 // producer. A job added over HTTP completes on one of the workers; another is cancelled while it
 // runs; SIGTERM stops every process and exits 0.
-import { afterEach, describe, expect, it } from 'vitest'
+
 import { type NodeProcess as ExampleProcess, post, request } from '@taskscope/test-support'
+import { afterEach, describe, expect, it } from 'vitest'
 import { runExample } from './helpers.ts'
 
 let server: ExampleProcess | undefined

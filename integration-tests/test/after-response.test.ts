@@ -6,9 +6,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setImmediate as immediate } from 'node:timers/promises'
 import { type BackgroundTask, ClientDisconnectedError, currentTaskGroup, type TaskGroup } from '@taskscope/core'
+import { cleanup, deferred, promiseState, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, deferred, promiseState, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -22,7 +22,7 @@ async function service(): Promise<TaskGroup | undefined> {
 }
 
 describe.each(frameworks)('$name: after() and waitUntil()', (fw) => {
-  it('after() runs once the response has finished, as a named, listed background task, in the request\'s context', async () => {
+  it("after() runs once the response has finished, as a named, listed background task, in the request's context", async () => {
     const gate = deferred()
     const ran = deferred<{ outcome: unknown; id: string | undefined; group: TaskGroup | undefined; aborted: boolean }>()
     let job: BackgroundTask | undefined
@@ -123,7 +123,7 @@ describe.each(frameworks)('$name: after() and waitUntil()', (fw) => {
     expect(await promiseJob).toBe('from a promise')
   })
 
-  it('a failure is logged through the request\'s logger, never as an unhandled rejection', async () => {
+  it("a failure is logged through the request's logger, never as an unhandled rejection", async () => {
     const app = await fw.start({
       routes: [
         {
@@ -176,7 +176,9 @@ describe.each(frameworks)('$name: after() and waitUntil()', (fw) => {
         },
       ],
     })
-    const response = request(app.url).get('/slow').then((res) => res.body)
+    const response = request(app.url)
+      .get('/slow')
+      .then((res) => res.body)
     await inHandler.promise
     const closing = app.close()
     await vi.waitFor(() => expect(app.stats().draining).toBe(true))
@@ -190,7 +192,7 @@ describe.each(frameworks)('$name: after() and waitUntil()', (fw) => {
 })
 
 describe.each(frameworks)('$name: currentTaskGroup() and deadlines in a request', (fw) => {
-  it('is the request\'s group in the handler and what it calls, also after a POST body was read', async () => {
+  it("is the request's group in the handler and what it calls, also after a POST body was read", async () => {
     const app = await fw.start({
       routes: [
         {
@@ -204,11 +206,13 @@ describe.each(frameworks)('$name: currentTaskGroup() and deadlines in a request'
         },
       ],
     })
-    const res = await request(app.url).post('/deep').send({ big: 'x'.repeat(10_000) })
+    const res = await request(app.url)
+      .post('/deep')
+      .send({ big: 'x'.repeat(10_000) })
     expect(res.body).toEqual({ same: true, closed: false })
   })
 
-  it('creates the request\'s group on first use, with the route\'s timeout as its deadline', async () => {
+  it("creates the request's group on first use, with the route's timeout as its deadline", async () => {
     const app = await fw.start({
       routes: [
         {

@@ -2,9 +2,9 @@
 // registry and responds; the request completes (or the client even disconnects); the task's signal
 // is not aborted and the task completes later, when the test lets it.
 import type { BackgroundTask, TaskGroup } from '@taskscope/core'
+import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)

@@ -3,9 +3,9 @@
 // and an unobserved task failure is logged through the framework's logger.
 import type { TaskGroup } from '@taskscope/core'
 import { RequestFinishedError } from '@taskscope/core'
+import { cleanup, codeOf, deferred } from '@taskscope/test-support'
 import request from 'supertest'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanup, codeOf, deferred } from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -45,10 +45,7 @@ describe.each(frameworks)('$name: normal completion', (fw) => {
         ],
       })
 
-      const res =
-        method === 'GET'
-          ? await request(app.url).get('/work')
-          : await request(app.url).post('/work').send({ hello: 'world' })
+      const res = method === 'GET' ? await request(app.url).get('/work') : await request(app.url).post('/work').send({ hello: 'world' })
       expect(res.status).toBe(200)
       expect(res.body).toEqual({ ok: true, echo: method === 'GET' ? null : { hello: 'world' } })
 
@@ -79,10 +76,7 @@ describe.each(frameworks)('$name: normal completion', (fw) => {
           },
         ],
       })
-      const res =
-        method === 'GET'
-          ? await request(app.url).get('/quick')
-          : await request(app.url).post('/quick').send({ n: 1 })
+      const res = method === 'GET' ? await request(app.url).get('/quick') : await request(app.url).post('/quick').send({ n: 1 })
       expect(res.status).toBe(200)
       expect(res.body).toEqual({ value: 'done' })
       await vi.waitFor(() => expect(app.stats().requests.active).toBe(0))

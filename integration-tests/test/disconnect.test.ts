@@ -4,17 +4,8 @@
 // Also H4: the cancellation that then escapes the handler is never logged as an error.
 import type { TaskGroup } from '@taskscope/core'
 import { ClientDisconnectedError, isCancellation } from '@taskscope/core'
+import { cleanup, codeOf, deferred, httpRequest, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import {
-  cleanup,
-  codeOf,
-  deferred,
-  httpRequest,
-  rawConnect,
-  rawHttpRequest,
-  untilAborted,
-  waitForAbort,
-} from '@taskscope/test-support'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)

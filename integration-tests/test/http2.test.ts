@@ -7,8 +7,8 @@
 // Express is skipped: Express 5 cannot serve node:http2 at all (see the reason in helpers/servers.ts).
 import http2 from 'node:http2'
 import type { TaskGroup } from '@taskscope/core'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cleanup, codeOf, deferred, h2connect, h2request, untilAborted, waitForAbort } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)

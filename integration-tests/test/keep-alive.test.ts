@@ -2,17 +2,8 @@
 // completing one does not affect the next; a disconnect in the middle of the third aborts only the
 // third (H2 "keep-alive").
 import type { TaskGroup } from '@taskscope/core'
+import { cleanup, codeOf, type Deferred, deferred, httpRequest, keepAliveAgent, untilAborted, waitForAbort } from '@taskscope/test-support'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import {
-  cleanup,
-  codeOf,
-  type Deferred,
-  deferred,
-  httpRequest,
-  keepAliveAgent,
-  untilAborted,
-  waitForAbort,
-} from '@taskscope/test-support'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)

@@ -3,9 +3,9 @@
 // request also leaves a straggler to be cancelled at completion), alternating GET and POST-with-body,
 // so each detector path (response close, request close, socket fallback) is installed and removed.
 import type { Socket } from 'node:net'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cleanup, collectWarnings, httpRequest, keepAliveAgent, untilAborted } from '@taskscope/test-support'
-import { type RouteContext, frameworks } from './helpers/servers.ts'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { frameworks, type RouteContext } from './helpers/servers.ts'
 
 afterEach(cleanup)
 
@@ -57,9 +57,7 @@ describe.each(frameworks)('$name: listener hygiene', (fw) => {
     // And once the requests are over, nothing of ours is left on it.
     const [socket] = sockets
     for (const event of EVENTS) {
-      expect(socket!.listenerCount(event), `socket '${event}' listeners after the last request`).toBeLessThanOrEqual(
-        perRequest[0]![event],
-      )
+      expect(socket!.listenerCount(event), `socket '${event}' listeners after the last request`).toBeLessThanOrEqual(perRequest[0]![event])
     }
   })
 })

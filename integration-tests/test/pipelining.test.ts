@@ -4,8 +4,8 @@
 // abort with ERR_CLIENT_CLOSED_REQUEST and nothing may stay counted as active.
 // And the converse: pipelined requests that do complete are never reported as disconnects.
 import type { TaskGroup } from '@taskscope/core'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cleanup, codeOf, deferred, rawConnect, rawHttpRequest, untilAborted, waitForAbort } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { frameworks, roundTrip } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -36,9 +36,7 @@ describe.each(frameworks)('$name: pipelining', (fw) => {
       })
       const conn = await rawConnect(app.port)
       const body = (n: number) => (method === 'POST' ? { body: { n } } : {})
-      conn.write(
-        rawHttpRequest({ method, path: '/pipe/0', ...body(0) }) + rawHttpRequest({ method, path: '/pipe/1', ...body(1) }),
-      )
+      conn.write(rawHttpRequest({ method, path: '/pipe/0', ...body(0) }) + rawHttpRequest({ method, path: '/pipe/1', ...body(1) }))
       // Node hands both pipelined requests to the app at once; the second response is queued.
       const [first, second] = await Promise.all([started[0].promise, started[1].promise])
       expect(bodies).toEqual(method === 'POST' ? [{ n: 0 }, { n: 1 }] : [null, null])
@@ -129,9 +127,7 @@ describe.each(frameworks)('$name: pipelining', (fw) => {
       })
       const conn = await rawConnect(app.port)
       const body = (n: number) => (method === 'POST' ? { body: { n } } : {})
-      conn.write(
-        rawHttpRequest({ method, path: '/pipe/0', ...body(0) }) + rawHttpRequest({ method, path: '/pipe/1', ...body(1) }),
-      )
+      conn.write(rawHttpRequest({ method, path: '/pipe/0', ...body(0) }) + rawHttpRequest({ method, path: '/pipe/1', ...body(1) }))
       const [first, second] = await Promise.all([groups[0].promise, groups[1].promise])
       await roundTrip(app) // the second response has been ended by now, still queued
       expect(statusLines(conn.received())).toEqual([])

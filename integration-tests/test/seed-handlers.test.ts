@@ -7,8 +7,6 @@
 import type http from 'node:http'
 import type { BackgroundTask, TaskGroup } from '@taskscope/core'
 import { isCancellation, runInThreadpool } from '@taskscope/core'
-import request from 'supertest'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   cleanup,
   codeOf,
@@ -20,6 +18,8 @@ import {
   sumTo,
   waitForAbort,
 } from '@taskscope/test-support'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { frameworks, startUpstream } from './helpers/servers.ts'
 
 afterEach(cleanup)
@@ -52,20 +52,22 @@ async function parallelUpstream({ hold = false } = {}) {
   return { ...upstream, gone, allArrived }
 }
 
-const fanOut = (upstreamUrl: string) => async ({ taskGroup }: { taskGroup: TaskGroup }) => {
-  const results = await Promise.all(
-    PARTS.map((part) =>
-      taskGroup.createTask(
-        async (signal) => {
-          const res = await fetch(`${upstreamUrl}/${part}`, { signal })
-          return (await res.json()) as { part: string; value: number }
-        },
-        { name: part },
+const fanOut =
+  (upstreamUrl: string) =>
+  async ({ taskGroup }: { taskGroup: TaskGroup }) => {
+    const results = await Promise.all(
+      PARTS.map((part) =>
+        taskGroup.createTask(
+          async (signal) => {
+            const res = await fetch(`${upstreamUrl}/${part}`, { signal })
+            return (await res.json()) as { part: string; value: number }
+          },
+          { name: part },
+        ),
       ),
-    ),
-  )
-  return Object.fromEntries(results.map((r) => [r.part, r.value]))
-}
+    )
+    return Object.fromEntries(results.map((r) => [r.part, r.value]))
+  }
 
 describe.each(frameworks)('$name: seed handlers', (fw) => {
   it('fans out three upstream calls in parallel in the request group and combines the results', async () => {

@@ -7,10 +7,9 @@
 //  - a running background task is drained (completes within the timeout), or, with a short
 //    shutdownTimeout, cancelled with ERR_SHUTTING_DOWN;
 //  - the pool is closed, the server is closed and no socket is left open.
-import { ShutdownError } from '@taskscope/core'
+
 import type { BackgroundTask } from '@taskscope/core'
-import request from 'supertest'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ShutdownError } from '@taskscope/core'
 import {
   agentSocketCount,
   cleanup,
@@ -22,6 +21,8 @@ import {
   sumTo,
   untilAborted,
 } from '@taskscope/test-support'
+import request from 'supertest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { frameworks } from './helpers/servers.ts'
 
 afterEach(cleanup)

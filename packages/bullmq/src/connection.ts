@@ -1,8 +1,9 @@
 // The Redis connection: one description of it for every client (BullMQ's and our own), a safe
 // name for error messages, and the check that Redis answers at start.
-import { Redis, type RedisOptions } from 'ioredis'
+
 import { codedError, errorCodes } from '@taskscope/core/adapter'
 import type { ConnectionOptions } from 'bullmq'
+import { Redis, type RedisOptions } from 'ioredis'
 
 /** Where Redis is: a `redis://` (or `rediss://`) URL, or ioredis options. */
 export type RedisConnection = string | RedisOptions
@@ -24,10 +25,18 @@ export function resolveConnection(connection: unknown): ResolvedConnection {
     try {
       url = new URL(connection)
     } catch {
-      throw codedError(TypeError, errorCodes.invalidArgValue, `The "connection" option must be a redis:// URL or ioredis options. Received '${connection}'`)
+      throw codedError(
+        TypeError,
+        errorCodes.invalidArgValue,
+        `The "connection" option must be a redis:// URL or ioredis options. Received '${connection}'`,
+      )
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      throw codedError(TypeError, errorCodes.invalidArgValue, `The "connection" option must be a redis:// or rediss:// URL. Received '${url.protocol}' URL`)
+      throw codedError(
+        TypeError,
+        errorCodes.invalidArgValue,
+        `The "connection" option must be a redis:// or rediss:// URL. Received '${url.protocol}' URL`,
+      )
     }
     if (url.password !== '') url.password = '***'
     const label = url.href.replace(/\/$/, '')
@@ -58,9 +67,14 @@ export function firstConnection(client: Redis, label: string, queue: string): Pr
     const onError = (error: Error): void => {
       client.off('ready', onReady)
       reject(
-        codedError(Error, errorCodes.queueUnavailable, `Cannot reach Redis at ${label} for the background queue "${queue}": ${error.message}`, {
-          cause: error,
-        }),
+        codedError(
+          Error,
+          errorCodes.queueUnavailable,
+          `Cannot reach Redis at ${label} for the background queue "${queue}": ${error.message}`,
+          {
+            cause: error,
+          },
+        ),
       )
     }
     client.once('ready', onReady)

@@ -1,7 +1,7 @@
 // How a process hears about the jobs it holds handles for: BullMQ's QueueEvents (a Redis stream),
 // read from the position the stream had when we first subscribed, so no event is missed.
 import { CancelledError, ClosedError } from '@taskscope/core'
-import { type ConnectionOptions, QueueEvents, type Queue } from 'bullmq'
+import { type ConnectionOptions, type Queue, QueueEvents } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { type BullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
 import { fromLogLines, fromWire } from './wire.js'
@@ -82,7 +82,8 @@ export class JobEvents {
   /** The job was removed before it ran: its handle ends cancelled. */
   removed(id: string): void {
     const handle = this.#handles.get(id)
-    if (handle !== undefined) this.#settle(id, 'cancelled', new CancelledError(`Background task "${handle.name}" was cancelled before it ran`))
+    if (handle !== undefined)
+      this.#settle(id, 'cancelled', new CancelledError(`Background task "${handle.name}" was cancelled before it ran`))
   }
 
   /** The job could not be stored: its handle rejects with the reason. */

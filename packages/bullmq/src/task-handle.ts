@@ -75,6 +75,7 @@ export class BullmqTask<R = unknown> implements PromiseLike<R> {
     return this.#error
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: a handle is a PromiseLike on purpose (await job)
   then<A = R, B = never>(
     onFulfilled?: ((value: R) => A | PromiseLike<A>) | null,
     onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

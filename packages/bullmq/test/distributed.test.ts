@@ -1,9 +1,9 @@
 // Durable, distributed background tasks over a real redis-server, with OS processes standing for
 // machines: producers (concurrency 0) and workers, each a forked fixtures/app.mjs.
 import { hostname } from 'node:os'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BullmqBackgroundTasks } from '@taskscope/bullmq'
 import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { killMachines, type Machine, startMachine } from './processes.ts'
 import { type RedisServer, startRedis } from './redis-server.ts'
 
@@ -35,7 +35,8 @@ function observer(queue: string): BullmqBackgroundTasks {
   return tasks
 }
 
-const settled = (machine: Machine, id: string) => machine.next<{ status: string; value?: any; error?: any }>((m) => m.event === 'settled' && m.id === id)
+const settled = (machine: Machine, id: string) =>
+  machine.next<{ status: string; value?: any; error?: any }>((m) => m.event === 'settled' && m.id === id)
 const started = (machine: Machine, tag: string) => machine.next((m) => m.event === 'started' && m.tag === tag)
 const count = async (key: string): Promise<number> => Number((await counters.get(key)) ?? 0)
 
@@ -44,7 +45,10 @@ describe('D2: add stores the job; a worker process runs it; the outcome comes ba
     const queue = freshQueue()
     const producer = await startMachine({ url: redis.url, queue, concurrency: 0 })
     const worker = await startMachine({ url: redis.url, queue, concurrency: 2 })
-    expect(await producer.call({ cmd: 'add', task: 'echo', data: { list: 'weekly' }, id: 'echo-1' })).toEqual({ id: 'echo-1', status: 'queued' })
+    expect(await producer.call({ cmd: 'add', task: 'echo', data: { list: 'weekly' }, id: 'echo-1' })).toEqual({
+      id: 'echo-1',
+      status: 'queued',
+    })
     expect(await settled(producer, 'echo-1')).toMatchObject({ status: 'fulfilled', value: { data: { list: 'weekly' }, pid: worker.pid } })
   })
 
@@ -57,7 +61,11 @@ describe('D2: add stores the job; a worker process runs it; the outcome comes ba
       status: 'rejected',
       error: { name: 'RangeError', message: 'no list', code: 'E_NO_LIST' },
     })
-    expect(await worker.next((m) => m.event === 'onError')).toMatchObject({ message: 'no list', code: 'E_NO_LIST', task: { id: 'fail-1', name: 'fail' } })
+    expect(await worker.next((m) => m.event === 'onError')).toMatchObject({
+      message: 'no list',
+      code: 'E_NO_LIST',
+      task: { id: 'fail-1', name: 'fail' },
+    })
     expect(producer.events.filter((m) => m.event === 'onError' || m.event === 'unhandledRejection')).toEqual([])
   })
 
@@ -100,7 +108,10 @@ describe('D4: cancel from any process', () => {
     const producer = await startMachine({ url: redis.url, queue, concurrency: 0 })
     await producer.call({ cmd: 'add', task: 'hold', data: { tag, ms: 10 }, id: 'queued-1' })
     await observer(queue).cancel('queued-1', 'changed my mind')
-    expect(await settled(producer, 'queued-1')).toMatchObject({ status: 'cancelled', error: { name: 'CancelledError', code: 'ERR_CANCELLED' } })
+    expect(await settled(producer, 'queued-1')).toMatchObject({
+      status: 'cancelled',
+      error: { name: 'CancelledError', code: 'ERR_CANCELLED' },
+    })
     // A worker that starts now runs what comes after it, never the cancelled job.
     const worker = await startMachine({ url: redis.url, queue, concurrency: 1 })
     await producer.call({ cmd: 'add', task: 'echo', data: 1, id: 'after-1' })
@@ -117,7 +128,10 @@ describe('D4: cancel from any process', () => {
     await started(worker, tag)
     await observer(queue).cancel('running-1', 'stop now')
     expect(await worker.next((m) => m.event === 'aborted' && m.tag === tag)).toMatchObject({ reason: 'CancelledError', cause: 'stop now' })
-    expect(await settled(producer, 'running-1')).toMatchObject({ status: 'cancelled', error: { name: 'CancelledError', cause: 'stop now' } })
+    expect(await settled(producer, 'running-1')).toMatchObject({
+      status: 'cancelled',
+      error: { name: 'CancelledError', cause: 'stop now' },
+    })
     expect(await observer(queue).get('running-1')).toMatchObject({ status: 'cancelled', attempts: 1 })
     expect(await count(`starts:${tag}`)).toBe(1)
     expect(worker.events.filter((m) => m.event === 'onError')).toEqual([]) // a cancellation is not a failure
@@ -165,7 +179,13 @@ describe('D5: shutdown returns unfinished jobs to the queue', () => {
     const worker = await startMachine({ url: redis.url, queue, concurrency: 1 })
     await worker.call({ cmd: 'add', task: 'hold', data: { tag, ms: 100 }, id: 'drain-1' })
     await started(worker, tag)
-    expect(await worker.call({ cmd: 'shutdown', timeout: 10_000 })).toEqual({ completed: 1, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 })
+    expect(await worker.call({ cmd: 'shutdown', timeout: 10_000 })).toEqual({
+      completed: 1,
+      failed: 0,
+      cancelled: 0,
+      abandoned: 0,
+      requeued: 0,
+    })
     expect(await observer(queue).get('drain-1')).toMatchObject({ status: 'fulfilled', result: { tag } })
   })
 })
@@ -180,7 +200,12 @@ describe('D6: get and list read the queue from any process', () => {
     await started(worker, tag)
     await producer.call({ cmd: 'add', task: 'hold', data: { tag: `${tag}-2` }, id: 'seen-2' })
     const tasks = observer(queue)
-    expect(await tasks.get('seen-1')).toMatchObject({ id: 'seen-1', name: 'hold', status: 'running', processedBy: `${hostname()}:${worker.pid}` })
+    expect(await tasks.get('seen-1')).toMatchObject({
+      id: 'seen-1',
+      name: 'hold',
+      status: 'running',
+      processedBy: `${hostname()}:${worker.pid}`,
+    })
     const list = await tasks.list()
     expect(list.map(({ id, status }) => ({ id, status })).sort((a, b) => a.id.localeCompare(b.id))).toEqual([
       { id: 'seen-1', status: 'running' },

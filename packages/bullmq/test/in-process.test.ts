@@ -3,12 +3,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createRuntime, defineTask, errorCodes } from '@taskscope/core'
 import { BullmqBackgroundTasks } from '@taskscope/bullmq'
-import { freePort, type RedisServer, startRedis } from './redis-server.ts'
+import { createRuntime, defineTask, errorCodes } from '@taskscope/core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error a plain .mjs fixture without declarations
 import { hold, local as taskEvents } from './fixtures/tasks.mjs'
+import { freePort, type RedisServer, startRedis } from './redis-server.ts'
 
 let redis: RedisServer
 let queueNo = 0
@@ -51,31 +51,47 @@ describe('D1: what cannot travel is refused at add', () => {
   it('a closure or a promise: ERR_TASK_NOT_DEFINED', () => {
     const tasks = registry()
     expect(() => tasks.add((async () => 1) as never, undefined as never)).toThrow(
-      expect.objectContaining({ name: 'TypeError', code: errorCodes.taskNotDefined, message: expect.stringMatching(/defineTask\(\).*Received function/) }),
+      expect.objectContaining({
+        name: 'TypeError',
+        code: errorCodes.taskNotDefined,
+        message: expect.stringMatching(/defineTask\(\).*Received function/),
+      }),
     )
-    expect(() => tasks.add(Promise.resolve(1) as never, undefined as never)).toThrow(expect.objectContaining({ code: errorCodes.taskNotDefined }))
+    expect(() => tasks.add(Promise.resolve(1) as never, undefined as never)).toThrow(
+      expect.objectContaining({ code: errorCodes.taskNotDefined }),
+    )
   })
 
   it('data that does not survive JSON: ERR_TASK_DATA_NOT_JSON, naming where', () => {
     const tasks = registry()
     expect(() => tasks.add(echo, { n: 1, at: new Date() } as never)).toThrow(
-      expect.objectContaining({ name: 'TypeError', code: errorCodes.taskDataNotJson, message: expect.stringMatching(/data\.at is a Date/) }),
+      expect.objectContaining({
+        name: 'TypeError',
+        code: errorCodes.taskDataNotJson,
+        message: expect.stringMatching(/data\.at is a Date/),
+      }),
     )
   })
 
   it('ids BullMQ cannot take, and bad retry options, with the option named', () => {
     const tasks = registry()
     for (const id of ['', '42', 'a:b']) {
-      expect(() => tasks.add(echo, { n: 1 }, { id })).toThrow(expect.objectContaining({ code: errorCodes.invalidArgValue, message: expect.stringMatching(/"id"/) }))
+      expect(() => tasks.add(echo, { n: 1 }, { id })).toThrow(
+        expect.objectContaining({ code: errorCodes.invalidArgValue, message: expect.stringMatching(/"id"/) }),
+      )
     }
-    expect(() => tasks.add(echo, { n: 1 }, { attempts: 0 })).toThrow(expect.objectContaining({ code: errorCodes.outOfRange, message: expect.stringMatching(/"attempts"/) }))
+    expect(() => tasks.add(echo, { n: 1 }, { attempts: 0 })).toThrow(
+      expect.objectContaining({ code: errorCodes.outOfRange, message: expect.stringMatching(/"attempts"/) }),
+    )
     expect(() => tasks.add(echo, { n: 1 }, { backoff: { type: 'linear' as never, delay: 1 } })).toThrow(
       expect.objectContaining({ code: errorCodes.invalidArgValue, message: expect.stringMatching(/"backoff.type"/) }),
     )
   })
 
   it('options: a connection that is not a redis URL, tasks that are not definitions', () => {
-    expect(() => new BullmqBackgroundTasks({ connection: 'http://x' })).toThrow(expect.objectContaining({ code: errorCodes.invalidArgValue }))
+    expect(() => new BullmqBackgroundTasks({ connection: 'http://x' })).toThrow(
+      expect.objectContaining({ code: errorCodes.invalidArgValue }),
+    )
     expect(() => new BullmqBackgroundTasks({ connection: redis.url, tasks: [() => 1] as never })).toThrow(
       expect.objectContaining({ code: errorCodes.invalidArgType, message: expect.stringMatching(/"tasks\[0\]"/) }),
     )
@@ -103,9 +119,18 @@ describe('Redis trouble', () => {
     const url = `redis://127.0.0.1:${await freePort()}`
     const errors: unknown[] = []
     const unhandled = await unhandledDuring(async () => {
-      const tasks = new BullmqBackgroundTasks({ connection: url, queue: 'down', tasks: [echo], concurrency: 1, onError: (error) => errors.push(error) })
+      const tasks = new BullmqBackgroundTasks({
+        connection: url,
+        queue: 'down',
+        tasks: [echo],
+        concurrency: 1,
+        onError: (error) => errors.push(error),
+      })
       open.push(tasks)
-      const expected = expect.objectContaining({ code: errorCodes.queueUnavailable, message: expect.stringContaining(`Cannot reach Redis at ${url}`) })
+      const expected = expect.objectContaining({
+        code: errorCodes.queueUnavailable,
+        message: expect.stringContaining(`Cannot reach Redis at ${url}`),
+      })
       await expect(tasks.ready()).rejects.toEqual(expected)
       await expect(tasks.add(echo, { n: 1 })).rejects.toEqual(expected)
       expect(errors).toContainEqual(expected)
@@ -139,7 +164,10 @@ describe('Redis trouble', () => {
       })
       expect(unhandled).toEqual([])
       expect(errors).toContainEqual(
-        expect.objectContaining({ code: errorCodes.queueUnavailable, message: expect.stringContaining(`Lost the connection to Redis at ${server.url}`) }),
+        expect.objectContaining({
+          code: errorCodes.queueUnavailable,
+          message: expect.stringContaining(`Lost the connection to Redis at ${server.url}`),
+        }),
       )
     } finally {
       await server.stop()

@@ -23,11 +23,22 @@ export interface Machine {
 let nextCall = 0
 
 /** Forks the fixture app with these settings (see fixtures/app.mjs) and waits until it is ready. */
-export async function startMachine(settings: { url: string; queue: string; concurrency: number; [key: string]: unknown }): Promise<Machine> {
-  const child = fork(app, [], { env: { ...process.env, TASKSCOPE_FIXTURE: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+export async function startMachine(settings: {
+  url: string
+  queue: string
+  concurrency: number
+  [key: string]: unknown
+}): Promise<Machine> {
+  const child = fork(app, [], {
+    env: { ...process.env, TASKSCOPE_FIXTURE: JSON.stringify(settings) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   live.add(child)
   const exited = once(child, 'exit')
-  exited.then(() => live.delete(child), () => live.delete(child))
+  exited.then(
+    () => live.delete(child),
+    () => live.delete(child),
+  )
   const events: Record<string, unknown>[] = []
   const waiters = new Set<{ predicate: (m: Record<string, unknown>) => boolean; resolve: (m: any) => void }>()
   const answers = new Map<number, { resolve: (v: any) => void; reject: (e: unknown) => void }>()

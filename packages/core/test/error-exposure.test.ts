@@ -1,10 +1,10 @@
 // What a client sees when an error taskscope creates escapes a handler, in a framework that honours
 // `expose` (Koa, with no taskscope adapter: its own default error handling). Real server on 127.0.0.1.
 import { createServer, type Server } from 'node:http'
-import Koa from 'koa'
-import { afterEach, describe, expect, it } from 'vitest'
 import { TaskGroup, Threadpool } from '@taskscope/core'
 import { closeServer, listenOnLoopback, poolsForEachTest } from '@taskscope/test-support'
+import Koa from 'koa'
+import { afterEach, describe, expect, it } from 'vitest'
 
 const pool = poolsForEachTest()
 const servers: Server[] = []
@@ -29,7 +29,11 @@ async function koaAnswer(handler: () => Promise<unknown>): Promise<{ status: num
 describe('errors taskscope creates do not expose their message where a framework honours `expose`', () => {
   it('WorkerCrashedError: 500 with the status text, not the task name or cause', async () => {
     const p = pool()
-    const answer = await koaAnswer(() => p.run(function secretTask() { process.exit(3) }, []))
+    const answer = await koaAnswer(() =>
+      p.run(function secretTask() {
+        process.exit(3)
+      }, []),
+    )
     expect(answer).toEqual({ status: 500, body: 'Internal Server Error' })
   })
 
@@ -61,7 +65,7 @@ describe('errors taskscope creates do not expose their message where a framework
     expect(answer).toEqual({ status: 503, body: 'Service Unavailable' })
   })
 
-  it("an error your own worker code throws keeps its own `expose`: a 400 you made shows its message, a plain Error does not", async () => {
+  it('an error your own worker code throws keeps its own `expose`: a 400 you made shows its message, a plain Error does not', async () => {
     const p = pool()
     const badInput = await koaAnswer(() =>
       p.run(function validate() {

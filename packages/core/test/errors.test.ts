@@ -1,6 +1,5 @@
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
 import {
   CancelledError,
   ClientDisconnectedError,
@@ -13,6 +12,7 @@ import {
   TimeoutError,
   WorkerCrashedError,
 } from '@taskscope/core'
+import { describe, expect, it } from 'vitest'
 
 type ErrorClass = new (message?: string, options?: ErrorOptions) => Error
 
@@ -48,7 +48,15 @@ const rows: Row[] = [
     status: 499,
     expose: true,
   },
-  { Class: ShutdownError, name: 'ShutdownError', code: 'ERR_SHUTTING_DOWN', parent: CancelledError, statusCode: 503, status: 503, expose: false },
+  {
+    Class: ShutdownError,
+    name: 'ShutdownError',
+    code: 'ERR_SHUTTING_DOWN',
+    parent: CancelledError,
+    statusCode: 503,
+    status: 503,
+    expose: false,
+  },
   { Class: ClosedError, name: 'ClosedError', code: 'ERR_CLOSED', parent: Error, statusCode: 503, expose: false },
   { Class: QueueFullError, name: 'QueueFullError', code: 'ERR_QUEUE_FULL', parent: Error, statusCode: 503, expose: false },
   { Class: WorkerCrashedError, name: 'WorkerCrashedError', code: 'ERR_WORKER_CRASHED', parent: Error, expose: false },
@@ -140,11 +148,11 @@ describe('isCancellation', () => {
     ['ShutdownError', new ShutdownError()],
     ['a subclass defined by the user', new (class MyCancel extends CancelledError {})()],
     ['a CancelledError from another copy of the package (code ERR_CANCELLED)', Object.assign(new Error('copy'), { code: 'ERR_CANCELLED' })],
-    ['another copy\'s TimeoutError (code ERR_TIMEOUT)', Object.assign(new Error('copy'), { code: 'ERR_TIMEOUT' })],
+    ["another copy's TimeoutError (code ERR_TIMEOUT)", Object.assign(new Error('copy'), { code: 'ERR_TIMEOUT' })],
     ['code ERR_CLIENT_CLOSED_REQUEST', Object.assign(new Error('copy'), { code: 'ERR_CLIENT_CLOSED_REQUEST' })],
     ['code ERR_REQUEST_FINISHED', Object.assign(new Error('copy'), { code: 'ERR_REQUEST_FINISHED' })],
     ['code ERR_SHUTTING_DOWN', Object.assign(new Error('copy'), { code: 'ERR_SHUTTING_DOWN' })],
-    ['Node\'s AbortError shape (code ABORT_ERR)', Object.assign(new Error('aborted'), { code: 'ABORT_ERR' })],
+    ["Node's AbortError shape (code ABORT_ERR)", Object.assign(new Error('aborted'), { code: 'ABORT_ERR' })],
     ['AbortSignal.abort().reason (DOMException AbortError)', AbortSignal.abort().reason],
     ['a DOMException named TimeoutError', new DOMException('late', 'TimeoutError')],
   ])('is true for %s', (_label, error) => {

@@ -54,7 +54,10 @@ describe('packages/core/src layout', () => {
     const top = Object.keys(tree).filter((file) => !file.includes('/'))
     expect(top.sort()).toEqual(['adapter.ts', 'errors.ts', 'index.ts'])
     for (const layer of ['internal', 'primitives', 'threadpool', 'runtime']) {
-      expect(Object.keys(tree).some((file) => file.startsWith(`${layer}/`)), layer).toBe(true)
+      expect(
+        Object.keys(tree).some((file) => file.startsWith(`${layer}/`)),
+        layer,
+      ).toBe(true)
     }
   })
 

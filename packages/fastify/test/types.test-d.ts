@@ -1,6 +1,15 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 
-import type { BackgroundTask, BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import type {
+  BackgroundTask,
+  BackgroundTasks,
+  Runtime,
+  RuntimeCloseSummary,
+  RuntimeStats,
+  Task,
+  TaskGroup,
+  Threadpool,
+} from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin, type FastifyConcurrencyOptions } from '@taskscope/fastify'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { expectTypeOf } from 'vitest'

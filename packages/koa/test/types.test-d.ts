@@ -1,6 +1,15 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root.
 import type { Server } from 'node:http'
-import type { BackgroundTask, BackgroundTasks, Runtime, RuntimeCloseSummary, RuntimeStats, Task, TaskGroup, Threadpool } from '@taskscope/core'
+import type {
+  BackgroundTask,
+  BackgroundTasks,
+  Runtime,
+  RuntimeCloseSummary,
+  RuntimeStats,
+  Task,
+  TaskGroup,
+  Threadpool,
+} from '@taskscope/core'
 import { type ConcurrencyMiddleware, concurrency } from '@taskscope/koa'
 import Koa from 'koa'
 import { expectTypeOf } from 'vitest'

@@ -1,7 +1,7 @@
 // The promise side of Task and BackgroundTask. The outward promise is created lazily, on the first
 // `then`, so an outcome nobody asked for can never become an unhandled rejection, and tasks
 // nobody awaits cost no promise at all.
-import { deferred, type Deferred } from './deferred.js'
+import { type Deferred, deferred } from './deferred.js'
 import { kObserved, kWhenSettled } from './symbols.js'
 
 const State = { Pending: 0, Fulfilled: 1, Rejected: 2 } as const
@@ -56,6 +56,7 @@ export abstract class Settleable<T> implements PromiseLike<T> {
     return (this.#waiter ??= deferred<T>()).promise
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: a task is a PromiseLike on purpose (await, Promise.all)
   then<R1 = T, R2 = never>(
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,

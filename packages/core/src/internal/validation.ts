@@ -82,9 +82,7 @@ export function validateFunction<F extends (...args: never[]) => unknown>(value:
 
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
   )
 }
 
@@ -96,8 +94,6 @@ export function validateLimit(value: unknown, what: string): number | undefined 
 /** True for an object with these methods: duck typing, as `instanceof` fails across package copies. */
 export function hasMethods(value: unknown, names: readonly string[]): boolean {
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
+    typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
   )
 }

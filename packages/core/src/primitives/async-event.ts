@@ -1,6 +1,6 @@
 import { TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
+import { type Deferred, deferred } from '../internal/deferred.js'
 import { copyOptions, validateDuration, validateSignal } from '../internal/validation.js'
 
 /** Options of {@link AsyncEvent.wait}. */
@@ -112,4 +112,3 @@ export class AsyncEvent {
     return this.#count
   }
 }
-

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { CancelledError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
+import { type Deferred, deferred } from '../internal/deferred.js'
 import { copyOptions, validateDuration, validateFunction, validateSignal } from '../internal/validation.js'
 
 /** Options of {@link AsyncLazy}. */

@@ -1,9 +1,9 @@
-import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, backgroundTaskName } from './background-task.js'
 import { ClosedError, ShutdownError } from '../errors.js'
-import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
 import type { Work } from '../internal/run-work.js'
-import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
 import { kCreate, kObserved, kOutcomes, kWhenSettled } from '../internal/symbols.js'
+import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
+import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, backgroundTaskName } from './background-task.js'
+import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
 
 /** Options of {@link BackgroundTasks}. */
 export interface BackgroundTasksOptions {
@@ -85,10 +85,10 @@ export class BackgroundTasks implements AsyncDisposable {
 
   constructor(options?: BackgroundTasksOptions) {
     const opts = copyOptions(options, 'The BackgroundTasks options')
-    this.#onError =
-      opts.onError === undefined ? defaultOnError : validateFunction(opts.onError, 'The "onError" option')
+    this.#onError = opts.onError === undefined ? defaultOnError : validateFunction(opts.onError, 'The "onError" option')
     const history = validateInteger(opts.history, 'The "history" option', 0)
-    if (history !== undefined && history > maxHistory) throw outOfRange('The "history" option', `an integer from 0 to ${maxHistory}`, history)
+    if (history !== undefined && history > maxHistory)
+      throw outOfRange('The "history" option', `an integer from 0 to ${maxHistory}`, history)
     this.#history = history ?? defaultHistory
   }
 

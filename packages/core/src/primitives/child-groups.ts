@@ -1,7 +1,7 @@
 // The child groups of a TaskGroup (`group.child()`): each one is a task of its parent, which
 // settles when the child has closed. Made on the first `child()` call: a group without children
 // pays for none of this.
-import { isCancellation, type CancelledError } from '../errors.js'
+import { type CancelledError, isCancellation } from '../errors.js'
 import { kCancel, kCloseAsChild } from '../internal/symbols.js'
 import type { Task } from './task.js'
 import type { TaskGroup } from './task-group.js'

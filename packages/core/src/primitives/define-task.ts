@@ -1,6 +1,6 @@
 // Named tasks: the unit of work that can travel, to another process or machine, as a name plus
 // JSON data. Embedded registries run them in-process; distributed ones store them in a queue.
-import { codedError, errorCodes, type CodedError } from '../errors.js'
+import { type CodedError, codedError, errorCodes } from '../errors.js'
 import { describe, invalidType, validateFunction } from '../internal/validation.js'
 
 /** The function of a {@link defineTask} task: called with the job's data and an AbortSignal. */

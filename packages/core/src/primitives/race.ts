@@ -7,7 +7,9 @@ import { copyOptions, invalidType, validateDuration, validateSignal } from '../i
  * One contestant: a function called with an AbortSignal, or a `[fn, arg]` pair called as
  * `fn(arg, signal)` (Nexios' `(fn, kwargs)` form).
  */
-export type RaceEntry<T> = ((signal: AbortSignal) => T | PromiseLike<T>) | readonly [(arg: any, signal: AbortSignal) => T | PromiseLike<T>, unknown]
+export type RaceEntry<T> =
+  | ((signal: AbortSignal) => T | PromiseLike<T>)
+  | readonly [(arg: any, signal: AbortSignal) => T | PromiseLike<T>, unknown]
 
 /** Options of {@link runUntilFirstComplete} (as a last argument) and {@link firstSuccessful}. */
 export interface RaceOptions {
@@ -98,7 +100,10 @@ function race(entries: RaceEntry<unknown>[], options: RaceOptions | undefined, m
     }
     parent?.addEventListener('abort', onParentAbort, { once: true })
     if (timeout !== undefined) {
-      timer = setTimeout(() => lost(new TimeoutError(`No entry ${mode === 'first-success' ? 'succeeded' : 'settled'} within ${timeout} ms`)), timeout)
+      timer = setTimeout(
+        () => lost(new TimeoutError(`No entry ${mode === 'first-success' ? 'succeeded' : 'settled'} within ${timeout} ms`)),
+        timeout,
+      )
     }
     entries.forEach((entry, index) => {
       if (signal.aborted) return // decided already (a synchronous settle): start no more

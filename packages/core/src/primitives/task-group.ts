@@ -2,18 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
 import { CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
-import {
-  copyOptions,
-  invalidType,
-  validateBoolean,
-  validateDuration,
-  validateInteger,
-  validateSignal,
-  validateString,
-} from '../internal/validation.js'
-import { isWork } from '../internal/run-work.js'
 import { groupCancelChannel } from '../internal/channels.js'
+import { type Deferred, deferred } from '../internal/deferred.js'
+import { isWork } from '../internal/run-work.js'
 import {
   kAbort,
   kCancel,
@@ -29,15 +20,24 @@ import {
   kStart,
   kTaskSettled,
 } from '../internal/symbols.js'
+import {
+  copyOptions,
+  invalidType,
+  validateBoolean,
+  validateDuration,
+  validateInteger,
+  validateSignal,
+  validateString,
+} from '../internal/validation.js'
 import { ChildGroups, childOutcome } from './child-groups.js'
 import { enterGroup } from './current-task-group.js'
 import { unobservedFailures } from './group-failures.js'
 import { type StartWork, startTask } from './group-start.js'
 import { GroupWatch } from './group-watch.js'
-import { runTaskGroup } from './task-group-run.js'
-import { TaskQueue } from './task-queue.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
 import type { CancelKind, ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
+import { runTaskGroup } from './task-group-run.js'
+import { type QueuedTask, TaskQueue } from './task-queue.js'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
 
@@ -365,7 +365,10 @@ export class TaskGroup implements AsyncDisposable {
       this.#failures.push(task)
       if (this.#failFast) {
         const what = this.#children?.isChild(task) ? 'Child group' : 'Task'
-        this[kCancel](new CancelledError(`${what} "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }), 'failure')
+        this[kCancel](
+          new CancelledError(`${what} "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }),
+          'failure',
+        )
       }
     }
     if (this.#children?.settled(task)) {
@@ -380,7 +383,7 @@ export class TaskGroup implements AsyncDisposable {
   #startQueued(): void {
     // Once cancelled, queued tasks are being cancelled too (possibly right now, mid-iteration).
     if (this.#reason !== undefined || this.#queue === undefined) return
-    let next
+    let next: QueuedTask | undefined
     while (this.#running < this.#limit && (next = this.#queue.shift()) !== undefined) {
       const { task, run } = next
       if (task.status !== 'queued') continue

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
-import { taskChannel, Trace, traced } from '../internal/channels.js'
+import { Trace, taskChannel, traced } from '../internal/channels.js'
 import { cancellationOf, runWork, type Work } from '../internal/run-work.js'
 import { Settleable } from '../internal/settleable.js'
 import { kAbort, kCreate, kError, kStart, kStartedAt, kTaskSettled, kToken } from '../internal/symbols.js'

@@ -2,12 +2,12 @@
 // background tasks that a request schedules, run once its response has finished or its client has
 // gone, and that neither event cancels. Starlette shipped the bug of tying such work to the
 // request; here it belongs to the app's background registry from the moment it is scheduled.
-import { ClosedError, type ClientDisconnectedError, isCancellation } from '../errors.js'
+import { type ClientDisconnectedError, ClosedError, isCancellation } from '../errors.js'
+import type { Work } from '../internal/run-work.js'
 import { kClosureTasks } from '../internal/symbols.js'
 import { invalidType, isPromiseLike } from '../internal/validation.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
-import type { Work } from '../internal/run-work.js'
-import { reportFailure, type RuntimeLogger } from './logger.js'
+import { type RuntimeLogger, reportFailure } from './logger.js'
 import { type HttpRequest, type HttpResponse, watchResponse } from './response-lifecycle.js'
 import type { Runtime } from './runtime.js'
 
@@ -97,7 +97,13 @@ function untilEnded(end: Promise<Outcome>, signal: AbortSignal): Promise<Outcome
 }
 
 /** @internal `request.after(work)`: a background task now, whose work starts when the response ends. */
-export function scheduleAfter<T>(runtime: Runtime, req: HttpRequest, res: HttpResponse, work: AfterWork<T>, how: AfterContext): BackgroundTask<Awaited<T>> {
+export function scheduleAfter<T>(
+  runtime: Runtime,
+  req: HttpRequest,
+  res: HttpResponse,
+  work: AfterWork<T>,
+  how: AfterContext,
+): BackgroundTask<Awaited<T>> {
   if (typeof work !== 'function') throw invalidType('The "work" argument of after()', 'a function', work)
   const end = responseEnd(req, res)
   // Started here, so its continuation keeps the caller's AsyncLocalStorage context.

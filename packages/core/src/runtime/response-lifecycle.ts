@@ -15,9 +15,9 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import { ClientDisconnectedError, isCancellation, RequestFinishedError } from '../errors.js'
 import { stackless } from '../internal/cancel.js'
-import { disconnectChannel, taskChannel, traced, traceSettled, type TraceOutcome } from '../internal/channels.js'
-import { log, reportFailure, type RuntimeLogger } from './logger.js'
+import { disconnectChannel, type TraceOutcome, taskChannel, traced, traceSettled } from '../internal/channels.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import { log, type RuntimeLogger, reportFailure } from './logger.js'
 
 /** A request from `node:http`/`node:https`, or from the `node:http2` compatibility API. */
 export type HttpRequest = IncomingMessage | Http2ServerRequest
@@ -176,16 +176,26 @@ export function bindRequestGroup(group: TaskGroup, req: HttpRequest, res: HttpRe
   }
   watchResponse(req, res, {
     clientGone(reason) {
-      log(logger, 'info', { code: reason.code, tasks: group.size }, 'client went away before the response completed; request tasks cancelled')
+      log(
+        logger,
+        'info',
+        { code: reason.code, tasks: group.size },
+        'client went away before the response completed; request tasks cancelled',
+      )
       if (disconnectChannel.hasSubscribers) disconnectChannel.publish({ group, request: req, response: res, reason, tasks: group.size })
       end(reason, true, 0)
     },
     completed() {
       if (group.size > 0) {
-        const message = 'response completed with request tasks still running: cancelled (work that must outlive a request belongs in backgroundTasks)'
+        const message =
+          'response completed with request tasks still running: cancelled (work that must outlive a request belongs in backgroundTasks)'
         log(logger, 'warn', { tasks: group.size, group: group.name }, message)
       }
-      end(stackless(() => new RequestFinishedError()), false, group.size)
+      end(
+        stackless(() => new RequestFinishedError()),
+        false,
+        group.size,
+      )
     },
   })
 }

@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks'
-import type { BackgroundRegistry } from '../primitives/background-registry.js'
-import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import { ShutdownError } from '../errors.js'
 import { kClosureTasks, kCreate, kToken } from '../internal/symbols.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
+import type { BackgroundRegistry } from '../primitives/background-registry.js'
+import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
+import { TaskGroup } from '../primitives/task-group.js'
+import type { Threadpool } from '../threadpool/threadpool.js'
+import type { ThreadpoolOptions } from '../threadpool/types.js'
 import { AppPool } from './app-pool.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
-import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
-import { type DrainableServer, ServerDrain } from './server-drain.js'
 import {
   backgroundStats,
   eventLoopStats,
@@ -17,10 +18,9 @@ import {
   type RuntimeInspection,
   type RuntimeStats,
 } from './observe.js'
+import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
+import { type DrainableServer, ServerDrain } from './server-drain.js'
 import { type RuntimeCloseSummary, Shutdown } from './shutdown.js'
-import { TaskGroup } from '../primitives/task-group.js'
-import type { Threadpool } from '../threadpool/threadpool.js'
-import type { ThreadpoolOptions } from '../threadpool/types.js'
 
 export type { RuntimeStats } from './observe.js'
 export type { RuntimeCloseSummary } from './shutdown.js'

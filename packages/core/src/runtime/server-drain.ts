@@ -9,9 +9,9 @@
 // connection does: a pipelined response still queued when its connection dies never emits 'close'.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { shuttingDownAnswer } from './escaped-cancellation.js'
 import { deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
+import { shuttingDownAnswer } from './escaped-cancellation.js'
 
 /** The server {@link ServerDrain} works with: a `node:http` or `node:https` Server. */
 export type DrainableServer = Pick<

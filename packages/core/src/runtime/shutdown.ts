@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import { ShutdownError } from '../errors.js'
 import { shutdownChannel } from '../internal/channels.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
+import { type Deferred, deferred } from '../internal/deferred.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'

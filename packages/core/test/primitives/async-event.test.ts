@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { getEventListeners, setMaxListeners } from 'node:events'
-import { describe, expect, it } from 'vitest'
 import { AsyncEvent, CancelledError, ShutdownError, TimeoutError } from '@taskscope/core'
 import { collectUnhandled, flush, promiseState, rejectionOf } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 describe('AsyncEvent: set, clear, wait (E1)', () => {
   it('starts unset; wait stays pending until set', async () => {
@@ -121,7 +121,7 @@ describe('AsyncEvent: cancellation and timeout', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
   })
 
-  it('removes the abort listener from the caller\'s signal once the wait is woken by set()', async () => {
+  it("removes the abort listener from the caller's signal once the wait is woken by set()", async () => {
     const event = new AsyncEvent()
     const controller = new AbortController()
     const waiting = event.wait({ signal: controller.signal })

@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { getEventListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AsyncLazy, CancelledError, ShutdownError } from '@taskscope/core'
-import { collectUnhandled, deferred, type Deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
+import { collectUnhandled, type Deferred, deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 afterEach(() => {
   vi.restoreAllMocks()
@@ -219,7 +219,7 @@ describe('AsyncLazy: L2 reset and ttl', () => {
 })
 
 describe('AsyncLazy: L3 per-caller signals', () => {
-  it('a caller\'s signal ends only its own wait; a plain caller still gets the value', async () => {
+  it("a caller's signal ends only its own wait; a plain caller still gets the value", async () => {
     const { factory, runs } = controlledFactory<string>()
     const lazy = new AsyncLazy(factory)
     const controller = new AbortController()
@@ -261,7 +261,7 @@ describe('AsyncLazy: L3 per-caller signals', () => {
     expect(await rejectionOf(get)).toBe(reason)
   })
 
-  it('aborts the factory\'s signal when every waiting caller left through its own signal; the next get starts afresh', async () => {
+  it("aborts the factory's signal when every waiting caller left through its own signal; the next get starts afresh", async () => {
     const { factory, runs } = controlledFactory<string>()
     const lazy = new AsyncLazy(factory)
     const c1 = new AbortController()
@@ -298,7 +298,7 @@ describe('AsyncLazy: L3 per-caller signals', () => {
     expect(lazy.state).toBe('empty')
   })
 
-  it('removes its abort listener from the caller\'s signal once the value arrives', async () => {
+  it("removes its abort listener from the caller's signal once the value arrives", async () => {
     const { factory, runs } = controlledFactory<number>()
     const lazy = new AsyncLazy(factory)
     const controller = new AbortController()
@@ -358,7 +358,7 @@ describe('AsyncLazy: validation', () => {
 })
 
 describe('AsyncLazy: AsyncLocalStorage', () => {
-  it('resumes each caller in its own context; the factory runs in the first caller\'s', async () => {
+  it("resumes each caller in its own context; the factory runs in the first caller's", async () => {
     const als = new AsyncLocalStorage<string>()
     const gate = deferred<string>()
     let factoryContext: string | undefined

@@ -2,9 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BackgroundTask, CancelledError, createBackgroundTask, isCancellation, ShutdownError } from '@taskscope/core'
 import { collectUnhandled, deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -204,7 +204,7 @@ describe('createBackgroundTask: cancel()', () => {
     expect(await task).toBe('done')
   })
 
-  it('rejects a bare-promise task at once; the promise\'s later rejection is ignored', async () => {
+  it("rejects a bare-promise task at once; the promise's later rejection is ignored", async () => {
     const bare = deferred<string>()
     const unhandled = await collectUnhandled(async () => {
       const task = createBackgroundTask(bare.promise)
@@ -324,7 +324,7 @@ describe('createBackgroundTask: await using', () => {
 })
 
 describe('createBackgroundTask: AsyncLocalStorage', () => {
-  it('runs work in the caller\'s context, across awaits', async () => {
+  it("runs work in the caller's context, across awaits", async () => {
     const als = new AsyncLocalStorage<string>()
     const seen: (string | undefined)[] = []
     const gate = deferred()

@@ -1,8 +1,9 @@
 // BackgroundTasks keeps a bounded history of finished tasks: get(id) finds them (a job-status route
 // needs no Map of its own), list() shows running tasks only, and memory stays flat.
-import { describe, expect, it } from 'vitest'
+
 import { BackgroundTasks, CancelledError } from '@taskscope/core'
 import { deferred, flush } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 describe('BackgroundTasks: a bounded history of finished tasks', () => {
   it('get(id) finds a finished task, fulfilled, rejected or cancelled, with its outcome; list() shows running ones only', async () => {
@@ -11,7 +12,9 @@ describe('BackgroundTasks: a bounded history of finished tasks', () => {
     const running = tasks.add(() => new Promise(() => {}), { name: 'running' })
     const done = tasks.add(async () => 'value', { name: 'done' })
     const failed = tasks.add(async () => Promise.reject(boom), { name: 'failed' })
-    const cancelled = tasks.add((signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })))
+    const cancelled = tasks.add(
+      (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
+    )
     cancelled.cancel()
     await flush()
     expect(tasks.get(done.id)).toBe(done)
@@ -19,7 +22,12 @@ describe('BackgroundTasks: a bounded history of finished tasks', () => {
     expect(await tasks.get(done.id)!).toBe('value')
     expect(tasks.get(failed.id)).toMatchObject({ status: 'rejected', error: boom })
     expect(tasks.get(cancelled.id)!.status).toBe('cancelled')
-    expect(await tasks.get(cancelled.id)!.then(() => 'fulfilled', (e: unknown) => e)).toBeInstanceOf(CancelledError)
+    expect(
+      await tasks.get(cancelled.id)!.then(
+        () => 'fulfilled',
+        (e: unknown) => e,
+      ),
+    ).toBeInstanceOf(CancelledError)
     expect(tasks.list().map((info) => info.id)).toEqual([running.id])
     expect(tasks.active).toBe(1)
     running.cancel()

@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { once } from 'node:events'
-import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BackgroundTask, BackgroundTasks, ClosedError, ShutdownError } from '@taskscope/core'
 import { collectUnhandled, deferred, flush, promiseState, rejectionOf } from '@taskscope/test-support'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -35,11 +35,14 @@ describe('BackgroundTasks: add, active, list, get', () => {
     const tasks = new BackgroundTasks()
     const signals: AbortSignal[] = []
     const steps: string[] = []
-    const job = tasks.add((signal) => {
-      steps.push('work')
-      signals.push(signal)
-      return never()
-    }, { name: 'reindex' })
+    const job = tasks.add(
+      (signal) => {
+        steps.push('work')
+        signals.push(signal)
+        return never()
+      },
+      { name: 'reindex' },
+    )
     steps.push('returned')
     expect(steps).toEqual(['work', 'returned'])
     expect(job).toBeInstanceOf(BackgroundTask)
@@ -157,10 +160,13 @@ describe('BackgroundTasks: failures', () => {
     let job!: BackgroundTask
     const unhandled = await collectUnhandled(async () => {
       const tasks = new BackgroundTasks({ onError })
-      job = tasks.add(async () => {
-        await flush(1)
-        throw boom
-      }, { name: 'mailer' })
+      job = tasks.add(
+        async () => {
+          await flush(1)
+          throw boom
+        },
+        { name: 'mailer' },
+      )
       await flush()
       expect(tasks.active).toBe(0)
     })
@@ -247,9 +253,12 @@ describe('BackgroundTasks: failures', () => {
     const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
     const boom = new Error('default hook')
     const tasks = new BackgroundTasks()
-    tasks.add(async () => {
-      throw boom
-    }, { name: 'thumbnailer' })
+    tasks.add(
+      async () => {
+        throw boom
+      },
+      { name: 'thumbnailer' },
+    )
     await flush()
     expect(consoleError).toHaveBeenCalledOnce()
     expect(reported(consoleError)).toContain(boom)
@@ -298,12 +307,14 @@ describe('BackgroundTasks: shutdown', () => {
   it('resolves at once with zeros when nothing runs, counting only tasks running at the call', async () => {
     const tasks = new BackgroundTasks({ onError: () => {} })
     await tasks.add(async () => 'before')
-    await tasks.add(async () => {
-      throw new Error('before')
-    }).then(
-      () => {},
-      () => {},
-    )
+    await tasks
+      .add(async () => {
+        throw new Error('before')
+      })
+      .then(
+        () => {},
+        () => {},
+      )
     const report = tasks.shutdown({ timeout: 60_000, grace: 60_000 })
     expect(await promiseState(report)).toBe('fulfilled')
     expect(await report).toEqual({ completed: 0, failed: 0, cancelled: 0, abandoned: 0 })

@@ -1,9 +1,9 @@
 // currentTaskGroup(): the group whose task runs the current code, anywhere in its async call tree.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setImmediate as immediate } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
 import { BackgroundTasks, createBackgroundTask, currentTaskGroup, TaskGroup } from '@taskscope/core'
 import { deferred } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 /** A service function deep in the call tree: it never sees the group. */
 async function deepService(): Promise<TaskGroup | undefined> {
@@ -17,7 +17,7 @@ describe('currentTaskGroup()', () => {
     expect(currentTaskGroup()).toBeUndefined()
   })
 
-  it('is the task\'s group, synchronously and after awaits, in nested calls and callbacks', async () => {
+  it("is the task's group, synchronously and after awaits, in nested calls and callbacks", async () => {
     await using group = new TaskGroup()
     const seen = await group.createTask(async () => {
       const sync = currentTaskGroup()
@@ -62,7 +62,7 @@ describe('currentTaskGroup()', () => {
     expect(task).toBe(inner)
   })
 
-  it('is undefined in background work started from a task, which keeps the caller\'s other AsyncLocalStorage stores', async () => {
+  it("is undefined in background work started from a task, which keeps the caller's other AsyncLocalStorage stores", async () => {
     const als = new AsyncLocalStorage<string>()
     const registry = new BackgroundTasks()
     await using group = new TaskGroup()

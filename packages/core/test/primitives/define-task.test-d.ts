@@ -1,7 +1,8 @@
 // Type tests: compiled by `tsc -p tsconfig.json` only (vitest runs *.test.ts, not this file).
 // Each `@ts-expect-error` fails the type-check if the wrong use stops being an error.
-import { expectTypeOf } from 'vitest'
+
 import { type BackgroundRegistry, type BackgroundTask, BackgroundTasks, defineTask, type TaskDefinition } from '@taskscope/core'
+import { expectTypeOf } from 'vitest'
 
 const tasks = new BackgroundTasks()
 

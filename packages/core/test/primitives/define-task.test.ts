@@ -1,8 +1,8 @@
 import { once } from 'node:events'
-import { describe, expect, it } from 'vitest'
 import { BackgroundTasks, CancelledError, ClosedError, defineTask, errorCodes, ShutdownError } from '@taskscope/core'
 import { isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
 import { collectUnhandled, deferred } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 const double = defineTask('math.double', (data: { n: number }) => data.n * 2)
 
@@ -21,7 +21,11 @@ describe('defineTask', () => {
 
   it('refuses a name that is not a non-empty string and a fn that is not a function, with codes', () => {
     expect(() => defineTask(42 as never, () => 1)).toThrow(
-      expect.objectContaining({ name: 'TypeError', code: errorCodes.invalidArgType, message: expect.stringMatching(/"name".*42 \(number\)/) }),
+      expect.objectContaining({
+        name: 'TypeError',
+        code: errorCodes.invalidArgType,
+        message: expect.stringMatching(/"name".*42 \(number\)/),
+      }),
     )
     expect(() => defineTask('', () => 1)).toThrow(
       expect.objectContaining({ name: 'TypeError', code: errorCodes.invalidArgValue, message: expect.stringMatching(/"name".*empty/) }),
@@ -65,7 +69,18 @@ describe('validateTaskData: data must survive JSON', () => {
   })
 
   it('accepts JSON values, null-prototype objects, undefined data and undefined properties', () => {
-    for (const data of [null, 0, 'x', true, [], {}, { a: [1, 'b', null, { c: false }] }, Object.create(null), undefined, { gone: undefined }]) {
+    for (const data of [
+      null,
+      0,
+      'x',
+      true,
+      [],
+      {},
+      { a: [1, 'b', null, { c: false }] },
+      Object.create(null),
+      undefined,
+      { gone: undefined },
+    ]) {
       expect(validateTaskData(data, 'data')).toBe(data)
     }
   })
@@ -120,7 +135,11 @@ describe('BackgroundTasks.add(task, data, { id })', () => {
     let runs = 0
     const task = defineTask('t', () => runs++)
     expect(() => tasks.add(task, { at: new Date() })).toThrow(
-      expect.objectContaining({ name: 'TypeError', code: errorCodes.taskDataNotJson, message: expect.stringMatching(/data\.at is a Date/) }),
+      expect.objectContaining({
+        name: 'TypeError',
+        code: errorCodes.taskDataNotJson,
+        message: expect.stringMatching(/data\.at is a Date/),
+      }),
     )
     expect(() => tasks.add(task, () => 1)).toThrow(expect.objectContaining({ code: errorCodes.taskDataNotJson }))
     expect(runs).toBe(0)

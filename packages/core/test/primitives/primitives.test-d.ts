@@ -1,6 +1,6 @@
 // Type tests: compiled by `tsc -p tsconfig.json` only (vitest runs *.test.ts, not this file).
 // Each `@ts-expect-error` fails the type-check if the wrong use stops being an error.
-import { expectTypeOf } from 'vitest'
+
 import {
   AsyncEvent,
   AsyncLazy,
@@ -8,20 +8,21 @@ import {
   type BackgroundShutdownReport,
   BackgroundTask,
   type BackgroundTaskInfo,
-  BackgroundTasks,
   type BackgroundTaskStatus,
+  BackgroundTasks,
   CancelledError,
   createBackgroundTask,
+  createRuntime,
   firstSuccessful,
   isCancellation,
   type RaceEntry,
-  runUntilFirstComplete,
-  createRuntime,
   type Runtime,
+  runUntilFirstComplete,
   Task,
   TaskGroupError,
   TimeoutError,
 } from '@taskscope/core'
+import { expectTypeOf } from 'vitest'
 
 declare const signal: AbortSignal
 
@@ -47,9 +48,12 @@ declare const signal: AbortSignal
     expectTypeOf(await createBackgroundTask(() => 'sync')).toEqualTypeOf<string>()
     expectTypeOf(await createBackgroundTask(Promise.resolve(true))).toEqualTypeOf<boolean>()
     expectTypeOf(job.then((n) => String(n))).toEqualTypeOf<Promise<string>>()
-    await using scoped = createBackgroundTask(async (s) => {
-      expectTypeOf(s).toEqualTypeOf<AbortSignal>()
-    }, { name: 'scoped' })
+    await using scoped = createBackgroundTask(
+      async (s) => {
+        expectTypeOf(s).toEqualTypeOf<AbortSignal>()
+      },
+      { name: 'scoped' },
+    )
     expectTypeOf(scoped).toEqualTypeOf<BackgroundTask<void>>()
 
     // @ts-expect-error the value is a number, not a string
@@ -98,7 +102,12 @@ declare const signal: AbortSignal
 
 // --- runUntilFirstComplete / firstSuccessful ------------------------------------------------
 {
-  expectTypeOf(runUntilFirstComplete(async () => 1, async () => 'a')).toEqualTypeOf<Promise<number | string>>()
+  expectTypeOf(
+    runUntilFirstComplete(
+      async () => 1,
+      async () => 'a',
+    ),
+  ).toEqualTypeOf<Promise<number | string>>()
   expectTypeOf(runUntilFirstComplete(async () => 1)).toEqualTypeOf<Promise<number>>()
 
   const fetchFrom = async (url: string, s: AbortSignal): Promise<{ url: string }> => {
@@ -108,12 +117,23 @@ declare const signal: AbortSignal
   expectTypeOf(runUntilFirstComplete([fetchFrom, 'https://backup'])).toEqualTypeOf<Promise<{ url: string }>>()
   expectTypeOf(runUntilFirstComplete(async () => 0, [fetchFrom, 'https://backup'])).toEqualTypeOf<Promise<number | { url: string }>>()
   // Several entries: parameters are contextually typed.
-  expectTypeOf(runUntilFirstComplete((s) => s.aborted, (s) => 1)).toEqualTypeOf<Promise<boolean | number>>()
+  expectTypeOf(
+    runUntilFirstComplete(
+      (s) => s.aborted,
+      (s) => 1,
+    ),
+  ).toEqualTypeOf<Promise<boolean | number>>()
   expectTypeOf(firstSuccessful([(s) => s.aborted])).toEqualTypeOf<Promise<boolean>>()
   expectTypeOf(firstSuccessful([(s) => s.aborted], { signal, timeout: 1 })).toEqualTypeOf<Promise<boolean>>()
 
   // Options last, and single entries with unannotated signal parameters.
-  expectTypeOf(runUntilFirstComplete(() => true, async () => 1, { timeout: 5, signal })).toEqualTypeOf<Promise<boolean | number>>()
+  expectTypeOf(
+    runUntilFirstComplete(
+      () => true,
+      async () => 1,
+      { timeout: 5, signal },
+    ),
+  ).toEqualTypeOf<Promise<boolean | number>>()
   expectTypeOf(runUntilFirstComplete(async () => 1, { timeout: 5 })).toEqualTypeOf<Promise<number>>()
   expectTypeOf(runUntilFirstComplete([fetchFrom, 'u'], { signal })).toEqualTypeOf<Promise<{ url: string }>>()
   expectTypeOf(runUntilFirstComplete((s) => s.aborted)).toEqualTypeOf<Promise<boolean>>()
@@ -162,10 +182,15 @@ declare const signal: AbortSignal
   expectTypeOf(lazy.state).toEqualTypeOf<AsyncLazyState>()
   expectTypeOf<AsyncLazyState>().toEqualTypeOf<'empty' | 'pending' | 'ready'>()
   expectTypeOf(new AsyncLazy(() => 42).get()).toEqualTypeOf<Promise<number>>()
-  expectTypeOf(new AsyncLazy((s) => {
-    expectTypeOf(s).toEqualTypeOf<AbortSignal>()
-    return Promise.resolve(null)
-  }, { ttl: 1_000 }).get()).toEqualTypeOf<Promise<null>>()
+  expectTypeOf(
+    new AsyncLazy(
+      (s) => {
+        expectTypeOf(s).toEqualTypeOf<AbortSignal>()
+        return Promise.resolve(null)
+      },
+      { ttl: 1_000 },
+    ).get(),
+  ).toEqualTypeOf<Promise<null>>()
 
   // @ts-expect-error the factory must be a function
   new AsyncLazy(42)
@@ -194,7 +219,7 @@ declare const signal: AbortSignal
   new BackgroundTask<number>()
   const runtime = createRuntime()
   // @ts-expect-error a Runtime is made by createRuntime()
-  new (runtime.constructor as typeof Runtime)()
+  ;new (runtime.constructor as typeof Runtime)()
   // @ts-expect-error internal members are not part of the type
   void (null as unknown as Task<number>).abort
 }

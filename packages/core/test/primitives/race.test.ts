@@ -1,11 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { getEventListeners } from 'node:events'
-import { describe, expect, it, vi } from 'vitest'
 import { CancelledError, firstSuccessful, runUntilFirstComplete, TimeoutError } from '@taskscope/core'
-import { collectUnhandled, deferred, type Deferred, promiseState, rejectionOf } from '@taskscope/test-support'
+import { collectUnhandled, type Deferred, deferred, promiseState, rejectionOf } from '@taskscope/test-support'
+import { describe, expect, it, vi } from 'vitest'
 
 /** An entry controlled from the test: records its signal; settles when the test says so. */
-function contestant<T = unknown>(): { entry: (signal: AbortSignal) => Promise<T>; gate: Deferred<T>; signal: () => AbortSignal; calls: number } {
+function contestant<T = unknown>(): {
+  entry: (signal: AbortSignal) => Promise<T>
+  gate: Deferred<T>
+  signal: () => AbortSignal
+  calls: number
+} {
   const gate = deferred<T>()
   const state = {
     gate,
@@ -110,7 +115,7 @@ describe('runUntilFirstComplete', () => {
     expect(b.signal().reason).toBeInstanceOf(CancelledError)
   })
 
-  it('R3: losers\' later rejections cause no unhandled rejection', async () => {
+  it("R3: losers' later rejections cause no unhandled rejection", async () => {
     const unhandled = await collectUnhandled(async () => {
       const a = contestant<string>()
       const b = contestant<string>()
@@ -192,7 +197,7 @@ describe('runUntilFirstComplete', () => {
     expect(badSignal.message).toMatch(/signal/)
   })
 
-  it('calls entries in the caller\'s AsyncLocalStorage context', async () => {
+  it("calls entries in the caller's AsyncLocalStorage context", async () => {
     const als = new AsyncLocalStorage<string>()
     const seen: (string | undefined)[] = []
     const value = await als.run('ctx', () =>
@@ -287,7 +292,7 @@ describe('firstSuccessful', () => {
     expect(loser.signal().reason).toBeInstanceOf(CancelledError)
   })
 
-  it('R3: losers\' later rejections cause no unhandled rejection', async () => {
+  it("R3: losers' later rejections cause no unhandled rejection", async () => {
     const unhandled = await collectUnhandled(async () => {
       const winner = contestant<string>()
       const losers = [contestant<string>(), contestant<string>()]

@@ -1,11 +1,14 @@
 // Beyond asyncio: supervisor groups (failFast: false), the start() handshake, deadlines and child groups.
-import { describe, expect, it } from 'vitest'
+
 import { CancelledError, ClosedError, TaskGroup, TaskGroupError, TimeoutError } from '@taskscope/core'
 import { collectUnhandled, deferred, flush, promiseState, rejectionOf, untilAborted } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
-const boom = (message = 'boom') => async (): Promise<never> => {
-  throw new Error(message)
-}
+const boom =
+  (message = 'boom') =>
+  async (): Promise<never> => {
+    throw new Error(message)
+  }
 
 describe('failFast: false (a supervisor)', () => {
   it('a failing task cancels nothing; the others run on and finish', async () => {
@@ -69,13 +72,17 @@ describe('group.start(work)', () => {
   it('rejects with the error of work that throws before ready(), and the group is not failed', async () => {
     const group = new TaskGroup()
     const sibling = group.createTask(async () => 'sibling')
-    const sync = await rejectionOf(group.start(() => {
-      throw new Error('sync failure')
-    }))
-    const late = await rejectionOf(group.start(async () => {
-      await flush(1)
-      throw new Error('async failure')
-    }))
+    const sync = await rejectionOf(
+      group.start(() => {
+        throw new Error('sync failure')
+      }),
+    )
+    const late = await rejectionOf(
+      group.start(async () => {
+        await flush(1)
+        throw new Error('async failure')
+      }),
+    )
     expect(sync.message).toBe('sync failure')
     expect(late.message).toBe('async failure')
     expect(group.cancelled).toBe(false)
@@ -178,7 +185,7 @@ describe('deadlines', () => {
 })
 
 describe('group.child()', () => {
-  it('inherits the earlier deadline: the parent\'s, or its own', async () => {
+  it("inherits the earlier deadline: the parent's, or its own", async () => {
     const parent = new TaskGroup({ timeout: 10_000 })
     const longer = parent.child({ timeout: 60_000 })
     const shorter = parent.child({ timeout: 1_000 })
@@ -191,7 +198,7 @@ describe('group.child()', () => {
     await parent.close()
   })
 
-  it('is cancelled with its parent; a task of the child sees the parent\'s reason', async () => {
+  it("is cancelled with its parent; a task of the child sees the parent's reason", async () => {
     const parent = new TaskGroup()
     const child = parent.child({ name: 'inner' })
     const seen = deferred<unknown>()
@@ -203,7 +210,7 @@ describe('group.child()', () => {
     expect(child.closed).toBe(true)
   })
 
-  it('a failure in the child is the parent\'s: siblings in the parent are cancelled, close() lists it once', async () => {
+  it("a failure in the child is the parent's: siblings in the parent are cancelled, close() lists it once", async () => {
     const parent = new TaskGroup()
     const sibling = parent.createTask(untilAborted, { name: 'sibling' })
     const child = parent.child({ name: 'inner' })
@@ -216,7 +223,7 @@ describe('group.child()', () => {
     expect(error.errors.map((e: Error) => e.message)).toEqual(['root cause'])
   })
 
-  it('the parent\'s close() closes the child and waits for its tasks', async () => {
+  it("the parent's close() closes the child and waits for its tasks", async () => {
     const parent = new TaskGroup()
     const child = parent.child()
     const gate = deferred()
@@ -234,7 +241,7 @@ describe('group.child()', () => {
     expect(() => child.createTask(() => 1)).toThrow(ClosedError)
   })
 
-  it('the child\'s own timeout cancels the child alone: not a failure of the parent', async () => {
+  it("the child's own timeout cancels the child alone: not a failure of the parent", async () => {
     const parent = new TaskGroup()
     const child = parent.child({ timeout: 1 })
     const seen = deferred<unknown>()
@@ -278,7 +285,7 @@ describe('group.child()', () => {
     await expect(parent.close()).resolves.toBeUndefined()
   })
 
-  it('takes no slot of the parent\'s limit; ClosedError on a closed parent; returned cancelled on a cancelled one', async () => {
+  it("takes no slot of the parent's limit; ClosedError on a closed parent; returned cancelled on a cancelled one", async () => {
     const parent = new TaskGroup({ limit: 1 })
     const blocker = deferred()
     parent.createTask(() => blocker.promise)

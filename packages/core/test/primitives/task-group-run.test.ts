@@ -3,9 +3,9 @@
 // AbortSignals. A Python task cancellation is a signal abort here; `asyncio.sleep(n)` is a wait that
 // rejects when its signal aborts (timers/promises, like fetch, rejects with an AbortError).
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
 import { CancelledError, TaskGroup, TaskGroupError, TimeoutError } from '@taskscope/core'
 import { deferred, flush, rejectionOf, untilAborted } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 /** Never settles by itself: rejects with an AbortError (a cancellation) when `signal` aborts. */
 const forever = (signal: AbortSignal): Promise<void> => sleep(1_000_000, undefined, { signal })
@@ -59,6 +59,7 @@ describe('TaskGroup.run: a cancellation is never reported as an error', () => {
             try {
               await Promise.race([gate.promise, forever(signal)])
             } finally {
+              // biome-ignore lint/correctness/noUnsafeFinally: asyncio's test raises from finally, on purpose
               throw e
             }
           })
@@ -124,6 +125,7 @@ describe('TaskGroup.run: a cancellation is never reported as an error', () => {
           try {
             await forever(signal)
           } finally {
+            // biome-ignore lint/correctness/noUnsafeFinally: asyncio's test raises from finally, on purpose
             throw cleanup
           }
         })
@@ -272,6 +274,7 @@ describe('TaskGroup.run: a cancellation is never reported as an error', () => {
         try {
           await forever(group.signal)
         } finally {
+          // biome-ignore lint/correctness/noUnsafeFinally: asyncio's test raises from finally, on purpose
           throw mine
         }
       }),

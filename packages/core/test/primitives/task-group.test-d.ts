@@ -1,6 +1,7 @@
 // Type tests, checked by `tsc -p tsconfig.json` at the root (npm test runs it before Vitest).
-import { expectTypeOf } from 'vitest'
+
 import { createTaskGroup, currentTaskGroup, type Task, TaskGroup, type TaskStatus } from '@taskscope/core'
+import { expectTypeOf } from 'vitest'
 
 declare const group: TaskGroup
 

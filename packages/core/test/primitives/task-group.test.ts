@@ -1,16 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { getEventListeners } from 'node:events'
-import { describe, expect, it } from 'vitest'
-import {
-  CancelledError,
-  ClosedError,
-  createTaskGroup,
-  TaskGroup,
-  TaskGroupError,
-  TimeoutError,
-} from '@taskscope/core'
+import { CancelledError, ClosedError, createTaskGroup, TaskGroup, TaskGroupError, TimeoutError } from '@taskscope/core'
 import { collectUnhandled, deferred, flush, rejectionOf, untilAborted } from '@taskscope/test-support'
-
+import { describe, expect, it } from 'vitest'
 
 describe('TaskGroup', () => {
   describe('G1: createTask starts work at once, or queues it past `limit`', () => {
@@ -165,7 +157,7 @@ describe('TaskGroup', () => {
   })
 
   describe('G3: the first failure cancels the group', () => {
-    it("aborts every other task with a CancelledError caused by the failure; queued tasks never start; it is reported exactly once", async () => {
+    it('aborts every other task with a CancelledError caused by the failure; queued tasks never start; it is reported exactly once', async () => {
       const group = new TaskGroup({ limit: 2 })
       const boom = new Error('boom')
       const sibling = group.createTask(untilAborted)

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
 import { CancelledError, type Task, TaskGroup } from '@taskscope/core'
 import { deferred, flush, rejectionOf } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 describe('Task', () => {
   it('is named after its function, else Task-<n>, unless named', async () => {

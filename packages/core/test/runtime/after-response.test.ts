@@ -35,7 +35,13 @@ describe('after() and waitUntil() with a distributed registry', () => {
     const registry = distributedRegistry()
     const { logger } = memoryLogger()
     const runtime = createRuntime({ backgroundTasks: registry as never, logger })
-    const binding = requestBinding<Scoped>({ name: 'req', namespace: `test-${Math.random()}`, adapter: 'x', install: 'y', request: (t) => t.raw })
+    const binding = requestBinding<Scoped>({
+      name: 'req',
+      namespace: `test-${Math.random()}`,
+      adapter: 'x',
+      install: 'y',
+      request: (t) => t.raw,
+    })
     const proto = Object.defineProperties({}, binding.accessors)
     const release = deferred()
     const scheduled = deferred<BackgroundTask[]>()

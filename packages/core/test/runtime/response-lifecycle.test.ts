@@ -2,11 +2,11 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import http2 from 'node:http2'
-import net from 'node:net'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type net from 'node:net'
 import { ClientDisconnectedError } from '@taskscope/core'
 import { type HttpRequest, type HttpResponse, watchResponse } from '@taskscope/core/adapter'
 import { closeServer, deferred, flush, listenOnLoopback, rawConnect } from '@taskscope/test-support'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 type Outcome = { kind: 'gone'; reason: ClientDisconnectedError } | { kind: 'completed' }
 
@@ -126,9 +126,7 @@ describe('watchResponse over HTTP/1.1', () => {
     }
     const socket = await connect()
     const headers = payload ? `Content-Length: ${payload.length}\r\n` : ''
-    socket.write(
-      `GET /first HTTP/1.1\r\nHost: test\r\n\r\n${method} /second HTTP/1.1\r\nHost: test\r\n${headers}\r\n${payload}`,
-    )
+    socket.write(`GET /first HTTP/1.1\r\nHost: test\r\n\r\n${method} /second HTTP/1.1\r\nHost: test\r\n${headers}\r\n${payload}`)
     await first.promise
     const { outcome, state } = await second.promise
     await flush()
@@ -152,9 +150,7 @@ describe('watchResponse over HTTP/1.1', () => {
     }
     const socket = await connect()
     const headers = payload ? `Content-Length: ${payload.length}\r\n` : ''
-    socket.write(
-      `GET /first HTTP/1.1\r\nHost: test\r\n\r\n${method} /second HTTP/1.1\r\nHost: test\r\n${headers}\r\n${payload}`,
-    )
+    socket.write(`GET /first HTTP/1.1\r\nHost: test\r\n\r\n${method} /second HTTP/1.1\r\nHost: test\r\n${headers}\r\n${payload}`)
     await first.promise
     const { outcome, state, serverSocket } = await second.promise
     await flush()
@@ -175,7 +171,11 @@ describe('watchResponse over HTTP/1.1', () => {
     let socket: net.Socket | undefined
     handle = (req, res) => {
       socket ??= req.socket
-      const before = { socket: req.socket.listenerCount('close'), request: req.listenerCount('close'), response: res.listenerCount('close') }
+      const before = {
+        socket: req.socket.listenerCount('close'),
+        request: req.listenerCount('close'),
+        response: res.listenerCount('close'),
+      }
       outcomes.push(watch(req, res).outcome)
       res.once('close', () => {
         // Runs after watchResponse's own listener, which removed everything it had added.

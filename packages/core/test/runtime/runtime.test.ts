@@ -10,11 +10,7 @@ import {
   TaskGroupError,
   Threadpool,
 } from '@taskscope/core'
-import {
-  deferred,
-  memoryLogger,
-  untilAborted,
-} from '@taskscope/test-support'
+import { deferred, memoryLogger, untilAborted } from '@taskscope/test-support'
 import { describe, expect, it, vi } from 'vitest'
 import { connect, fixture, get, log, port, runtime, server, useRuntimeServer } from './server-fixture.ts'
 

@@ -4,15 +4,11 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type net from 'node:net'
 import { ShutdownError, type TaskGroup } from '@taskscope/core'
-import {
-  connectionCount,
-  deferred,
-  type RawConnection,
-} from '@taskscope/test-support'
+import { connectionCount, deferred, type RawConnection } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
-import { connect, fixture, get, runtime, server, useRuntimeServer } from './server-fixture.ts'
 // ServerDrain is internal: imported from the build by path, for its bookkeeping.
 import { ServerDrain } from '../../dist/runtime/server-drain.js'
+import { connect, fixture, get, runtime, server, useRuntimeServer } from './server-fixture.ts'
 
 useRuntimeServer()
 

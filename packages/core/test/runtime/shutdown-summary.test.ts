@@ -2,7 +2,7 @@
 // loop the app stopped itself while shutting down is a clean shutdown (logged at info).
 import http from 'node:http'
 import { setInterval as every } from 'node:timers/promises'
-import { cancellationStatus, } from '@taskscope/core'
+import { cancellationStatus } from '@taskscope/core'
 import { deferred, untilAborted } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
 import { fixture, log, port, runtime, useRuntimeServer } from './server-fixture.ts'

@@ -1,17 +1,5 @@
-
-import {
-  ClosedError,
-  cancellationStatus,
-  getThreadpool,
-  runInThreadpool,
-  ShutdownError,
-  type TaskGroup,
-} from '@taskscope/core'
-import {
-  deferred,
-  flush,
-  untilAborted,
-} from '@taskscope/test-support'
+import { ClosedError, cancellationStatus, getThreadpool, runInThreadpool, ShutdownError, type TaskGroup } from '@taskscope/core'
+import { deferred, flush, untilAborted } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
 import { fixture, get, log, runtime, useRuntimeServer } from './server-fixture.ts'
 
