@@ -57,6 +57,7 @@ export type {
   ThreadpoolRunOptions,
   ThreadpoolSettings,
   ThreadpoolStats,
+  ThreadpoolTaskContext,
 } from './threadpool/types.js'
 export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
 export { workerTask } from './threadpool/worker-task.js'

@@ -5,27 +5,20 @@
  * @module
  */
 import { performance } from 'node:perf_hooks'
-import { Tinypool } from 'tinypool'
+import type { Tinypool } from 'tinypool'
 import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
 import { resolvePoolOptions, validatePoolOptions, validateRunOptions } from './options.js'
-import type { PoolWorkerData, TaskReply } from './protocol.js'
+import { startTinypool } from './launch.js'
+import type { TaskReply } from './protocol.js'
 import { openSourceChannel, type SourceChannel } from './source-channel.js'
 import { ThreadWatch } from './thread-watch.js'
 import { DurationHistogram } from './stats.js'
 import { createTask, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
 import { copyOptions, validateDuration } from '../internal/validation.js'
-import type {
-  ThreadpoolCloseOptions,
-  ThreadpoolOptions,
-  ThreadpoolRunOptions,
-  ThreadpoolSettings,
-  ThreadpoolStats,
-} from './types.js'
+import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings, ThreadpoolStats } from './types.js'
 import type { PoolFunction, WorkerTask } from './worker-task.js'
-
-const workerEntry = new URL('./worker/entry.js', import.meta.url).href
 
 /**
  * A pool of worker threads for CPU-bound work (tinypool underneath). Run a self-contained
@@ -77,19 +70,8 @@ export class Threadpool implements AsyncDisposable {
 
   constructor(options?: ThreadpoolOptions) {
     this.#options = Object.freeze(resolvePoolOptions(validatePoolOptions(options, 'The Threadpool options')))
-    const { minThreads, maxThreads, idleTimeout, resourceLimits } = this.#options
     this.#channel = openSourceChannel(() => this.#stopped)
-    this.#tinypool = new Tinypool({
-      filename: workerEntry,
-      minThreads,
-      maxThreads,
-      idleTimeout,
-      workerData: { channel: this.#channel.name } satisfies PoolWorkerData,
-      // Never reached by a real heap: a worker whose task left a stray rejection or throw behind
-      // reports Infinity in its reply, and tinypool then replaces it after that answer (worker/entry.ts).
-      maxMemoryLimitBeforeRecycle: Number.MAX_VALUE,
-      ...(resourceLimits !== undefined && { resourceLimits }),
-    })
+    this.#tinypool = startTinypool(this.#options, this.#channel)
     // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
     // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
     this.#threads = new ThreadWatch(this.#tinypool, () => this.#stopped)
@@ -113,10 +95,13 @@ export class Threadpool implements AsyncDisposable {
    * is shipped by source and compiled once per thread) or a {@link workerTask} handle. Arguments
    * and result are copied with structured clone; `transfer` moves ArrayBuffers instead.
    *
+   * The function reads `this.signal` (see `ThreadpoolTaskContext`): with `grace`, a cancelled
+   * or timed-out task is first asked to stop through it, and keeps its thread if it does in time.
+   *
    * Never throws: every error is a rejection. Rejects with a TypeError/RangeError for a bad task
    * (not a function; a bound or native function; a class), args or options; ClosedError after
    * close; QueueFullError when `maxQueue` tasks already wait; CancelledError (cause: the signal's
-   * reason) or TimeoutError when cancelled; TypeError `ERR_THREADPOOL_DATA_CLONE` when arguments or
+   * reason) or TimeoutError when cancelled, once the task stopped; TypeError `ERR_THREADPOOL_DATA_CLONE` when arguments or
    * result cannot be cloned; WorkerCrashedError when the thread dies; ShutdownError when the pool
    * is destroyed first; else with what the task threw, rebuilt (same built-in class, name, code...).
    *
@@ -124,7 +109,7 @@ export class Threadpool implements AsyncDisposable {
    * ```ts
    * const sum = await pool.run((a: number, b: number) => a + b, [1, 2]) // 3
    * const resize = workerTask<typeof import('./images.js').resize>(new URL('./images.js', import.meta.url), 'resize')
-   * const small = await pool.run(resize, [buffer, 200], { signal, transfer: [buffer.buffer] })
+   * const small = await pool.run(resize, [buffer, 200], { signal, grace: 100, transfer: [buffer.buffer] })
    * ```
    */
   run<F extends PoolFunction>(task: F | WorkerTask<F>, args: Parameters<F>, options?: ThreadpoolRunOptions): Promise<Awaited<ReturnType<F>>> {
@@ -137,14 +122,14 @@ export class Threadpool implements AsyncDisposable {
 
   #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
     if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
-    const { message, name } = toMessage(target, args)
-    const { signal, timeout, transfer } = validateRunOptions(options)
+    const { signal, timeout, grace, transfer } = validateRunOptions(options)
+    const { message, name } = toMessage(target, args, grace)
     if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${name}" was cancelled`)
     const { maxThreads, maxQueue } = this.#options
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
       throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
     }
-    const task = createTask(message, name, transfer, signal, performance.now())
+    const task = createTask(message, name, transfer, signal, grace, performance.now())
     if (signal !== undefined) {
       task.onAbort = () => this.#cancel(task, toCancelledError(signal.reason, `The Threadpool task "${task.name}" was cancelled`))
       signal.addEventListener('abort', task.onAbort, { once: true })
@@ -178,19 +163,34 @@ export class Threadpool implements AsyncDisposable {
       .then(
         (reply: TaskReply) => {
           const { ok, value } = readReply(task.name, reply)
-          this.#settle(task, ok ? 'completed' : 'failed', value)
+          // A task asked to stop that settled within its grace: the call rejects, the thread is kept.
+          if (task.stopping !== undefined) this.#settle(task, 'cancelled', task.stopping)
+          else this.#settle(task, ok ? 'completed' : 'failed', value)
         },
         (error: unknown) => {
           if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
-          this.#settle(task, 'failed', explainRejection(task.name, error))
+          if (task.stopping !== undefined) this.#settle(task, 'cancelled', task.stopping)
+          else this.#settle(task, 'failed', explainRejection(task.name, error))
           this.#threads.scan()
         },
       )
     if (this.#threads.alive < this.#options.maxThreads) this.#threads.scan()
   }
 
-  /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
+  /**
+   * Cancels a task. A running task with `grace` is first asked to stop (its in-thread signal
+   * aborts) and given `grace` ms; otherwise it is dropped now.
+   */
   #cancel(task: PoolTask, error: CancelledError): void {
+    if (task.settled || task.stopping !== undefined) return
+    if (task.seq === undefined || !this.#running.has(task)) return this.#terminate(task, error)
+    task.stopping = error
+    this.#channel.abort(task.seq, error)
+    if (task.grace !== Infinity) task.graceTimer = setTimeout(() => this.#terminate(task, error), task.grace).unref()
+  }
+
+  /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
+  #terminate(task: PoolTask, error: CancelledError): void {
     if (task.settled) return
     task.controller?.abort(error)
     this.#settle(task, 'cancelled', error)
@@ -202,6 +202,7 @@ export class Threadpool implements AsyncDisposable {
     task.settled = true
     if (task.onAbort !== undefined) task.signal?.removeEventListener('abort', task.onAbort)
     clearTimeout(task.timer)
+    clearTimeout(task.graceTimer)
     task.message = undefined
     if (this.#running.delete(task)) this.#runTime.record(performance.now() - task.startedAt)
     else this.#queue.delete(task)
@@ -260,11 +261,9 @@ export class Threadpool implements AsyncDisposable {
   async #drain(timeout: number | undefined): Promise<void> {
     if (this.#running.size === 0 && this.#queue.size === 0) return
     this.#idle = deferred()
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<void>((resolve) => {
-      if (timeout !== undefined) timer = setTimeout(resolve, timeout)
-    })
-    await Promise.race([this.#idle.promise, deadline])
+    const idle = this.#idle
+    const timer = timeout === undefined ? undefined : setTimeout(() => idle.resolve(), timeout)
+    await idle.promise
     clearTimeout(timer)
   }
 

@@ -12,7 +12,9 @@ import { Tinypool } from 'tinypool'
 import { compileFunction, isShippedFrame } from './compile-function.js'
 import { deferred, type Deferred } from '../../internal/deferred.js'
 import { codedError, errorCodes } from '../../errors.js'
+import { endAbortable, onAbortRequest, startAbortable, TaskContext } from './task-context.js'
 import {
+  type AbortRequest,
   type PoolWorkerData,
   type SourceAnswer,
   type SourceRequest,
@@ -35,7 +37,8 @@ class StrayError extends Error {
 
 if (!Tinypool.isWorkerThread) throw new Error('worker-entry.js runs only inside a Threadpool worker thread')
 
-const channel = new BroadcastChannel((Tinypool.workerData as PoolWorkerData).channel)
+const workerData = Tinypool.workerData as PoolWorkerData
+const channel = new BroadcastChannel(workerData.channel)
 // The worker stays alive through tinypool's own port; this channel must not keep it alive alone.
 channel.unref()
 /** Functions ready to call, by id (a compiled source, or a module's export). */
@@ -47,7 +50,8 @@ const modules = new Map<string, Promise<Record<string, unknown>>>()
 const replies = new WeakMap<object, string>()
 
 channel.onmessage = (event: unknown): void => {
-  const message = (event as { data: SourceAnswer | SourceRequest }).data
+  const message = (event as { data: SourceAnswer | SourceRequest | AbortRequest }).data
+  if ('abort' in message) return onAbortRequest(message)
   if (!('id' in message)) return // another worker's request
   const awaited = awaitedEntries.get(message.id)
   if (awaited === undefined) return
@@ -154,22 +158,25 @@ function explain(error: unknown, id: number, entry: ShippedEntry | undefined): u
  * task's code before it answers fails it at once, even if its own promise never settles. (Waiting a
  * turn before answering would catch more strays in time, but costs a third of no-op throughput.)
  */
-export default async function runTask({ id, args }: TaskMessage): Promise<TaskReply> {
+export default async function runTask({ id, args, seq }: TaskMessage): Promise<TaskReply> {
   let entry: ShippedEntry | undefined
   const run: TaskRun = { name: `#${id}`, answered: false, stray: deferred() }
   run.stray.promise.catch(() => {}) // raced below; never an unhandled rejection of its own
+  const context = new TaskContext()
   let reply: TaskReply
   try {
     entry = entries.get(id) ?? (await entryOf(id))
     run.name = entry.name
+    if (seq !== undefined) startAbortable(seq, context, workerData.cancelled, run.name)
     const fn = ready.get(id) ?? (await functionOf(id, entry))
-    reply = { ok: true, value: await Promise.race([currentRun.run(run, () => fn(...args)), run.stray.promise]) }
+    reply = { ok: true, value: await Promise.race([currentRun.run(run, () => Reflect.apply(fn, context, args)), run.stray.promise]) }
   } catch (error) {
     reply =
       error instanceof StrayError
         ? { ok: false, stray: { kind: error.kind, error: serializeThrown(error.cause) } }
         : { ok: false, error: serializeThrown(explain(error, id, entry)) }
   }
+  if (seq !== undefined) endAbortable(context)
   run.answered = true
   if (late.length > 0) reply = { ...reply, late: late.splice(0) }
   replies.set(reply, run.name)
