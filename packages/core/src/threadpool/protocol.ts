@@ -48,6 +48,8 @@ export interface PoolWorkerData {
   readonly channel: string
   /** The pool's cancellation ring (see {@link cancelRingSlots}). */
   readonly cancelled: Int32Array
+  /** tsx's `tsx/esm/api` URL when the process runs under tsx (see typescript-loader.ts). */
+  readonly tsx: string | undefined
 }
 
 /**

@@ -112,6 +112,28 @@ async function entryOf(id: number): Promise<ShippedEntry> {
   return entry
 }
 
+/** Settles once this thread can import TypeScript modules as the main thread does (see typescript-loader.ts). */
+let typescriptReady: Promise<void> | undefined
+const typescriptFile = /\.[cm]?tsx?$/
+const probeUrl = new URL('../../../src/threadpool/worker/typescript-probe.mts', import.meta.url).href
+
+/** Imports a workerTask module; a TypeScript one, under tsx, once tsx is registered in this thread. */
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  const { tsx } = workerData
+  if (tsx !== undefined && typescriptFile.test(new URL(url).pathname)) {
+    typescriptReady ??= import(probeUrl).then(
+      () => {}, // tsx registered itself in this thread (Node 22.22.3+, 24.11.1+), or the thread strips types
+      async (error: { code?: unknown } | null) => {
+        const code = error?.code
+        if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING') return
+        ;((await import(tsx)) as { register(): unknown }).register()
+      },
+    )
+    await typescriptReady
+  }
+  return (await import(url)) as Record<string, unknown>
+}
+
 async function functionOf(id: number, entry: ShippedEntry): Promise<Callable> {
   let fn = ready.get(id)
   if (fn !== undefined) return fn
@@ -121,7 +143,7 @@ async function functionOf(id: number, entry: ShippedEntry): Promise<Callable> {
     const { moduleUrl, exportName } = entry
     let module = modules.get(moduleUrl)
     if (module === undefined) {
-      module = import(moduleUrl) as Promise<Record<string, unknown>>
+      module = importModule(moduleUrl)
       modules.set(moduleUrl, module)
       module.catch(() => modules.delete(moduleUrl)) // retry a failed import on the next task
     }
