@@ -1,17 +1,19 @@
 /**
  * The tinypool worker of a Threadpool: this module runs inside each worker thread (tinypool
- * imports it by URL as `dist/worker-entry.js`; the main thread never imports it). Its default
- * export runs one task and never throws: whatever the task throws comes back as a `TaskReply`
- * (see internal/pool-protocol.ts), serialized with remote-error.ts.
+ * imports it by path as `dist/threadpool/worker/entry.js`; the main thread never imports it). Its
+ * default export runs one task and never throws: whatever the task throws comes back as a
+ * `TaskReply` (see ../protocol.ts), serialized with ../remote-error.ts. The task's function is
+ * called with a `TaskContext` as `this` (task-context.ts); replies go out through reply-guard.ts.
  *
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { BroadcastChannel, MessagePort, type TransferListItem } from 'node:worker_threads'
+import { BroadcastChannel, MessagePort } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'
 import { compileFunction, isShippedFrame } from './compile-function.js'
 import { deferred, type Deferred } from '../../internal/deferred.js'
 import { codedError, errorCodes } from '../../errors.js'
+import { installGuard, replies, retire } from './reply-guard.js'
 import { endAbortable, onAbortRequest, startAbortable, TaskContext } from './task-context.js'
 import {
   type AbortRequest,
@@ -46,8 +48,6 @@ const ready = new Map<number, Callable>()
 const entries = new Map<number, ShippedEntry>()
 const awaitedEntries = new Map<number, Deferred<ShippedEntry>>()
 const modules = new Map<string, Promise<Record<string, unknown>>>()
-/** Every reply this module made, with its task's name (to explain a result that cannot be cloned). */
-const replies = new WeakMap<object, string>()
 
 channel.onmessage = (event: unknown): void => {
   const message = (event as { data: SourceAnswer | SourceRequest | AbortRequest }).data
@@ -69,14 +69,6 @@ interface TaskRun {
 /** Strays that surfaced after their task had answered, sent with the next reply (a few at most). */
 const late: LateStray[] = []
 const currentRun = new AsyncLocalStorage<TaskRun>()
-/**
- * Set once a task left a stray rejection or throw behind: the thread's state can no longer be
- * trusted, so it is replaced after its current (or next) answer — by tinypool itself, which
- * recycles a thread whose reply reports a used memory above `maxMemoryLimitBeforeRecycle` (see
- * the postMessage wrapper below). The thread lives on until then, so no other task ever fails.
- */
-let retiring = false
-
 const onStray = (kind: StrayKind) => (error: unknown): void => {
   const run = currentRun.getStore()
   if (run === undefined) {
@@ -88,7 +80,7 @@ const onStray = (kind: StrayKind) => (error: unknown): void => {
     })
     return
   }
-  retiring = true
+  retire() // the thread's state can no longer be trusted: replaced after its current (or next) answer
   if (!run.answered) run.stray.reject(Object.assign(new StrayError(kind), { cause: error }))
   else if (late.length < 10) late.push({ task: run.name, kind, error: serializeThrown(error) })
 }
@@ -205,24 +197,4 @@ export default async function runTask({ id, args, seq }: TaskMessage): Promise<T
   return reply
 }
 
-// tinypool posts our reply with `port.postMessage({ taskId, result: reply, ... })` and, when the
-// value cannot be cloned, the throw escapes into process.nextTick and kills the worker: the main
-// thread would see a crash with an empty error. Wrapping postMessage is the one place where that
-// throw can be caught; only replies made above are retried, as a clear error, and the worker lives.
-// Any other message (user code may post its own) behaves exactly as before.
-const postMessage = MessagePort.prototype.postMessage
-MessagePort.prototype.postMessage = function (this: MessagePort, value: unknown, transferList?: readonly TransferListItem[]): void {
-  const response = value as { result?: unknown; usedMemory?: unknown } | null
-  const name = typeof response?.result === 'object' && response.result !== null ? replies.get(response.result) : undefined
-  // The reply of a thread that saw a stray: tinypool recycles the thread once it has this answer.
-  if (name !== undefined && retiring) value = { ...response, usedMemory: Infinity }
-  try {
-    return postMessage.call(this, value, transferList)
-  } catch (error) {
-    if (name === undefined || (error as { name?: unknown } | null)?.name !== 'DataCloneError') throw error
-    const message = `The result of the Threadpool task "${name}" could not be cloned back to the main thread: ${(error as Error).message}`
-    const failure = codedError(TypeError, errorCodes.threadpoolDataClone, message, { cause: error })
-    const result: TaskReply = { ok: false, error: serializeThrown(failure) }
-    return postMessage.call(this, { ...(value as object), result }, [])
-  }
-}
+installGuard(MessagePort.prototype)

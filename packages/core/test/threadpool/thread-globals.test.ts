@@ -1,0 +1,41 @@
+// The pool keeps its machinery out of the way of the code its threads run: the globals a task can
+// see (process.memoryUsage, MessagePort.prototype.postMessage, parentPort) are Node's own, and it
+// works the same where Node refuses the pool's preload. Real worker threads and child processes.
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { poolsForEachTest } from '@taskscope/test-support'
+
+const pool = poolsForEachTest()
+
+describe('the globals of a pool thread', () => {
+  it('are Node’s own: process.memoryUsage reads the real heap, postMessage and parentPort.on are not wrapped', async () => {
+    const p = pool()
+    const seen = await p.run(() => {
+      const { MessagePort, parentPort } = process.getBuiltinModule('node:worker_threads')
+      const native = (fn: unknown): boolean => typeof fn === 'function' && /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(fn))
+      const usage = process.memoryUsage()
+      return {
+        heapUsed: usage.heapUsed > 0 && usage.rss > 0,
+        rss: process.memoryUsage.rss() > 0,
+        memoryUsageIsNodes: !native(process.memoryUsage) && Function.prototype.toString.call(process.memoryUsage).includes('memoryUsage'),
+        postMessage: native(MessagePort.prototype.postMessage),
+        parentPortOn: parentPort !== null && !Object.hasOwn(parentPort, 'on'),
+      }
+    }, [])
+    expect(seen).toEqual({ heapUsed: true, rss: true, memoryUsageIsNodes: true, postMessage: true, parentPortOn: true })
+  })
+
+  it('where Node refuses the preload (a process flag such as --max-old-space-size), strays and clone failures behave the same', async () => {
+    const script = fileURLToPath(new URL('./fixtures/refused-flags.mjs', import.meta.url))
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=512', script], { timeout: 30_000 })
+    expect(JSON.parse(stdout)).toEqual({
+      cloneCode: 'ERR_THREADPOOL_DATA_CLONE',
+      sameThreadAfterClone: true,
+      stray: 'WorkerCrashedError',
+      replacedAfterStray: true,
+      execArgv: ['--max-old-space-size=512'],
+    })
+  })
+})
