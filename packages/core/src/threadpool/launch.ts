@@ -16,25 +16,38 @@ let execArgv: string[] | null | undefined
 
 /**
  * The threads' node flags: this process's own (which threads inherit anyway) plus the preload.
- * A Worker refuses flags that act on the whole process (`--max-old-space-size`, `--title` ...) when
- * they are given explicitly; with such flags the threads inherit them as usual and run without the
- * preload. Checked once per process: a Worker constructor throws at once for refused flags, and a
- * probe that does start is stopped at once.
+ * Given explicitly, a Worker refuses flags that act on the whole process (V8 flags such as
+ * `--max-old-space-size` or `--expose-gc`, `--title` ...): those are dropped, as they apply to
+ * every thread regardless. Worked out once per process: a Worker constructor throws at once for
+ * refused flags, naming them; a probe that does start is stopped at once. Should Node ever refuse
+ * the list for a reason not understood here, the threads start as before, without the preload.
  */
 function threadExecArgv(): string[] | undefined {
-  if (execArgv !== undefined) return execArgv ?? undefined
-  const candidate = [...process.execArgv, '--import', preload]
-  execArgv = candidate
-  if (process.execArgv.length > 0) {
+  if (execArgv === undefined) execArgv = findExecArgv() ?? null
+  return execArgv ?? undefined
+}
+
+function findExecArgv(): string[] | undefined {
+  let flags = process.execArgv
+  if (flags.length === 0) return ['--import', preload]
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const candidate = [...flags, '--import', preload]
     try {
       const probe = new Worker('', { eval: true, execArgv: candidate, stdout: true, stderr: true })
       probe.unref()
       void probe.terminate()
-    } catch {
-      execArgv = null // ERR_WORKER_INVALID_EXEC_ARGV
+      return candidate
+    } catch (error) {
+      const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+      if (code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || typeof message !== 'string') return undefined
+      // "Initiated Worker with invalid execArgv flags: --expose-gc, --max-old-space-size=300"
+      const refused = new Set(message.slice(message.indexOf(': ') + 2).split(', '))
+      const kept = flags.filter((flag) => !refused.has(flag))
+      if (kept.length === flags.length) return undefined
+      flags = kept
     }
   }
-  return execArgv ?? undefined
+  return undefined
 }
 
 /** Starts the tinypool behind a Threadpool with `settings`; its threads talk on `channel`. */

@@ -27,15 +27,21 @@ describe('the globals of a pool thread', () => {
     expect(seen).toEqual({ heapUsed: true, rss: true, memoryUsageIsNodes: true, postMessage: true, parentPortOn: true })
   })
 
-  it('where Node refuses the preload (a process flag such as --max-old-space-size), strays and clone failures behave the same', async () => {
-    const script = fileURLToPath(new URL('./fixtures/refused-flags.mjs', import.meta.url))
-    const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=512', script], { timeout: 30_000 })
+  const script = fileURLToPath(new URL('./fixtures/refused-flags.mjs', import.meta.url))
+  const flags = ['--max-old-space-size=512', '--expose-gc', '--enable-source-maps']
+  const behaves = { cloneCode: 'ERR_THREADPOOL_DATA_CLONE', sameThreadAfterClone: true, stray: 'WorkerCrashedError', replacedAfterStray: true }
+
+  it('under node flags a Worker refuses explicitly (--max-old-space-size, --expose-gc), threads get the rest and the preload', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, script], { timeout: 30_000 })
     expect(JSON.parse(stdout)).toEqual({
-      cloneCode: 'ERR_THREADPOOL_DATA_CLONE',
-      sameThreadAfterClone: true,
-      stray: 'WorkerCrashedError',
-      replacedAfterStray: true,
-      execArgv: ['--max-old-space-size=512'],
+      ...behaves,
+      thread: { execArgv: ['--enable-source-maps', '--import', 'preload'], gc: 'function', postMessageWrapped: false },
     })
+  })
+
+  it('where the flags cannot be worked out, threads start without the preload: strays and clone failures behave the same', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, script, 'unexpected'], { timeout: 30_000 })
+    // Inherited implicitly, Node leaves the process-wide flags out of the thread's execArgv too.
+    expect(JSON.parse(stdout)).toEqual({ ...behaves, thread: { execArgv: ['--enable-source-maps'], gc: 'function', postMessageWrapped: true } })
   })
 })
