@@ -58,6 +58,7 @@ export type {
   ThreadpoolSettings,
   ThreadpoolStats,
   ThreadpoolTaskContext,
+  ThreadpoolThreadStats,
 } from './threadpool/types.js'
 export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
 export { workerTask } from './threadpool/worker-task.js'

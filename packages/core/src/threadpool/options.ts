@@ -1,7 +1,7 @@
 // Threadpool options: validation (every error names the option and shows the value) and defaults.
 import { availableParallelism } from 'node:os'
 import { MessagePort, type ResourceLimits, type TransferListItem } from 'node:worker_threads'
-import type { ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
+import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
 import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger, validateSignal } from '../internal/validation.js'
 
 /** Queued tasks allowed per thread by default (the `maxQueue` option). */
@@ -123,4 +123,9 @@ function validateGrace(value: unknown): number | undefined {
   if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType('The "grace" option', 'a number of milliseconds', value)
   if (!(value >= 0 && value <= maxDelay)) throw outOfRange('The "grace" option', `a number of milliseconds from 0 to ${maxDelay}, or Infinity`, value)
   return value
+}
+
+/** The `timeout` of `close(options)`, validated. */
+export function validateCloseOptions(options: ThreadpoolCloseOptions | undefined): number | undefined {
+  return validateDuration(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
 }

@@ -129,3 +129,15 @@ export function explainRejection(name: string, error: unknown): Error {
   const why = error instanceof Error ? `: ${error.message}` : ''
   return new WorkerCrashedError(`The worker running the Threadpool task "${name}" died${why}`, { cause: error })
 }
+
+/** What a reply means for its task; a task asked to stop (`grace`) that answered in time is cancelled. */
+export function replyOutcome(task: PoolTask, reply: TaskReply): [Outcome, unknown] {
+  const { ok, value } = readReply(task.name, reply)
+  if (task.stopping !== undefined) return ['cancelled', task.stopping]
+  return [ok ? 'completed' : 'failed', value]
+}
+
+/** What a rejection of `tinypool.run` means for its task (see {@link explainRejection}). */
+export function rejectionOutcome(task: PoolTask, error: unknown): [Outcome, unknown] {
+  return task.stopping !== undefined ? ['cancelled', task.stopping] : ['failed', explainRejection(task.name, error)]
+}

@@ -9,15 +9,15 @@ import type { Tinypool } from 'tinypool'
 import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import { resolvePoolOptions, validatePoolOptions, validateRunOptions } from './options.js'
+import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
 import { startTinypool } from './launch.js'
 import type { TaskReply } from './protocol.js'
 import { openSourceChannel, type SourceChannel } from './source-channel.js'
 import { ThreadWatch } from './thread-watch.js'
 import { DurationHistogram } from './stats.js'
-import { createTask, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
-import { copyOptions, validateDuration } from '../internal/validation.js'
-import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings, ThreadpoolStats } from './types.js'
+import { createTask, rejectionOutcome, replyOutcome, toMessage, type Outcome, type PoolTask } from './pool-task.js'
+import { sampleThreads } from './thread-stats.js'
+import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings, ThreadpoolStats, ThreadpoolThreadStats } from './types.js'
 import type { PoolFunction, WorkerTask } from './worker-task.js'
 
 /**
@@ -72,11 +72,7 @@ export class Threadpool implements AsyncDisposable {
     this.#options = Object.freeze(resolvePoolOptions(validatePoolOptions(options, 'The Threadpool options')))
     this.#channel = openSourceChannel(() => this.#stopped)
     this.#tinypool = startTinypool(this.#options, this.#channel)
-    // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
-    // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
     this.#threads = new ThreadWatch(this.#tinypool, () => this.#stopped)
-    this.#tinypool.on('error', () => this.#threads.scan())
-    this.#threads.scan()
   }
 
   /** The options this pool runs with, defaults applied. */
@@ -101,9 +97,10 @@ export class Threadpool implements AsyncDisposable {
    * Never throws: every error is a rejection. Rejects with a TypeError/RangeError for a bad task
    * (not a function; a bound or native function; a class), args or options; ClosedError after
    * close; QueueFullError when `maxQueue` tasks already wait; CancelledError (cause: the signal's
-   * reason) or TimeoutError when cancelled, once the task stopped; TypeError `ERR_THREADPOOL_DATA_CLONE` when arguments or
-   * result cannot be cloned; WorkerCrashedError when the thread dies; ShutdownError when the pool
-   * is destroyed first; else with what the task threw, rebuilt (same built-in class, name, code...).
+   * reason) or TimeoutError when cancelled, once the task stopped; TypeError
+   * `ERR_THREADPOOL_DATA_CLONE` when arguments or result cannot be cloned; WorkerCrashedError when
+   * the thread dies; ShutdownError when the pool is destroyed first; else with what the task threw,
+   * rebuilt (same built-in class, name, code...).
    *
    * @example
    * ```ts
@@ -161,16 +158,10 @@ export class Threadpool implements AsyncDisposable {
     this.#tinypool
       .run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer })
       .then(
-        (reply: TaskReply) => {
-          const { ok, value } = readReply(task.name, reply)
-          // A task asked to stop that settled within its grace: the call rejects, the thread is kept.
-          if (task.stopping !== undefined) this.#settle(task, 'cancelled', task.stopping)
-          else this.#settle(task, ok ? 'completed' : 'failed', value)
-        },
+        (reply: TaskReply) => this.#settle(task, ...replyOutcome(task, reply)),
         (error: unknown) => {
           if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
-          if (task.stopping !== undefined) this.#settle(task, 'cancelled', task.stopping)
-          else this.#settle(task, 'failed', explainRejection(task.name, error))
+          this.#settle(task, ...rejectionOutcome(task, error))
           this.#threads.scan()
         },
       )
@@ -178,8 +169,8 @@ export class Threadpool implements AsyncDisposable {
   }
 
   /**
-   * Cancels a task. A running task with `grace` is first asked to stop (its in-thread signal
-   * aborts) and given `grace` ms; otherwise it is dropped now.
+   * Cancels a task: a running task with `grace` is asked to stop and given `grace` ms (if it settles
+   * in time the call rejects and the thread is kept), else it is dropped now.
    */
   #cancel(task: PoolTask, error: CancelledError): void {
     if (task.settled || task.stopping !== undefined) return
@@ -235,6 +226,18 @@ export class Threadpool implements AsyncDisposable {
   }
 
   /**
+   * Reads each live thread's CPU time and heap, from the main thread and only when called (tasks
+   * pay nothing for it); a field the running Node cannot read is undefined. Never rejects.
+   * @example
+   * ```ts
+   * for (const { threadId, heap } of await pool.threadStats()) if (heap && heap.used > 0.9 * heap.limit) log.warn({ threadId }, 'heap near limit')
+   * ```
+   */
+  threadStats(): Promise<ThreadpoolThreadStats[]> {
+    return this.#stopped ? Promise.resolve([]) : sampleThreads(this.#tinypool)
+  }
+
+  /**
    * Closes the pool gracefully: `run` rejects with ClosedError from now on; queued and running
    * tasks finish; then the threads stop. Past `timeout` ms, the tasks left are stopped with
    * ShutdownError. Resolves when every thread has stopped; idempotent (every call returns the
@@ -249,7 +252,7 @@ export class Threadpool implements AsyncDisposable {
     if (this.#closing !== undefined) return this.#closing
     let timeout: number | undefined
     try {
-      timeout = validateDuration(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
+      timeout = validateCloseOptions(options)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -260,8 +263,7 @@ export class Threadpool implements AsyncDisposable {
 
   async #drain(timeout: number | undefined): Promise<void> {
     if (this.#running.size === 0 && this.#queue.size === 0) return
-    this.#idle = deferred()
-    const idle = this.#idle
+    const idle = (this.#idle = deferred())
     const timer = timeout === undefined ? undefined : setTimeout(() => idle.resolve(), timeout)
     await idle.promise
     clearTimeout(timer)

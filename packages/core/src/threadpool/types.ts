@@ -82,6 +82,16 @@ export interface ThreadpoolTaskContext {
   readonly signal: AbortSignal
 }
 
+/** One thread of a pool, as read by {@link Threadpool.threadStats}. */
+export interface ThreadpoolThreadStats {
+  /** The thread's `threadId`. */
+  readonly threadId: number
+  /** CPU time the thread has used since it started, in µs; undefined on Nodes before 22.19 / 24.6. */
+  readonly cpu: { readonly user: number; readonly system: number } | undefined
+  /** The thread's V8 heap in bytes (used, total, limit); undefined on Nodes before 22.16 / 24. */
+  readonly heap: { readonly used: number; readonly total: number; readonly limit: number } | undefined
+}
+
 /** Options of {@link Threadpool.close}. */
 export interface ThreadpoolCloseOptions {
   /** Ms to wait for queued and running tasks; then the rest are stopped with ShutdownError. */

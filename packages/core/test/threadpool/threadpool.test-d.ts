@@ -6,6 +6,7 @@ import {
   Threadpool,
   type ThreadpoolStats,
   type ThreadpoolTaskContext,
+  type ThreadpoolThreadStats,
   workerTask,
   type WorkerTask,
 } from '@taskscope/core'
@@ -57,6 +58,7 @@ expectTypeOf(getThreadpool()).toEqualTypeOf<Threadpool>()
 // Stats, options, disposal.
 expectTypeOf(pool.stats()).toEqualTypeOf<ThreadpoolStats>()
 expectTypeOf(pool.stats().runTime.p99).toBeNumber()
+expectTypeOf(pool.threadStats()).toEqualTypeOf<Promise<ThreadpoolThreadStats[]>>()
 expectTypeOf(pool.close({ timeout: 1 })).toEqualTypeOf<Promise<void>>()
 expectTypeOf(pool.destroy()).toEqualTypeOf<Promise<void>>()
 expectTypeOf(pool).toMatchTypeOf<AsyncDisposable>()
