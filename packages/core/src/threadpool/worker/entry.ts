@@ -64,7 +64,8 @@ channel.onmessage = (event: unknown): void => {
 interface TaskRun {
   name: string
   answered: boolean
-  readonly stray: Deferred<never>
+  /** Fails the task's answer (set while an asynchronous task runs: a synchronous one answers before any stray can surface). */
+  fail: ((error: StrayError) => void) | undefined
 }
 /** Strays that surfaced after their task had answered, sent with the next reply (a few at most). */
 const late: LateStray[] = []
@@ -81,7 +82,7 @@ const onStray = (kind: StrayKind) => (error: unknown): void => {
     return
   }
   retire() // the thread's state can no longer be trusted: replaced after its current (or next) answer
-  if (!run.answered) run.stray.reject(Object.assign(new StrayError(kind), { cause: error }))
+  if (!run.answered && run.fail !== undefined) run.fail(Object.assign(new StrayError(kind), { cause: error }))
   else if (late.length < 10) late.push({ task: run.name, kind, error: serializeThrown(error) })
 }
 const onUncaught = onStray('uncaught exception')
@@ -166,6 +167,18 @@ function explain(error: unknown, id: number, entry: ShippedEntry | undefined): u
   )
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/** The task's own outcome, unless a stray of the task surfaces first (one promise per task, nothing else). */
+function answerOrStray(run: TaskRun, result: PromiseLike<unknown>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    run.fail = reject
+    result.then(resolve, reject)
+  })
+}
+
 /**
  * Runs one task: compiles or imports its function (once per worker), calls it with the task's
  * arguments and returns the outcome as a reply. Never rejects. A stray rejection or throw from the
@@ -174,8 +187,7 @@ function explain(error: unknown, id: number, entry: ShippedEntry | undefined): u
  */
 export default async function runTask({ id, args, seq }: TaskMessage): Promise<TaskReply> {
   let entry: ShippedEntry | undefined
-  const run: TaskRun = { name: `#${id}`, answered: false, stray: deferred() }
-  run.stray.promise.catch(() => {}) // raced below; never an unhandled rejection of its own
+  const run: TaskRun = { name: `#${id}`, answered: false, fail: undefined }
   const context = new TaskContext()
   let reply: TaskReply
   try {
@@ -183,7 +195,8 @@ export default async function runTask({ id, args, seq }: TaskMessage): Promise<T
     run.name = entry.name
     if (seq !== undefined) startAbortable(seq, context, workerData.cancelled, run.name)
     const fn = ready.get(id) ?? (await functionOf(id, entry))
-    reply = { ok: true, value: await Promise.race([currentRun.run(run, () => Reflect.apply(fn, context, args)), run.stray.promise]) }
+    const result = currentRun.run(run, () => Reflect.apply(fn, context, args))
+    reply = { ok: true, value: isThenable(result) ? await answerOrStray(run, result) : result }
   } catch (error) {
     reply =
       error instanceof StrayError
