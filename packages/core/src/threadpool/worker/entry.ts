@@ -108,7 +108,7 @@ async function entryOf(id: number): Promise<ShippedEntry> {
 /** Settles once this thread can import TypeScript modules as the main thread does (see typescript-loader.ts). */
 let typescriptReady: Promise<void> | undefined
 const typescriptFile = /\.[cm]?tsx?$/
-const probeUrl = new URL('../../../src/threadpool/worker/typescript-probe.mts', import.meta.url).href
+const probeUrl = new URL('./typescript-probe.mts', import.meta.url).href // copied next to this file by the build
 
 /** Imports a workerTask module; a TypeScript one, under tsx, once tsx is registered in this thread. */
 async function importModule(url: string): Promise<Record<string, unknown>> {
