@@ -15,7 +15,8 @@ const preload = new URL('./worker/preload.js', import.meta.url).href
 let execArgv: string[] | null | undefined
 
 /**
- * The threads' node flags: this process's own (which threads inherit anyway) plus the preload.
+ * The threads' node flags: this process's own (which threads inherit anyway) plus the preload,
+ * less those about the main script's input (`-e`, `--input-type`).
  * Given explicitly, a Worker refuses flags that act on the whole process (V8 flags such as
  * `--max-old-space-size` or `--expose-gc`, `--title` ...): those are dropped, as they apply to
  * every thread regardless. Worked out once per process: a Worker constructor throws at once for
@@ -27,8 +28,11 @@ function threadExecArgv(): string[] | undefined {
   return execArgv ?? undefined
 }
 
+/** Flags about the main script's own input (`node --input-type=module -e "…"`), which would fail a thread's start. */
+const inputFlags = /^(?:-e|--eval|-p|--print|--input-type)$/
+
 function findExecArgv(): string[] | undefined {
-  let flags = process.execArgv
+  let flags = withoutInputFlags(process.execArgv)
   if (flags.length === 0) return ['--import', preload]
   for (let attempt = 0; attempt < 2; attempt++) {
     const candidate = [...flags, '--import', preload]
@@ -48,6 +52,17 @@ function findExecArgv(): string[] | undefined {
     }
   }
   return undefined
+}
+
+function withoutInputFlags(argv: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!
+    if (/^--(?:input-type|eval|print)=/.test(flag)) continue
+    if (inputFlags.test(flag)) i++ // and its value
+    else kept.push(flag)
+  }
+  return kept
 }
 
 /** Starts the tinypool behind a Threadpool with `settings`; its threads talk on `channel`. */

@@ -27,6 +27,13 @@ describe('the globals of a pool thread', () => {
     expect(seen).toEqual({ heapUsed: true, rss: true, memoryUsageIsNodes: true, postMessage: true, parentPortOn: true })
   })
 
+  it('a script run with node --input-type=module -e can use a pool (its input flags are not the threads’)', async () => {
+    const code = "import { Threadpool } from '@taskscope/core'\nconst pool = new Threadpool({ maxThreads: 1 })\nconsole.log('result:', await pool.run((a, b) => a + b, [40, 2]))\nawait pool.destroy()"
+    const cwd = fileURLToPath(new URL('.', import.meta.url))
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd, timeout: 30_000 })
+    expect(stdout.trim()).toBe('result: 42')
+  })
+
   const script = fileURLToPath(new URL('./fixtures/refused-flags.mjs', import.meta.url))
   const flags = ['--max-old-space-size=512', '--expose-gc', '--enable-source-maps']
   const behaves = { cloneCode: 'ERR_THREADPOOL_DATA_CLONE', sameThreadAfterClone: true, stray: 'WorkerCrashedError', replacedAfterStray: true }
