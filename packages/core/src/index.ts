@@ -60,6 +60,8 @@ export type {
   ThreadpoolRunOptions,
   ThreadpoolSettings,
   ThreadpoolStats,
+  ThreadpoolTaskContext,
+  ThreadpoolThreadStats,
 } from './threadpool/types.js'
 export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
 export { workerTask } from './threadpool/worker-task.js'

@@ -1,7 +1,7 @@
 // Threadpool options: validation (every error names the option and shows the value) and defaults.
 import { availableParallelism } from 'node:os'
 import { MessagePort, type ResourceLimits, type TransferListItem } from 'node:worker_threads'
-import type { ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
+import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
 import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger, validateSignal } from '../internal/validation.js'
 
 /** Queued tasks allowed per thread by default (the `maxQueue` option). */
@@ -104,6 +104,7 @@ export function validateTransfer(value: unknown): TransferListItem[] | undefined
 export function validateRunOptions(options: ThreadpoolRunOptions | undefined): {
   signal?: AbortSignal | undefined
   timeout?: number | undefined
+  grace?: number | undefined
   transfer?: TransferListItem[] | undefined
 } {
   if (options === undefined) return {}
@@ -111,6 +112,20 @@ export function validateRunOptions(options: ThreadpoolRunOptions | undefined): {
   return {
     signal: validateSignal(opts.signal, 'The "signal" option'),
     timeout: validateDuration(opts.timeout, 'The "timeout" option'),
+    grace: validateGrace(opts.grace),
     transfer: validateTransfer(opts.transfer),
   }
+}
+
+/** The `grace` run option: ms from 0 to 2^31-1, or Infinity (wait for the task however long it takes). */
+function validateGrace(value: unknown): number | undefined {
+  if (value === undefined || value === Infinity) return value
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType('The "grace" option', 'a number of milliseconds', value)
+  if (!(value >= 0 && value <= maxDelay)) throw outOfRange('The "grace" option', `a number of milliseconds from 0 to ${maxDelay}, or Infinity`, value)
+  return value
+}
+
+/** The `timeout` of `close(options)`, validated. */
+export function validateCloseOptions(options: ThreadpoolCloseOptions | undefined): number | undefined {
+  return validateDuration(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
 }

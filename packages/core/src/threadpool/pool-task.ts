@@ -1,6 +1,6 @@
 // One task of a Threadpool, from `run()` to its outcome, and the meaning of tinypool's rejections.
 import type { TransferListItem } from 'node:worker_threads'
-import { codedError, errorCodes, WorkerCrashedError } from '../errors.js'
+import { codedError, errorCodes, WorkerCrashedError, type CancelledError } from '../errors.js'
 import { shipFunction, shipWorkerTask } from './function-source.js'
 import { isWorkerTask } from './worker-task.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
@@ -21,13 +21,27 @@ export interface PoolTask {
   timer: NodeJS.Timeout | undefined
   /** Given to tinypool when the task has a signal or timeout: aborting it stops the worker. */
   controller: AbortController | undefined
+  /** The `grace` run option: ms a running task is given to stop by itself once cancelled. */
+  readonly grace: number | undefined
+  /** The task's number in abort requests (tasks with `grace` only). */
+  readonly seq: number | undefined
+  /** Set when a running task with `grace` was cancelled: the call rejects with it once the task stops. */
+  stopping: CancelledError | undefined
+  /** Terminates the thread of a `stopping` task that did not stop within its grace. */
+  graceTimer: NodeJS.Timeout | undefined
   readonly queuedAt: number
   startedAt: number
   settled: boolean
 }
 
-/** Builds the worker message of `run(task, args)` and the task's name. Throws TypeError for a bad task or args. */
-export function toMessage(task: unknown, args: unknown): { message: TaskMessage; name: string } {
+/** Numbers tasks run with `grace`, so that an abort request names the task it is for. */
+let lastSeq = 0
+
+/**
+ * Builds the worker message of `run(task, args)` and the task's name; a task given a `grace` gets a
+ * `seq`. Throws TypeError for a bad task or args.
+ */
+export function toMessage(task: unknown, args: unknown, grace: number | undefined): { message: TaskMessage; name: string } {
   let id: number
   let name: string
   if (isWorkerTask(task)) {
@@ -37,7 +51,7 @@ export function toMessage(task: unknown, args: unknown): { message: TaskMessage;
     ;({ id, name } = shipFunction(task as (...args: never[]) => unknown))
   } else throw invalidType('The "task" argument', 'a function or a workerTask()', task)
   if (!Array.isArray(args)) throw invalidType('The "args" argument', 'an array of arguments', args)
-  return { message: { id, args }, name }
+  return { message: grace === undefined ? { id, args } : { id, args, seq: (lastSeq = (lastSeq % 0x7fff_ffff) + 1) }, name }
 }
 
 export function createTask(
@@ -45,6 +59,7 @@ export function createTask(
   name: string,
   transfer: TransferListItem[] | undefined,
   signal: AbortSignal | undefined,
+  grace: number | undefined,
   now: number,
 ): PoolTask {
   return {
@@ -56,6 +71,10 @@ export function createTask(
     onAbort: undefined,
     timer: undefined,
     controller: undefined,
+    grace,
+    seq: message.seq,
+    stopping: undefined,
+    graceTimer: undefined,
     queuedAt: now,
     startedAt: 0,
     settled: false,
@@ -109,4 +128,16 @@ export function explainRejection(name: string, error: unknown): Error {
   }
   const why = error instanceof Error ? `: ${error.message}` : ''
   return new WorkerCrashedError(`The worker running the Threadpool task "${name}" died${why}`, { cause: error })
+}
+
+/** What a reply means for its task; a task asked to stop (`grace`) that answered in time is cancelled. */
+export function replyOutcome(task: PoolTask, reply: TaskReply): [Outcome, unknown] {
+  const { ok, value } = readReply(task.name, reply)
+  if (task.stopping !== undefined) return ['cancelled', task.stopping]
+  return [ok ? 'completed' : 'failed', value]
+}
+
+/** What a rejection of `tinypool.run` means for its task (see {@link explainRejection}). */
+export function rejectionOutcome(task: PoolTask, error: unknown): [Outcome, unknown] {
+  return task.stopping !== undefined ? ['cancelled', task.stopping] : ['failed', explainRejection(task.name, error)]
 }

@@ -16,6 +16,10 @@ export class ThreadWatch {
   constructor(tinypool: Tinypool, stopped: () => boolean) {
     this.#tinypool = tinypool
     this.#stopped = stopped
+    // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
+    // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
+    tinypool.on('error', () => this.scan())
+    this.scan()
   }
 
   /** Watched threads that have not exited: below maxThreads, tinypool may start more. */

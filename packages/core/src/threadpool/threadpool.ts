@@ -5,29 +5,22 @@
  * @module
  */
 import { performance } from 'node:perf_hooks'
-import { Tinypool } from 'tinypool'
+import type { Tinypool } from 'tinypool'
 import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { deferred, type Deferred } from '../internal/deferred.js'
-import { resolvePoolOptions, validatePoolOptions, validateRunOptions } from './options.js'
-import type { PoolWorkerData, TaskReply } from './protocol.js'
+import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
+import { startTinypool } from './launch.js'
+import type { TaskReply } from './protocol.js'
 import { openSourceChannel, type SourceChannel } from './source-channel.js'
 import { ThreadWatch } from './thread-watch.js'
 import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
 import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
 import { DurationHistogram } from './stats.js'
-import { createTask, explainRejection, readReply, toMessage, type Outcome, type PoolTask } from './pool-task.js'
-import { copyOptions, validateDuration } from '../internal/validation.js'
-import type {
-  ThreadpoolCloseOptions,
-  ThreadpoolOptions,
-  ThreadpoolRunOptions,
-  ThreadpoolSettings,
-  ThreadpoolStats,
-} from './types.js'
+import { createTask, rejectionOutcome, replyOutcome, toMessage, type Outcome, type PoolTask } from './pool-task.js'
+import { sampleThreads } from './thread-stats.js'
+import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings, ThreadpoolStats, ThreadpoolThreadStats } from './types.js'
 import type { PoolFunction, WorkerTask } from './worker-task.js'
-
-const workerEntry = new URL('./worker/entry.js', import.meta.url).href
 
 /**
  * A pool of worker threads for CPU-bound work (tinypool underneath). Run a self-contained
@@ -79,27 +72,11 @@ export class Threadpool implements AsyncDisposable {
 
   constructor(options?: ThreadpoolOptions) {
     this.#options = Object.freeze(resolvePoolOptions(validatePoolOptions(options, 'The Threadpool options')))
-    const { minThreads, maxThreads, idleTimeout, resourceLimits } = this.#options
     this.#channel = openSourceChannel(() => this.#stopped)
-    this.#tinypool = new Tinypool({
-      filename: workerEntry,
-      minThreads,
-      maxThreads,
-      idleTimeout,
-      workerData: { channel: this.#channel.name } satisfies PoolWorkerData,
-      // Never reached by a real heap: a worker whose task left a stray rejection or throw behind
-      // reports Infinity in its reply, and tinypool then replaces it after that answer (worker/entry.ts).
-      maxMemoryLimitBeforeRecycle: Number.MAX_VALUE,
-      ...(resourceLimits !== undefined && { resourceLimits }),
-    })
-    // tinypool reports a thread that dies while idle (a timer left by a task threw) as an 'error'
-    // of the pool, which would crash the process unheard. No task waits on it; tinypool replaced it.
+    this.#tinypool = startTinypool(this.#options, this.#channel)
     this.#threads = new ThreadWatch(this.#tinypool, () => this.#stopped)
-    this.#tinypool.on('error', (error: unknown) => {
-      workerCrashed(this, error)
-      this.#threads.scan()
-    })
-    this.#threads.scan()
+    // A thread that died while idle is announced on taskscope:pool.worker.crash (ThreadWatch replaces it).
+    this.#tinypool.on('error', (error: unknown) => workerCrashed(this, error))
   }
 
   /** The options this pool runs with, defaults applied. */
@@ -118,18 +95,22 @@ export class Threadpool implements AsyncDisposable {
    * is shipped by source and compiled once per thread) or a {@link workerTask} handle. Arguments
    * and result are copied with structured clone; `transfer` moves ArrayBuffers instead.
    *
+   * The function reads `this.signal` (see `ThreadpoolTaskContext`): with `grace`, a cancelled
+   * or timed-out task is first asked to stop through it, and keeps its thread if it does in time.
+   *
    * Never throws: every error is a rejection. Rejects with a TypeError/RangeError for a bad task
    * (not a function; a bound or native function; a class), args or options; ClosedError after
    * close; QueueFullError when `maxQueue` tasks already wait; CancelledError (cause: the signal's
-   * reason) or TimeoutError when cancelled; TypeError `ERR_THREADPOOL_DATA_CLONE` when arguments or
-   * result cannot be cloned; WorkerCrashedError when the thread dies; ShutdownError when the pool
-   * is destroyed first; else with what the task threw, rebuilt (same built-in class, name, code...).
+   * reason) or TimeoutError when cancelled, once the task stopped; TypeError
+   * `ERR_THREADPOOL_DATA_CLONE` when arguments or result cannot be cloned; WorkerCrashedError when
+   * the thread dies; ShutdownError when the pool is destroyed first; else with what the task threw,
+   * rebuilt (same built-in class, name, code...).
    *
    * @example
    * ```ts
    * const sum = await pool.run((a: number, b: number) => a + b, [1, 2]) // 3
    * const resize = workerTask<typeof import('./images.js').resize>(new URL('./images.js', import.meta.url), 'resize')
-   * const small = await pool.run(resize, [buffer, 200], { signal, transfer: [buffer.buffer] })
+   * const small = await pool.run(resize, [buffer, 200], { signal, grace: 100, transfer: [buffer.buffer] })
    * ```
    */
   run<F extends PoolFunction>(task: F | WorkerTask<F>, args: Parameters<F>, options?: ThreadpoolRunOptions): Promise<Awaited<ReturnType<F>>> {
@@ -142,14 +123,14 @@ export class Threadpool implements AsyncDisposable {
 
   #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
     if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
-    const { message, name } = toMessage(target, args)
-    const { signal, timeout, transfer } = validateRunOptions(options)
+    const { signal, timeout, grace, transfer } = validateRunOptions(options)
+    const { message, name } = toMessage(target, args, grace)
     if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${name}" was cancelled`)
     const { maxThreads, maxQueue } = this.#options
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
       throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
     }
-    const task = createTask(message, name, transfer, signal, performance.now())
+    const task = createTask(message, name, transfer, signal, grace, performance.now())
     if (signal !== undefined) {
       task.onAbort = () => this.#cancel(task, toCancelledError(signal.reason, `The Threadpool task "${task.name}" was cancelled`))
       signal.addEventListener('abort', task.onAbort, { once: true })
@@ -183,21 +164,30 @@ export class Threadpool implements AsyncDisposable {
     this.#tinypool
       .run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer })
       .then(
-        (reply: TaskReply) => {
-          const { ok, value } = readReply(task.name, reply)
-          this.#settle(task, ok ? 'completed' : 'failed', value)
-        },
+        (reply: TaskReply) => this.#settle(task, ...replyOutcome(task, reply)),
         (error: unknown) => {
           if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
-          this.#settle(task, 'failed', explainRejection(task.name, error))
+          this.#settle(task, ...rejectionOutcome(task, error))
           this.#threads.scan()
         },
       )
     if (this.#threads.alive < this.#options.maxThreads) this.#threads.scan()
   }
 
-  /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
+  /**
+   * Cancels a task: a running task with `grace` is asked to stop and given `grace` ms (if it settles
+   * in time the call rejects and the thread is kept), else it is dropped now.
+   */
   #cancel(task: PoolTask, error: CancelledError): void {
+    if (task.settled || task.stopping !== undefined) return
+    if (task.seq === undefined || !this.#running.has(task)) return this.#terminate(task, error)
+    task.stopping = error
+    this.#channel.abort(task.seq, error)
+    if (task.grace !== Infinity) task.graceTimer = setTimeout(() => this.#terminate(task, error), task.grace).unref()
+  }
+
+  /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
+  #terminate(task: PoolTask, error: CancelledError): void {
     if (task.settled) return
     task.controller?.abort(error)
     this.#settle(task, 'cancelled', error)
@@ -209,6 +199,7 @@ export class Threadpool implements AsyncDisposable {
     task.settled = true
     if (task.onAbort !== undefined) task.signal?.removeEventListener('abort', task.onAbort)
     clearTimeout(task.timer)
+    clearTimeout(task.graceTimer)
     task.message = undefined
     if (this.#running.delete(task)) this.#runTime.record(performance.now() - task.startedAt)
     else this.#queue.delete(task)
@@ -242,6 +233,18 @@ export class Threadpool implements AsyncDisposable {
   }
 
   /**
+   * Reads each live thread's CPU time and heap, from the main thread and only when called (tasks
+   * pay nothing for it); a field the running Node cannot read is undefined. Never rejects.
+   * @example
+   * ```ts
+   * for (const { threadId, heap } of await pool.threadStats()) if (heap && heap.used > 0.9 * heap.limit) log.warn({ threadId }, 'heap near limit')
+   * ```
+   */
+  threadStats(): Promise<ThreadpoolThreadStats[]> {
+    return this.#stopped ? Promise.resolve([]) : sampleThreads(this.#tinypool)
+  }
+
+  /**
    * Closes the pool gracefully: `run` rejects with ClosedError from now on; queued and running
    * tasks finish; then the threads stop. Past `timeout` ms, the tasks left are stopped with
    * ShutdownError. Resolves when every thread has stopped; idempotent (every call returns the
@@ -256,7 +259,7 @@ export class Threadpool implements AsyncDisposable {
     if (this.#closing !== undefined) return this.#closing
     let timeout: number | undefined
     try {
-      timeout = validateDuration(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
+      timeout = validateCloseOptions(options)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -267,12 +270,9 @@ export class Threadpool implements AsyncDisposable {
 
   async #drain(timeout: number | undefined): Promise<void> {
     if (this.#running.size === 0 && this.#queue.size === 0) return
-    this.#idle = deferred()
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<void>((resolve) => {
-      if (timeout !== undefined) timer = setTimeout(resolve, timeout)
-    })
-    await Promise.race([this.#idle.promise, deadline])
+    const idle = (this.#idle = deferred())
+    const timer = timeout === undefined ? undefined : setTimeout(() => idle.resolve(), timeout)
+    await idle.promise
     clearTimeout(timer)
   }
 

@@ -35,12 +35,61 @@ export interface ThreadpoolSettings {
 
 /** Options of {@link Threadpool.run}. */
 export interface ThreadpoolRunOptions {
-  /** Cancels the task: a queued task is removed, a running one has its thread terminated. */
+  /**
+   * Cancels the task: a queued task is removed; a running one has its thread terminated, or, with
+   * `grace`, is first asked to stop through `this.signal`.
+   */
   signal?: AbortSignal
   /** Ms from the `run` call after which the task is cancelled with a TimeoutError. */
   timeout?: number
+  /**
+   * Ms a running task is given to stop by itself when it is cancelled or times out, from 0 to
+   * 2^31-1, or Infinity (never terminate). Its in-thread signal (`this.signal`) aborts first; if the
+   * task settles within `grace`, the call rejects with the CancelledError (or TimeoutError) and the
+   * thread is kept for the next task; past `grace` the thread is terminated. Without `grace`, a
+   * cancelled running task's thread is terminated at once. Either way, the call rejects once the
+   * task has stopped.
+   */
+  grace?: number
   /** ArrayBuffers (and MessagePorts) to move to the worker instead of copying them. */
   transfer?: readonly TransferListItem[]
+}
+
+/**
+ * What a pool function sees as `this` in its thread (a function declaration, a function
+ * expression, a method or a module's exported function; an arrow function has no `this` of its
+ * own and cannot read it). Type it with a `this` parameter: `function (this: ThreadpoolTaskContext, x: number)`.
+ *
+ * @example
+ * ```ts
+ * export async function crawl(this: ThreadpoolTaskContext, urls: string[]) {
+ *   for (const url of urls) {
+ *     this.signal.throwIfAborted()
+ *     await fetch(url, { signal: this.signal })
+ *   }
+ * }
+ * // main thread: given 500 ms to stop by itself when the request ends, then terminated
+ * await pool.run(workerTask<typeof crawl>(new URL('./crawl.ts', import.meta.url), 'crawl'), [urls], { signal, grace: 500 })
+ * ```
+ */
+export interface ThreadpoolTaskContext {
+  /**
+   * Aborts when the task is cancelled or times out and the call gave a `grace` period (then its
+   * `reason` is a CancelledError or TimeoutError). Without `grace` it never aborts: the thread is
+   * terminated instead. Code that never yields to the event loop (a synchronous loop) does not see
+   * it abort; await something now and then (`await new Promise(setImmediate)`) to let it.
+   */
+  readonly signal: AbortSignal
+}
+
+/** One thread of a pool, as read by {@link Threadpool.threadStats}. */
+export interface ThreadpoolThreadStats {
+  /** The thread's `threadId`. */
+  readonly threadId: number
+  /** CPU time the thread has used since it started, in µs; undefined on Nodes before 22.19 / 24.6. */
+  readonly cpu: { readonly user: number; readonly system: number } | undefined
+  /** The thread's V8 heap in bytes (used, total, limit); undefined on Nodes before 22.16 / 24. */
+  readonly heap: { readonly used: number; readonly total: number; readonly limit: number } | undefined
 }
 
 /** Options of {@link Threadpool.close}. */

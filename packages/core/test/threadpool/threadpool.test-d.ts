@@ -5,6 +5,8 @@ import {
   runInThreadpool,
   Threadpool,
   type ThreadpoolStats,
+  type ThreadpoolTaskContext,
+  type ThreadpoolThreadStats,
   workerTask,
   type WorkerTask,
 } from '@taskscope/core'
@@ -36,6 +38,16 @@ void pool.run((a: number) => a, 1)
 void pool.run((a: number) => a, [1], { retries: 2 })
 void pool.run((a: ArrayBuffer) => a.byteLength, [new ArrayBuffer(1)], { signal: AbortSignal.timeout(10), timeout: 5, transfer: [new ArrayBuffer(1)] })
 
+// Cooperative cancellation: a function typed with `this: ThreadpoolTaskContext` runs, `grace` is a number.
+async function cooperative(this: ThreadpoolTaskContext, ms: number): Promise<boolean> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return this.signal.aborted
+}
+expectTypeOf(pool.run(cooperative, [5], { signal: AbortSignal.timeout(10), grace: 100 })).toEqualTypeOf<Promise<boolean>>()
+expectTypeOf(pool.run(workerTask<typeof cooperative>(url, 'cooperative'), [5], { timeout: 5, grace: Infinity })).toEqualTypeOf<Promise<boolean>>()
+// @ts-expect-error: grace is a number of milliseconds
+void pool.run(cooperative, [5], { grace: '1s' })
+
 // The seed's form on the shared pool.
 expectTypeOf(runInThreadpool((a: number, b: number) => a + b, 1, 2)).toEqualTypeOf<Promise<number>>()
 expectTypeOf(runInThreadpool(add, 1, 2)).toEqualTypeOf<Promise<number>>()
@@ -46,6 +58,7 @@ expectTypeOf(getThreadpool()).toEqualTypeOf<Threadpool>()
 // Stats, options, disposal.
 expectTypeOf(pool.stats()).toEqualTypeOf<ThreadpoolStats>()
 expectTypeOf(pool.stats().runTime.p99).toBeNumber()
+expectTypeOf(pool.threadStats()).toEqualTypeOf<Promise<ThreadpoolThreadStats[]>>()
 expectTypeOf(pool.close({ timeout: 1 })).toEqualTypeOf<Promise<void>>()
 expectTypeOf(pool.destroy()).toEqualTypeOf<Promise<void>>()
 expectTypeOf(pool).toMatchTypeOf<AsyncDisposable>()

@@ -414,6 +414,28 @@ describe('stats', () => {
     expect(stats.runTime.p50).toBeLessThanOrEqual(stats.runTime.max)
     expect(stats.waitTime.count).toBe(3)
   })
+
+  it('threadStats() reads each thread’s CPU time and heap from the main thread, where Node can', async () => {
+    const p = pool({ minThreads: 2, maxThreads: 2 })
+    const flag = newFlag()
+    const running = p.run(spin, [flag, 200]) // one thread busy in a CPU loop, the other idle
+    const busy = await startedOn(flag)
+    const threads = await p.threadStats()
+    expect(threads.map((t) => t.threadId)).toContain(busy)
+    expect(threads).toHaveLength(2)
+    const { Worker } = await import('node:worker_threads')
+    for (const { cpu, heap } of threads) {
+      if (typeof (Worker.prototype as { cpuUsage?: unknown }).cpuUsage === 'function') expect(cpu!.user + cpu!.system).toBeGreaterThan(0)
+      else expect(cpu).toBeUndefined()
+      if (typeof (Worker.prototype as { getHeapStatistics?: unknown }).getHeapStatistics === 'function') {
+        expect(heap!.used).toBeGreaterThan(0)
+        expect(heap!.limit).toBeGreaterThan(heap!.used)
+      } else expect(heap).toBeUndefined()
+    }
+    expect(await running).toBe('finished')
+    await p.destroy()
+    expect(await p.threadStats()).toEqual([])
+  })
 })
 
 describe('P6: the shared pool', () => {

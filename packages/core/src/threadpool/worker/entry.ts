@@ -1,18 +1,22 @@
 /**
  * The tinypool worker of a Threadpool: this module runs inside each worker thread (tinypool
- * imports it by URL as `dist/worker-entry.js`; the main thread never imports it). Its default
- * export runs one task and never throws: whatever the task throws comes back as a `TaskReply`
- * (see internal/pool-protocol.ts), serialized with remote-error.ts.
+ * imports it by path as `dist/threadpool/worker/entry.js`; the main thread never imports it). Its
+ * default export runs one task and never throws: whatever the task throws comes back as a
+ * `TaskReply` (see ../protocol.ts), serialized with ../remote-error.ts. The task's function is
+ * called with a `TaskContext` as `this` (task-context.ts); replies go out through reply-guard.ts.
  *
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { BroadcastChannel, MessagePort, type TransferListItem } from 'node:worker_threads'
+import { BroadcastChannel, MessagePort } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'
 import { compileFunction, isShippedFrame } from './compile-function.js'
 import { deferred, type Deferred } from '../../internal/deferred.js'
 import { codedError, errorCodes } from '../../errors.js'
+import { installGuard, replies, retire } from './reply-guard.js'
+import { endAbortable, onAbortRequest, startAbortable, TaskContext } from './task-context.js'
 import {
+  type AbortRequest,
   type PoolWorkerData,
   type SourceAnswer,
   type SourceRequest,
@@ -35,7 +39,8 @@ class StrayError extends Error {
 
 if (!Tinypool.isWorkerThread) throw new Error('worker-entry.js runs only inside a Threadpool worker thread')
 
-const channel = new BroadcastChannel((Tinypool.workerData as PoolWorkerData).channel)
+const workerData = Tinypool.workerData as PoolWorkerData
+const channel = new BroadcastChannel(workerData.channel)
 // The worker stays alive through tinypool's own port; this channel must not keep it alive alone.
 channel.unref()
 /** Functions ready to call, by id (a compiled source, or a module's export). */
@@ -43,11 +48,10 @@ const ready = new Map<number, Callable>()
 const entries = new Map<number, ShippedEntry>()
 const awaitedEntries = new Map<number, Deferred<ShippedEntry>>()
 const modules = new Map<string, Promise<Record<string, unknown>>>()
-/** Every reply this module made, with its task's name (to explain a result that cannot be cloned). */
-const replies = new WeakMap<object, string>()
 
 channel.onmessage = (event: unknown): void => {
-  const message = (event as { data: SourceAnswer | SourceRequest }).data
+  const message = (event as { data: SourceAnswer | SourceRequest | AbortRequest }).data
+  if ('abort' in message) return onAbortRequest(message)
   if (!('id' in message)) return // another worker's request
   const awaited = awaitedEntries.get(message.id)
   if (awaited === undefined) return
@@ -60,19 +64,12 @@ channel.onmessage = (event: unknown): void => {
 interface TaskRun {
   name: string
   answered: boolean
-  readonly stray: Deferred<never>
+  /** Fails the task's answer (set while an asynchronous task runs: a synchronous one answers before any stray can surface). */
+  fail: ((error: StrayError) => void) | undefined
 }
 /** Strays that surfaced after their task had answered, sent with the next reply (a few at most). */
 const late: LateStray[] = []
 const currentRun = new AsyncLocalStorage<TaskRun>()
-/**
- * Set once a task left a stray rejection or throw behind: the thread's state can no longer be
- * trusted, so it is replaced after its current (or next) answer — by tinypool itself, which
- * recycles a thread whose reply reports a used memory above `maxMemoryLimitBeforeRecycle` (see
- * the postMessage wrapper below). The thread lives on until then, so no other task ever fails.
- */
-let retiring = false
-
 const onStray = (kind: StrayKind) => (error: unknown): void => {
   const run = currentRun.getStore()
   if (run === undefined) {
@@ -84,8 +81,8 @@ const onStray = (kind: StrayKind) => (error: unknown): void => {
     })
     return
   }
-  retiring = true
-  if (!run.answered) run.stray.reject(Object.assign(new StrayError(kind), { cause: error }))
+  retire() // the thread's state can no longer be trusted: replaced after its current (or next) answer
+  if (!run.answered && run.fail !== undefined) run.fail(Object.assign(new StrayError(kind), { cause: error }))
   else if (late.length < 10) late.push({ task: run.name, kind, error: serializeThrown(error) })
 }
 const onUncaught = onStray('uncaught exception')
@@ -108,6 +105,28 @@ async function entryOf(id: number): Promise<ShippedEntry> {
   return entry
 }
 
+/** Settles once this thread can import TypeScript modules as the main thread does (see typescript-loader.ts). */
+let typescriptReady: Promise<void> | undefined
+const typescriptFile = /\.[cm]?tsx?$/
+const probeUrl = new URL('./typescript-probe.mts', import.meta.url).href // copied next to this file by the build
+
+/** Imports a workerTask module; a TypeScript one, under tsx, once tsx is registered in this thread. */
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  const { tsx } = workerData
+  if (tsx !== undefined && typescriptFile.test(new URL(url).pathname)) {
+    typescriptReady ??= import(probeUrl).then(
+      () => {}, // tsx registered itself in this thread (Node 22.22.3+, 24.11.1+), or the thread strips types
+      async (error: { code?: unknown } | null) => {
+        const code = error?.code
+        if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' && code !== 'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING') return
+        ;((await import(tsx)) as { register(): unknown }).register()
+      },
+    )
+    await typescriptReady
+  }
+  return (await import(url)) as Record<string, unknown>
+}
+
 async function functionOf(id: number, entry: ShippedEntry): Promise<Callable> {
   let fn = ready.get(id)
   if (fn !== undefined) return fn
@@ -117,7 +136,7 @@ async function functionOf(id: number, entry: ShippedEntry): Promise<Callable> {
     const { moduleUrl, exportName } = entry
     let module = modules.get(moduleUrl)
     if (module === undefined) {
-      module = import(moduleUrl) as Promise<Record<string, unknown>>
+      module = importModule(moduleUrl)
       modules.set(moduleUrl, module)
       module.catch(() => modules.delete(moduleUrl)) // retry a failed import on the next task
     }
@@ -148,52 +167,47 @@ function explain(error: unknown, id: number, entry: ShippedEntry | undefined): u
   )
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/** The task's own outcome, unless a stray of the task surfaces first (one promise per task, nothing else). */
+function answerOrStray(run: TaskRun, result: PromiseLike<unknown>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    run.fail = reject
+    result.then(resolve, reject)
+  })
+}
+
 /**
  * Runs one task: compiles or imports its function (once per worker), calls it with the task's
  * arguments and returns the outcome as a reply. Never rejects. A stray rejection or throw from the
  * task's code before it answers fails it at once, even if its own promise never settles. (Waiting a
  * turn before answering would catch more strays in time, but costs a third of no-op throughput.)
  */
-export default async function runTask({ id, args }: TaskMessage): Promise<TaskReply> {
+export default async function runTask({ id, args, seq }: TaskMessage): Promise<TaskReply> {
   let entry: ShippedEntry | undefined
-  const run: TaskRun = { name: `#${id}`, answered: false, stray: deferred() }
-  run.stray.promise.catch(() => {}) // raced below; never an unhandled rejection of its own
+  const run: TaskRun = { name: `#${id}`, answered: false, fail: undefined }
+  const context = new TaskContext()
   let reply: TaskReply
   try {
     entry = entries.get(id) ?? (await entryOf(id))
     run.name = entry.name
+    if (seq !== undefined) startAbortable(seq, context, workerData.cancelled, run.name)
     const fn = ready.get(id) ?? (await functionOf(id, entry))
-    reply = { ok: true, value: await Promise.race([currentRun.run(run, () => fn(...args)), run.stray.promise]) }
+    const result = currentRun.run(run, () => Reflect.apply(fn, context, args))
+    reply = { ok: true, value: isThenable(result) ? await answerOrStray(run, result) : result }
   } catch (error) {
     reply =
       error instanceof StrayError
         ? { ok: false, stray: { kind: error.kind, error: serializeThrown(error.cause) } }
         : { ok: false, error: serializeThrown(explain(error, id, entry)) }
   }
+  if (seq !== undefined) endAbortable(context)
   run.answered = true
   if (late.length > 0) reply = { ...reply, late: late.splice(0) }
   replies.set(reply, run.name)
   return reply
 }
 
-// tinypool posts our reply with `port.postMessage({ taskId, result: reply, ... })` and, when the
-// value cannot be cloned, the throw escapes into process.nextTick and kills the worker: the main
-// thread would see a crash with an empty error. Wrapping postMessage is the one place where that
-// throw can be caught; only replies made above are retried, as a clear error, and the worker lives.
-// Any other message (user code may post its own) behaves exactly as before.
-const postMessage = MessagePort.prototype.postMessage
-MessagePort.prototype.postMessage = function (this: MessagePort, value: unknown, transferList?: readonly TransferListItem[]): void {
-  const response = value as { result?: unknown; usedMemory?: unknown } | null
-  const name = typeof response?.result === 'object' && response.result !== null ? replies.get(response.result) : undefined
-  // The reply of a thread that saw a stray: tinypool recycles the thread once it has this answer.
-  if (name !== undefined && retiring) value = { ...response, usedMemory: Infinity }
-  try {
-    return postMessage.call(this, value, transferList)
-  } catch (error) {
-    if (name === undefined || (error as { name?: unknown } | null)?.name !== 'DataCloneError') throw error
-    const message = `The result of the Threadpool task "${name}" could not be cloned back to the main thread: ${(error as Error).message}`
-    const failure = codedError(TypeError, errorCodes.threadpoolDataClone, message, { cause: error })
-    const result: TaskReply = { ok: false, error: serializeThrown(failure) }
-    return postMessage.call(this, { ...(value as object), result }, [])
-  }
-}
+installGuard(MessagePort.prototype)
