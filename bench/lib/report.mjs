@@ -1,6 +1,7 @@
 // The one table of ratios: as text for the terminal, as Markdown for BENCHMARKS.md.
-import { cpus, totalmem, platform, release, arch } from 'node:os'
+
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { arch, cpus, platform, release, totalmem } from 'node:os'
 
 const START = '<!-- bench:results:start -->'
 const END = '<!-- bench:results:end -->'

@@ -28,17 +28,29 @@ export async function available() {
     return '@taskscope/core has no runInThreadpool/workerTask/getThreadpool yet (packages/core/dist/threadpool.js)'
   }
   const probe = await Promise.race([
-    core.runInThreadpool((a, b) => a + b, 1, 2).then(
-      (v) => (v === 3 ? undefined : `runInThreadpool((a, b) => a + b, 1, 2) gave ${v}`),
-      (e) => `runInThreadpool failed: ${e?.message ?? e}`,
-    ),
+    core
+      .runInThreadpool((a, b) => a + b, 1, 2)
+      .then(
+        (v) => (v === 3 ? undefined : `runInThreadpool((a, b) => a + b, 1, 2) gave ${v}`),
+        (e) => `runInThreadpool failed: ${e?.message ?? e}`,
+      ),
     new Promise((resolve) => setTimeout(resolve, 15_000, 'runInThreadpool did not answer within 15 s')).then((v) => v),
   ])
   return probe
 }
 
 export function placeholderRows(reason) {
-  return [{ suite: name, case: 'no-op and 1 ms CPU', impl: 'runInThreadpool, workerTask vs tinypool/piscina/workerpool', skipped: reason, value: Number.NaN, ratio: Number.NaN, target: '≥ 1× tinypool and piscina (no-op)' }]
+  return [
+    {
+      suite: name,
+      case: 'no-op and 1 ms CPU',
+      impl: 'runInThreadpool, workerTask vs tinypool/piscina/workerpool',
+      skipped: reason,
+      value: Number.NaN,
+      ratio: Number.NaN,
+      target: '≥ 1× tinypool and piscina (no-op)',
+    },
+  ]
 }
 
 /** Runs `n` tasks keeping `window` in flight; resolves when all are done. */
@@ -116,13 +128,27 @@ async function runAt(threads, { quick, idleTimeout }) {
   try {
     for (const w of workloads) {
       const cases = Object.entries(w.submit).map(([key, submit]) => ({ name: key, fn: () => drive(submit, w.n, window) }))
-      const results = await compare(cases, quick ? { rounds: 1, time: 20, iterations: 2, warmupTime: 10, warmupIterations: 1 } : { rounds: 5, time: 400, iterations: 3, warmupTime: 150, warmupIterations: 2 })
+      const results = await compare(
+        cases,
+        quick
+          ? { rounds: 1, time: 20, iterations: 2, warmupTime: 10, warmupIterations: 1 }
+          : { rounds: 5, time: 400, iterations: 3, warmupTime: 150, warmupIterations: 2 },
+      )
       const rate = (key) => w.n / (results.get(key).ms / 1000)
       const caseLabel = `${w.label}, ${threads} thread${threads === 1 ? '' : 's'}, ${window} in flight`
       for (const key of Object.keys(w.submit)) {
         // Throughput ratio = inverse time ratio, per round.
         const ratio = 1 / roundRatio(results, key, 'tinypool')
-        const row = { suite: name, case: caseLabel, impl: labels[key], value: rate(key), unit: 'tasks/s', ratio, vs: 'raw tinypool', spread: results.get(key).spread }
+        const row = {
+          suite: name,
+          case: caseLabel,
+          impl: labels[key],
+          value: rate(key),
+          unit: 'tasks/s',
+          ratio,
+          vs: 'raw tinypool',
+          spread: results.get(key).spread,
+        }
         if (key === 'fn' || key === 'handle') {
           row.target = `≥ ${w.target}×`
           row.met = ratio >= w.target
@@ -131,7 +157,17 @@ async function runAt(threads, { quick, idleTimeout }) {
       }
       for (const key of ['fn', 'handle']) {
         const ratio = 1 / roundRatio(results, key, 'piscina')
-        rows.push({ suite: name, case: caseLabel, impl: labels[key], value: rate(key), unit: 'tasks/s', ratio, vs: 'raw piscina', target: `≥ ${w.target}×`, met: ratio >= w.target })
+        rows.push({
+          suite: name,
+          case: caseLabel,
+          impl: labels[key],
+          value: rate(key),
+          unit: 'tasks/s',
+          ratio,
+          vs: 'raw piscina',
+          target: `≥ ${w.target}×`,
+          met: ratio >= w.target,
+        })
       }
     }
   } finally {

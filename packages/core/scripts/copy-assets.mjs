@@ -2,4 +2,7 @@
 // pool's worker threads must stay TypeScript (see src/threadpool/typescript-loader.ts).
 import { copyFileSync } from 'node:fs'
 
-copyFileSync(new URL('../src/threadpool/worker/typescript-probe.mts', import.meta.url), new URL('../dist/threadpool/worker/typescript-probe.mts', import.meta.url))
+copyFileSync(
+  new URL('../src/threadpool/worker/typescript-probe.mts', import.meta.url),
+  new URL('../dist/threadpool/worker/typescript-probe.mts', import.meta.url),
+)

@@ -8,6 +8,7 @@
  * @module
  */
 
+export type { CodedError, ErrorCode } from './errors.js'
 // Errors
 export {
   CancelledError,
@@ -22,35 +23,50 @@ export {
   TimeoutError,
   WorkerCrashedError,
 } from './errors.js'
-export type { CodedError, ErrorCode } from './errors.js'
-
-// Primitives
-export { Task } from './primitives/task.js'
-export type { TaskOptions, TaskStatus, TaskWork } from './primitives/task.js'
-export { TaskGroup } from './primitives/task-group.js'
-export { createTaskGroup } from './primitives/create-task-group.js'
-export type { ChildTaskGroupOptions, TaskGroupOptions } from './primitives/task-group-options.js'
-export type { StartWork } from './primitives/group-start.js'
-export { currentTaskGroup } from './primitives/current-task-group.js'
-export { BackgroundTask, createBackgroundTask } from './primitives/background-task.js'
+export type { WaitOptions } from './primitives/async-event.js'
+export { AsyncEvent } from './primitives/async-event.js'
+export type { AsyncLazyOptions, AsyncLazyState, LazyGetOptions } from './primitives/async-lazy.js'
+export { AsyncLazy } from './primitives/async-lazy.js'
+export type { BackgroundRegistry } from './primitives/background-registry.js'
 export type { BackgroundTaskOptions, BackgroundTaskStatus } from './primitives/background-task.js'
-export { BackgroundTasks } from './primitives/background-tasks.js'
+export { BackgroundTask, createBackgroundTask } from './primitives/background-task.js'
 export type {
   BackgroundShutdownOptions,
   BackgroundShutdownReport,
   BackgroundTaskInfo,
   BackgroundTasksOptions,
 } from './primitives/background-tasks.js'
-export { defineTask } from './primitives/define-task.js'
-export type { BackgroundRegistry } from './primitives/background-registry.js'
+export { BackgroundTasks } from './primitives/background-tasks.js'
+export { createTaskGroup } from './primitives/create-task-group.js'
+export { currentTaskGroup } from './primitives/current-task-group.js'
 export type { TaskAddOptions, TaskDefinition, TaskFunction } from './primitives/define-task.js'
-export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
+export { defineTask } from './primitives/define-task.js'
+export type { StartWork } from './primitives/group-start.js'
 export type { RaceEntry, RaceOptions } from './primitives/race.js'
-export { AsyncEvent } from './primitives/async-event.js'
-export type { WaitOptions } from './primitives/async-event.js'
-export { AsyncLazy } from './primitives/async-lazy.js'
-export type { AsyncLazyOptions, AsyncLazyState, LazyGetOptions } from './primitives/async-lazy.js'
-
+export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
+export type { TaskOptions, TaskStatus, TaskWork } from './primitives/task.js'
+// Primitives
+export { Task } from './primitives/task.js'
+export { TaskGroup } from './primitives/task-group.js'
+export type { ChildTaskGroupOptions, TaskGroupOptions } from './primitives/task-group-options.js'
+export type { AfterResponseMethods, AfterWork } from './runtime/after-response.js'
+export { cancellationStatus } from './runtime/escaped-cancellation.js'
+export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
+export type { EventLoopStats, InspectedRequest, RuntimeInspection } from './runtime/observe.js'
+export type { HttpRequest, HttpResponse } from './runtime/response-lifecycle.js'
+export type {
+  RequestGroupOptions,
+  Runtime,
+  RuntimeCloseOptions,
+  RuntimeCloseSummary,
+  RuntimeOptions,
+  RuntimeStats,
+} from './runtime/runtime.js'
+// HTTP runtime
+export { createRuntime } from './runtime/runtime.js'
+export type { DrainableServer } from './runtime/server-drain.js'
+export type { UnfinishedWork } from './runtime/shutdown-report.js'
+export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
 // Threadpool
 export { Threadpool } from './threadpool/threadpool.js'
 export type {
@@ -63,24 +79,5 @@ export type {
   ThreadpoolTaskContext,
   ThreadpoolThreadStats,
 } from './threadpool/types.js'
-export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
-export { workerTask } from './threadpool/worker-task.js'
 export type { PoolFunction, WorkerTask } from './threadpool/worker-task.js'
-
-// HTTP runtime
-export { createRuntime } from './runtime/runtime.js'
-export type {
-  RequestGroupOptions,
-  Runtime,
-  RuntimeCloseOptions,
-  RuntimeCloseSummary,
-  RuntimeOptions,
-  RuntimeStats,
-} from './runtime/runtime.js'
-export { cancellationStatus } from './runtime/escaped-cancellation.js'
-export type { AfterResponseMethods, AfterWork } from './runtime/after-response.js'
-export type { HttpRequest, HttpResponse } from './runtime/response-lifecycle.js'
-export type { DrainableServer } from './runtime/server-drain.js'
-export type { UnfinishedWork } from './runtime/shutdown-report.js'
-export type { EventLoopStats, InspectedRequest, RuntimeInspection } from './runtime/observe.js'
-export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
+export { workerTask } from './threadpool/worker-task.js'

@@ -6,8 +6,8 @@ import { Worker } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'
 import type { PoolWorkerData } from './protocol.js'
 import type { SourceChannel } from './source-channel.js'
-import { tsxApiUrl } from './typescript-loader.js'
 import type { ThreadpoolSettings } from './types.js'
+import { tsxApiUrl } from './typescript-loader.js'
 
 const workerEntry = new URL('./worker/entry.js', import.meta.url).href
 const preload = new URL('./worker/preload.js', import.meta.url).href
@@ -59,7 +59,8 @@ function withoutInputFlags(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
     if (/^--(?:input-type|eval|print)=/.test(flag)) continue
-    if (inputFlags.test(flag)) i++ // and its value
+    if (inputFlags.test(flag))
+      i++ // and its value
     else kept.push(flag)
   }
   return kept

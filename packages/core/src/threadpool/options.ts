@@ -1,8 +1,8 @@
 // Threadpool options: validation (every error names the option and shows the value) and defaults.
 import { availableParallelism } from 'node:os'
 import { MessagePort, type ResourceLimits, type TransferListItem } from 'node:worker_threads'
-import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
 import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger, validateSignal } from '../internal/validation.js'
+import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
 
 /** Queued tasks allowed per thread by default (the `maxQueue` option). */
 export const queuePerThread = 64
@@ -28,7 +28,9 @@ function validateLimits(value: unknown): ResourceLimits | undefined {
   if (value === undefined) return undefined
   const limits = copyOptions(value as ResourceLimits, 'The "resourceLimits" option')
   const copy: ResourceLimits = {}
-  for (const [key, { min, max, exclusiveMin }] of Object.entries(limitRanges) as Array<[keyof ResourceLimits, (typeof limitRanges)['stackSizeMb']]>) {
+  for (const [key, { min, max, exclusiveMin }] of Object.entries(limitRanges) as Array<
+    [keyof ResourceLimits, (typeof limitRanges)['stackSizeMb']]
+  >) {
     const limit = limits[key]
     if (limit === undefined) continue
     const what = `The "resourceLimits.${key}" option`
@@ -121,7 +123,8 @@ export function validateRunOptions(options: ThreadpoolRunOptions | undefined): {
 function validateGrace(value: unknown): number | undefined {
   if (value === undefined || value === Infinity) return value
   if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType('The "grace" option', 'a number of milliseconds', value)
-  if (!(value >= 0 && value <= maxDelay)) throw outOfRange('The "grace" option', `a number of milliseconds from 0 to ${maxDelay}, or Infinity`, value)
+  if (!(value >= 0 && value <= maxDelay))
+    throw outOfRange('The "grace" option', `a number of milliseconds from 0 to ${maxDelay}, or Infinity`, value)
   return value
 }
 

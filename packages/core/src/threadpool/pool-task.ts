@@ -1,12 +1,12 @@
 // One task of a Threadpool, from `run()` to its outcome, and the meaning of tinypool's rejections.
 import type { TransferListItem } from 'node:worker_threads'
-import { codedError, errorCodes, WorkerCrashedError, type CancelledError } from '../errors.js'
+import { type CancelledError, codedError, errorCodes, WorkerCrashedError } from '../errors.js'
+import { type Deferred, deferred } from '../internal/deferred.js'
+import { invalidType } from '../internal/validation.js'
 import { shipFunction, shipWorkerTask } from './function-source.js'
-import { isWorkerTask } from './worker-task.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
 import type { TaskMessage, TaskReply } from './protocol.js'
 import { deserializeThrown } from './remote-error.js'
-import { invalidType } from '../internal/validation.js'
+import { isWorkerTask } from './worker-task.js'
 
 export type Outcome = 'completed' | 'failed' | 'cancelled'
 

@@ -73,4 +73,3 @@ export type AbortRequest = {
   readonly message: string
   readonly cause: SerializedThrown | undefined
 }
-

@@ -3,9 +3,9 @@
 // pool asks the thread running a task with `grace` to abort its in-thread signal.
 import { randomUUID } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
+import { type CancelledError, TimeoutError } from '../errors.js'
 import { entryOf } from './function-source.js'
-import { cancelRingSlots, type AbortRequest, type SourceAnswer, type SourceRequest } from './protocol.js'
-import { TimeoutError, type CancelledError } from '../errors.js'
+import { type AbortRequest, cancelRingSlots, type SourceAnswer, type SourceRequest } from './protocol.js'
 import { serializeThrown } from './remote-error.js'
 
 /** A pool's side channel: its `name` goes to the workers; `close()` when the pool stops. */

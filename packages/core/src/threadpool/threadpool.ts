@@ -6,20 +6,27 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { Tinypool } from 'tinypool'
-import { ClosedError, QueueFullError, ShutdownError, TimeoutError, type CancelledError } from '../errors.js'
+import { type CancelledError, ClosedError, QueueFullError, ShutdownError, TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
-import { deferred, type Deferred } from '../internal/deferred.js'
-import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
+import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
+import { type Deferred, deferred } from '../internal/deferred.js'
 import { startTinypool } from './launch.js'
+import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
+import { createTask, type Outcome, type PoolTask, rejectionOutcome, replyOutcome, toMessage } from './pool-task.js'
+import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
 import type { TaskReply } from './protocol.js'
 import { openSourceChannel, type SourceChannel } from './source-channel.js'
-import { ThreadWatch } from './thread-watch.js'
-import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
-import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
 import { DurationHistogram } from './stats.js'
-import { createTask, rejectionOutcome, replyOutcome, toMessage, type Outcome, type PoolTask } from './pool-task.js'
 import { sampleThreads } from './thread-stats.js'
-import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings, ThreadpoolStats, ThreadpoolThreadStats } from './types.js'
+import { ThreadWatch } from './thread-watch.js'
+import type {
+  ThreadpoolCloseOptions,
+  ThreadpoolOptions,
+  ThreadpoolRunOptions,
+  ThreadpoolSettings,
+  ThreadpoolStats,
+  ThreadpoolThreadStats,
+} from './types.js'
 import type { PoolFunction, WorkerTask } from './worker-task.js'
 
 /**
@@ -113,7 +120,11 @@ export class Threadpool implements AsyncDisposable {
    * const small = await pool.run(resize, [buffer, 200], { signal, grace: 100, transfer: [buffer.buffer] })
    * ```
    */
-  run<F extends PoolFunction>(task: F | WorkerTask<F>, args: Parameters<F>, options?: ThreadpoolRunOptions): Promise<Awaited<ReturnType<F>>> {
+  run<F extends PoolFunction>(
+    task: F | WorkerTask<F>,
+    args: Parameters<F>,
+    options?: ThreadpoolRunOptions,
+  ): Promise<Awaited<ReturnType<F>>> {
     try {
       return this.#submit(task, args, options) as Promise<Awaited<ReturnType<F>>>
     } catch (error) {
@@ -161,16 +172,14 @@ export class Threadpool implements AsyncDisposable {
     if (task.signal !== undefined || task.timer !== undefined) task.controller = new AbortController()
     const message = task.message
     task.message = undefined
-    this.#tinypool
-      .run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer })
-      .then(
-        (reply: TaskReply) => this.#settle(task, ...replyOutcome(task, reply)),
-        (error: unknown) => {
-          if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
-          this.#settle(task, ...rejectionOutcome(task, error))
-          this.#threads.scan()
-        },
-      )
+    this.#tinypool.run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer }).then(
+      (reply: TaskReply) => this.#settle(task, ...replyOutcome(task, reply)),
+      (error: unknown) => {
+        if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
+        this.#settle(task, ...rejectionOutcome(task, error))
+        this.#threads.scan()
+      },
+    )
     if (this.#threads.alive < this.#options.maxThreads) this.#threads.scan()
   }
 

@@ -4,8 +4,9 @@
 // only (it checks `isMainThread`), so a thread cannot import a `.ts` module. The pool therefore
 // tells its threads where tsx's registration API is when the process runs under tsx, and a thread
 // registers it itself the first time a module fails with ERR_UNKNOWN_FILE_EXTENSION.
-import { createRequire } from 'node:module'
+
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 

@@ -43,11 +43,7 @@ function toModuleUrl(moduleUrl: unknown): string {
     // Two letters at least before ':' so that a Windows drive ("C:") is not read as a scheme.
     if (/^[a-z][a-z\d+.-]+:/i.test(moduleUrl) && URL.canParse(moduleUrl)) return new URL(moduleUrl).href
   }
-  throw invalidType(
-    'The "moduleUrl" argument',
-    "a URL (new URL('./tasks.js', import.meta.url)) or an absolute file path",
-    moduleUrl,
-  )
+  throw invalidType('The "moduleUrl" argument', "a URL (new URL('./tasks.js', import.meta.url)) or an absolute file path", moduleUrl)
 }
 
 /**

@@ -1,9 +1,10 @@
 // P8: cooperative cancellation. With `grace`, a cancelled or timed-out running task first sees its
 // in-thread signal (`this.signal`) abort; if it stops within `grace` its thread is kept, else the
 // thread is terminated. Real worker threads throughout.
-import { describe, expect, it } from 'vitest'
-import { CancelledError, TimeoutError, type ThreadpoolTaskContext, workerTask } from '@taskscope/core'
+
+import { CancelledError, type ThreadpoolTaskContext, TimeoutError, workerTask } from '@taskscope/core'
 import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 const pool = poolsForEachTest()
 const tasks = new URL('./fixtures/cooperative-tasks.mjs', import.meta.url)

@@ -1,6 +1,7 @@
 // P1: functions shipped by source to the pool's worker threads (real threads, the built package).
-import { describe, expect, it } from 'vitest'
+
 import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 const pool = poolsForEachTest()
 
@@ -18,7 +19,14 @@ describe('shapes of functions', () => {
     }
     expect(await p.run((a: number, b: number) => a * b, [6, 7])).toBe(42)
     expect(await p.run(async (s: string) => s.toUpperCase(), ['hi'])).toBe('HI')
-    expect(await p.run(function named(n: number) { return n - 1 }, [1])).toBe(0)
+    expect(
+      await p.run(
+        function named(n: number) {
+          return n - 1
+        },
+        [1],
+      ),
+    ).toBe(0)
     expect(await p.run(declared, [1])).toBe(2)
   })
 
@@ -111,7 +119,11 @@ describe('functions that cannot be shipped', () => {
 
   it('leaves a ReferenceError the function throws on purpose as it is', async () => {
     const p = pool()
-    const error = await rejectionOf(p.run(() => { throw new ReferenceError('mine') }, []))
+    const error = await rejectionOf(
+      p.run(() => {
+        throw new ReferenceError('mine')
+      }, []),
+    )
     expect(error).toBeInstanceOf(ReferenceError)
     expect(error.message).toBe('mine')
     expect(error.code).toBeUndefined()

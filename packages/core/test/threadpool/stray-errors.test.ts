@@ -1,9 +1,10 @@
 // A task that leaves a stray unhandled rejection or a stray throw behind in its thread never fails
 // another task: only its own answer says what went wrong, and its thread is replaced after that answer.
 // Real worker threads, through the built package.
-import { describe, expect, it, onTestFinished } from 'vitest'
+
 import { WorkerCrashedError } from '@taskscope/core'
 import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
+import { describe, expect, it, onTestFinished } from 'vitest'
 
 const pool = poolsForEachTest()
 
@@ -90,7 +91,9 @@ describe('P9: stray rejections and throws fail no other task', () => {
     const next = p.run(threadOf, [])
     const error = await rejectionOf(culprit)
     expect(error).toBeInstanceOf(WorkerCrashedError)
-    expect(error.message).toMatch(/task "leaveRejectionAndWait" left an unhandled rejection behind in its worker thread, which was replaced/)
+    expect(error.message).toMatch(
+      /task "leaveRejectionAndWait" left an unhandled rejection behind in its worker thread, which was replaced/,
+    )
     expect(error.cause).toBeInstanceOf(RangeError)
     expect(error.cause.message).toBe('stray rejection')
     expect(typeof (await next)).toBe('number')

@@ -4,8 +4,8 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
 import { poolsForEachTest } from '@taskscope/test-support'
+import { describe, expect, it } from 'vitest'
 
 const pool = poolsForEachTest()
 
@@ -14,7 +14,8 @@ describe('the globals of a pool thread', () => {
     const p = pool()
     const seen = await p.run(() => {
       const { MessagePort, parentPort } = process.getBuiltinModule('node:worker_threads')
-      const native = (fn: unknown): boolean => typeof fn === 'function' && /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(fn))
+      const native = (fn: unknown): boolean =>
+        typeof fn === 'function' && /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(fn))
       const usage = process.memoryUsage()
       return {
         heapUsed: usage.heapUsed > 0 && usage.rss > 0,
@@ -28,7 +29,8 @@ describe('the globals of a pool thread', () => {
   })
 
   it('a script run with node --input-type=module -e can use a pool (its input flags are not the threads’)', async () => {
-    const code = "import { Threadpool } from '@taskscope/core'\nconst pool = new Threadpool({ maxThreads: 1 })\nconsole.log('result:', await pool.run((a, b) => a + b, [40, 2]))\nawait pool.destroy()"
+    const code =
+      "import { Threadpool } from '@taskscope/core'\nconst pool = new Threadpool({ maxThreads: 1 })\nconsole.log('result:', await pool.run((a, b) => a + b, [40, 2]))\nawait pool.destroy()"
     const cwd = fileURLToPath(new URL('.', import.meta.url))
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { cwd, timeout: 30_000 })
     expect(stdout.trim()).toBe('result: 42')
@@ -36,7 +38,12 @@ describe('the globals of a pool thread', () => {
 
   const script = fileURLToPath(new URL('./fixtures/refused-flags.mjs', import.meta.url))
   const flags = ['--max-old-space-size=512', '--expose-gc', '--enable-source-maps']
-  const behaves = { cloneCode: 'ERR_THREADPOOL_DATA_CLONE', sameThreadAfterClone: true, stray: 'WorkerCrashedError', replacedAfterStray: true }
+  const behaves = {
+    cloneCode: 'ERR_THREADPOOL_DATA_CLONE',
+    sameThreadAfterClone: true,
+    stray: 'WorkerCrashedError',
+    replacedAfterStray: true,
+  }
 
   it('under node flags a Worker refuses explicitly (--max-old-space-size, --expose-gc), threads get the rest and the preload', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [...flags, script], { timeout: 30_000 })
@@ -49,6 +56,9 @@ describe('the globals of a pool thread', () => {
   it('where the flags cannot be worked out, threads start without the preload: strays and clone failures behave the same', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [...flags, script, 'unexpected'], { timeout: 30_000 })
     // Inherited implicitly, Node leaves the process-wide flags out of the thread's execArgv too.
-    expect(JSON.parse(stdout)).toEqual({ ...behaves, thread: { execArgv: ['--enable-source-maps'], gc: 'function', postMessageWrapped: true } })
+    expect(JSON.parse(stdout)).toEqual({
+      ...behaves,
+      thread: { execArgv: ['--enable-source-maps'], gc: 'function', postMessageWrapped: true },
+    })
   })
 })

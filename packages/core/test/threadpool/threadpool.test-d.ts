@@ -1,5 +1,5 @@
 // Type tests of the Threadpool API, checked by `tsc -p tsconfig.json` (never run).
-import { expectTypeOf } from 'vitest'
+
 import {
   getThreadpool,
   runInThreadpool,
@@ -7,9 +7,10 @@ import {
   type ThreadpoolStats,
   type ThreadpoolTaskContext,
   type ThreadpoolThreadStats,
-  workerTask,
   type WorkerTask,
+  workerTask,
 } from '@taskscope/core'
+import { expectTypeOf } from 'vitest'
 
 declare const pool: Threadpool
 const url = new URL('./fixtures/math-tasks.mjs', import.meta.url)
@@ -36,7 +37,11 @@ void pool.run((a: number) => a, ['one'])
 void pool.run((a: number) => a, 1)
 // @ts-expect-error: unknown option
 void pool.run((a: number) => a, [1], { retries: 2 })
-void pool.run((a: ArrayBuffer) => a.byteLength, [new ArrayBuffer(1)], { signal: AbortSignal.timeout(10), timeout: 5, transfer: [new ArrayBuffer(1)] })
+void pool.run((a: ArrayBuffer) => a.byteLength, [new ArrayBuffer(1)], {
+  signal: AbortSignal.timeout(10),
+  timeout: 5,
+  transfer: [new ArrayBuffer(1)],
+})
 
 // Cooperative cancellation: a function typed with `this: ThreadpoolTaskContext` runs, `grace` is a number.
 async function cooperative(this: ThreadpoolTaskContext, ms: number): Promise<boolean> {
@@ -44,7 +49,9 @@ async function cooperative(this: ThreadpoolTaskContext, ms: number): Promise<boo
   return this.signal.aborted
 }
 expectTypeOf(pool.run(cooperative, [5], { signal: AbortSignal.timeout(10), grace: 100 })).toEqualTypeOf<Promise<boolean>>()
-expectTypeOf(pool.run(workerTask<typeof cooperative>(url, 'cooperative'), [5], { timeout: 5, grace: Infinity })).toEqualTypeOf<Promise<boolean>>()
+expectTypeOf(pool.run(workerTask<typeof cooperative>(url, 'cooperative'), [5], { timeout: 5, grace: Infinity })).toEqualTypeOf<
+  Promise<boolean>
+>()
 // @ts-expect-error: grace is a number of milliseconds
 void pool.run(cooperative, [5], { grace: '1s' })
 

@@ -4,7 +4,6 @@ import { execFile } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { afterAll, describe, expect, it } from 'vitest'
 import {
   CancelledError,
   ClosedError,
@@ -18,6 +17,7 @@ import {
   workerTask,
 } from '@taskscope/core'
 import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
+import { afterAll, describe, expect, it } from 'vitest'
 
 const pool = poolsForEachTest()
 
@@ -219,16 +219,41 @@ describe('P3: errors keep their class, name, code, cause and properties', () => 
 
   it('returns thrown non-errors as values', async () => {
     const p = pool()
-    expect(await rejectionOf(p.run(() => { throw 'plain string' }, []))).toBe('plain string')
-    expect(await rejectionOf(p.run(() => { throw { status: 418, tags: ['tea'] } }, []))).toEqual({ status: 418, tags: ['tea'] })
-    expect(await rejectionOf(p.run(() => { throw undefined }, []))).toBeUndefined()
+    expect(
+      await rejectionOf(
+        p.run(() => {
+          throw 'plain string'
+        }, []),
+      ),
+    ).toBe('plain string')
+    expect(
+      await rejectionOf(
+        p.run(() => {
+          throw { status: 418, tags: ['tea'] }
+        }, []),
+      ),
+    ).toEqual({ status: 418, tags: ['tea'] })
+    expect(
+      await rejectionOf(
+        p.run(() => {
+          throw undefined
+        }, []),
+      ),
+    ).toBeUndefined()
   })
 })
 
 describe('P4: clone failures and dying threads', () => {
   it('arguments that cannot be cloned reject, naming the task; the pool keeps working', async () => {
     const p = pool()
-    const error = await rejectionOf(p.run(function useCallback(cb: () => void) { return typeof cb }, [() => {}]))
+    const error = await rejectionOf(
+      p.run(
+        function useCallback(cb: () => void) {
+          return typeof cb
+        },
+        [() => {}],
+      ),
+    )
     expect(error).toBeInstanceOf(TypeError)
     expect(error).toMatchObject({ code: 'ERR_THREADPOOL_DATA_CLONE' })
     expect(error.message).toMatch(/arguments of the Threadpool task "useCallback" could not be cloned/)
@@ -238,7 +263,11 @@ describe('P4: clone failures and dying threads', () => {
   it('a result that cannot be cloned rejects, naming the task; the same thread keeps working', async () => {
     const p = pool()
     const before = await p.run(threadOf, [])
-    const error = await rejectionOf(p.run(function makeCallback() { return () => 1 }, []))
+    const error = await rejectionOf(
+      p.run(function makeCallback() {
+        return () => 1
+      }, []),
+    )
     expect(error).toBeInstanceOf(TypeError)
     expect(error).toMatchObject({ code: 'ERR_THREADPOOL_DATA_CLONE' })
     expect(error.message).toMatch(/result of the Threadpool task "makeCallback" could not be cloned/)
@@ -248,15 +277,21 @@ describe('P4: clone failures and dying threads', () => {
   it('process.exit() in a task rejects it with WorkerCrashedError; a concurrent task is unaffected', async () => {
     const p = pool({ maxThreads: 2 })
     const flag = newFlag()
-    const exiting = p.run((f: Int32Array) => {
-      Atomics.store(f, 0, 1)
-      Atomics.notify(f, 0)
-      process.exit(3)
-    }, [flag])
-    const bystander = p.run((f: Int32Array) => {
-      Atomics.wait(f, 0, 0, 10_000)
-      return 'unaffected'
-    }, [flag])
+    const exiting = p.run(
+      (f: Int32Array) => {
+        Atomics.store(f, 0, 1)
+        Atomics.notify(f, 0)
+        process.exit(3)
+      },
+      [flag],
+    )
+    const bystander = p.run(
+      (f: Int32Array) => {
+        Atomics.wait(f, 0, 0, 10_000)
+        return 'unaffected'
+      },
+      [flag],
+    )
     const error = await rejectionOf(exiting)
     expect(error).toBeInstanceOf(WorkerCrashedError)
     expect(error).toMatchObject({ code: 'ERR_WORKER_CRASHED', cause: 3, exitCode: 3 })
@@ -405,7 +440,11 @@ describe('stats', () => {
     const p = pool()
     await p.run((x: number) => x, [1])
     await p.run((x: number) => x, [2])
-    await rejectionOf(p.run(() => { throw new Error('x') }, []))
+    await rejectionOf(
+      p.run(() => {
+        throw new Error('x')
+      }, []),
+    )
     await rejectionOf(p.run(threadOf, [], { signal: AbortSignal.abort() }))
     const stats = p.stats()
     expect(stats).toMatchObject({ threads: 1, running: 0, queued: 0, completed: 2, failed: 1, cancelled: 0 })

@@ -33,12 +33,18 @@ describe('P11: TypeScript workerTask modules', () => {
   })
 
   it('run under the tsx command', async () => {
-    const { stdout } = await run(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), main, 'typescript-tasks.ts'], { cwd: root, timeout: 30_000 })
+    const { stdout } = await run(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), main, 'typescript-tasks.ts'], {
+      cwd: root,
+      timeout: 30_000,
+    })
     expect(stdout.trim()).toBe('result: 42')
   })
 
-  it.skipIf(node24Binary.path === undefined)(`run on a Node that strips types (Node 24)${node24Binary.reason ? ` — skipped: ${node24Binary.reason}` : ''}`, async () => {
-    const { stdout } = await run(node24Binary.path!, [main, 'typescript-tasks.ts'], { cwd: root, timeout: 30_000 })
-    expect(stdout.trim()).toBe('result: 42')
-  })
+  it.skipIf(node24Binary.path === undefined)(
+    `run on a Node that strips types (Node 24)${node24Binary.reason ? ` — skipped: ${node24Binary.reason}` : ''}`,
+    async () => {
+      const { stdout } = await run(node24Binary.path!, [main, 'typescript-tasks.ts'], { cwd: root, timeout: 30_000 })
+      expect(stdout.trim()).toBe('result: 42')
+    },
+  )
 })

@@ -38,11 +38,9 @@ export function isShippedFrame(stack: unknown, id: number): boolean {
 }
 
 function build(body: string, id: number, name: string): Compiled {
-  const factory = new Function(
-    '__name',
-    '__vite_ssr_dynamic_import__',
-    `"use strict";\n${body}\n//# sourceURL=${sourceUrl(id, name)}`,
-  ) as (...helpers: [typeof __name, typeof __vite_ssr_dynamic_import__]) => unknown
+  const factory = new Function('__name', '__vite_ssr_dynamic_import__', `"use strict";\n${body}\n//# sourceURL=${sourceUrl(id, name)}`) as (
+    ...helpers: [typeof __name, typeof __vite_ssr_dynamic_import__]
+  ) => unknown
   const fn = factory(__name, __vite_ssr_dynamic_import__)
   if (typeof fn !== 'function') throw new TypeError(`The source of "${name}" is not a function`)
   return fn as Compiled

@@ -10,23 +10,23 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { BroadcastChannel, MessagePort } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'
-import { compileFunction, isShippedFrame } from './compile-function.js'
-import { deferred, type Deferred } from '../../internal/deferred.js'
 import { codedError, errorCodes } from '../../errors.js'
+import { type Deferred, deferred } from '../../internal/deferred.js'
+import type { ShippedEntry } from '../function-source.js'
+import type {
+  AbortRequest,
+  LateStray,
+  PoolWorkerData,
+  SourceAnswer,
+  SourceRequest,
+  StrayKind,
+  TaskMessage,
+  TaskReply,
+} from '../protocol.js'
+import { serializeThrown } from '../remote-error.js'
+import { compileFunction, isShippedFrame } from './compile-function.js'
 import { installGuard, replies, retire } from './reply-guard.js'
 import { endAbortable, onAbortRequest, startAbortable, TaskContext } from './task-context.js'
-import {
-  type AbortRequest,
-  type PoolWorkerData,
-  type SourceAnswer,
-  type SourceRequest,
-  type TaskMessage,
-  type LateStray,
-  type StrayKind,
-  type TaskReply,
-} from '../protocol.js'
-import type { ShippedEntry } from '../function-source.js'
-import { serializeThrown } from '../remote-error.js'
 
 type Callable = (...args: unknown[]) => unknown
 
@@ -70,21 +70,23 @@ interface TaskRun {
 /** Strays that surfaced after their task had answered, sent with the next reply (a few at most). */
 const late: LateStray[] = []
 const currentRun = new AsyncLocalStorage<TaskRun>()
-const onStray = (kind: StrayKind) => (error: unknown): void => {
-  const run = currentRun.getStore()
-  if (run === undefined) {
-    // Not from a task (the pool's own machinery failed): let the thread die, as without us.
-    process.off('uncaughtException', onUncaught)
-    process.off('unhandledRejection', onUnhandled)
-    process.nextTick(() => {
-      throw error
-    })
-    return
+const onStray =
+  (kind: StrayKind) =>
+  (error: unknown): void => {
+    const run = currentRun.getStore()
+    if (run === undefined) {
+      // Not from a task (the pool's own machinery failed): let the thread die, as without us.
+      process.off('uncaughtException', onUncaught)
+      process.off('unhandledRejection', onUnhandled)
+      process.nextTick(() => {
+        throw error
+      })
+      return
+    }
+    retire() // the thread's state can no longer be trusted: replaced after its current (or next) answer
+    if (!run.answered && run.fail !== undefined) run.fail(Object.assign(new StrayError(kind), { cause: error }))
+    else if (late.length < 10) late.push({ task: run.name, kind, error: serializeThrown(error) })
   }
-  retire() // the thread's state can no longer be trusted: replaced after its current (or next) answer
-  if (!run.answered && run.fail !== undefined) run.fail(Object.assign(new StrayError(kind), { cause: error }))
-  else if (late.length < 10) late.push({ task: run.name, kind, error: serializeThrown(error) })
-}
 const onUncaught = onStray('uncaught exception')
 const onUnhandled = onStray('unhandled rejection')
 process.on('uncaughtException', onUncaught)
@@ -168,7 +170,9 @@ function explain(error: unknown, id: number, entry: ShippedEntry | undefined): u
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  )
 }
 
 /** The task's own outcome, unless a stray of the task surfaces first (one promise per task, nothing else). */

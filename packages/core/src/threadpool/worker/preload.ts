@@ -3,10 +3,12 @@
 // that message before tinypool listens, so the guard rides along with tinypool's own listener,
 // and `parentPort.on` is itself again as soon as tinypool has called it (before any task's code
 // runs). A thread the user starts from a pool thread inherits the flag; there this does nothing.
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { preload } from './reply-guard.js'
 
-const ours = (Array.isArray(workerData) && (workerData[1] as { channel?: unknown } | undefined)?.channel?.toString().startsWith('taskscope:threadpool:')) === true
+const ours =
+  (Array.isArray(workerData) &&
+    (workerData[1] as { channel?: unknown } | undefined)?.channel?.toString().startsWith('taskscope:threadpool:')) === true
 if (ours && parentPort !== null) {
   const port = parentPort
   type On = (event: string | symbol, listener: (...args: any[]) => void) => unknown

@@ -2,7 +2,7 @@
 // cancellation (the `grace` run option). The signal is made on first read, so a task that never
 // reads it pays one small object.
 import { CancelledError, TimeoutError } from '../../errors.js'
-import { cancelRingSlots, type AbortRequest } from '../protocol.js'
+import { type AbortRequest, cancelRingSlots } from '../protocol.js'
 import { deserializeThrown } from '../remote-error.js'
 import type { ThreadpoolTaskContext } from '../types.js'
 
