@@ -1,6 +1,7 @@
 // One task of a Threadpool, from `run()` to its outcome, and the meaning of tinypool's rejections.
 import type { TransferListItem } from 'node:worker_threads'
-import { type CancelledError, codedError, errorCodes, WorkerCrashedError } from '../errors.js'
+import { type CancelledError, codedError, errorCodes, TimeoutError, WorkerCrashedError } from '../errors.js'
+import { toCancelledError } from '../internal/cancel.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
 import { shipFunction, shipWorkerTask } from './function-source.js'
@@ -82,6 +83,27 @@ export function createTask(
 }
 
 /** The error a worker's 'exit' is reported with (see Threadpool#watchWorkers). */
+/** Wires a task's signal and timeout to the pool's `cancel`; {@link disarmTask} undoes it. */
+export function armTask(task: PoolTask, timeout: number | undefined, cancel: (task: PoolTask, error: CancelledError) => void): void {
+  const { signal } = task
+  if (signal !== undefined) {
+    task.onAbort = () => cancel(task, toCancelledError(signal.reason, `The Threadpool task "${task.name}" was cancelled`))
+    signal.addEventListener('abort', task.onAbort, { once: true })
+  }
+  if (timeout !== undefined) {
+    const timedOut = (): void => cancel(task, new TimeoutError(`The Threadpool task "${task.name}" timed out after ${timeout} ms`))
+    task.timer = setTimeout(timedOut, timeout).unref()
+  }
+}
+
+/** Removes what {@link armTask} set up, and the message, once the task settled. */
+export function disarmTask(task: PoolTask): void {
+  if (task.onAbort !== undefined) task.signal?.removeEventListener('abort', task.onAbort)
+  clearTimeout(task.timer)
+  clearTimeout(task.graceTimer)
+  task.message = undefined
+}
+
 export function exitError(exitCode: number): WorkerCrashedError {
   return Object.assign(new WorkerCrashedError(`The worker thread exited with code ${exitCode}`), { exitCode })
 }

@@ -6,13 +6,13 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { Tinypool } from 'tinypool'
-import { type CancelledError, ClosedError, QueueFullError, ShutdownError, TimeoutError } from '../errors.js'
+import { type CancelledError, ClosedError, QueueFullError, ShutdownError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import { startTinypool } from './launch.js'
 import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
-import { createTask, type Outcome, type PoolTask, rejectionOutcome, replyOutcome, toMessage } from './pool-task.js'
+import { armTask, createTask, disarmTask, type Outcome, type PoolTask, rejectionOutcome, replyOutcome, toMessage } from './pool-task.js'
 import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
 import type { TaskReply } from './protocol.js'
 import { openSourceChannel, type SourceChannel } from './source-channel.js'
@@ -142,14 +142,7 @@ export class Threadpool implements AsyncDisposable {
       throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
     }
     const task = createTask(message, name, transfer, signal, grace, performance.now())
-    if (signal !== undefined) {
-      task.onAbort = () => this.#cancel(task, toCancelledError(signal.reason, `The Threadpool task "${task.name}" was cancelled`))
-      signal.addEventListener('abort', task.onAbort, { once: true })
-    }
-    if (timeout !== undefined) {
-      const error = (): TimeoutError => new TimeoutError(`The Threadpool task "${task.name}" timed out after ${timeout} ms`)
-      task.timer = setTimeout(() => this.#cancel(task, error()), timeout).unref()
-    }
+    if (signal !== undefined || timeout !== undefined) armTask(task, timeout, this.#cancelTask)
     this.#queue.add(task)
     if (traced(poolRunChannel)) poolRunQueued(this, task)
     this.#pump()
@@ -183,6 +176,8 @@ export class Threadpool implements AsyncDisposable {
     if (this.#threads.alive < this.#options.maxThreads) this.#threads.scan()
   }
 
+  #cancelTask = (task: PoolTask, error: CancelledError): void => this.#cancel(task, error)
+
   /**
    * Cancels a task: a running task with `grace` is asked to stop and given `grace` ms (if it settles
    * in time the call rejects and the thread is kept), else it is dropped now.
@@ -206,10 +201,7 @@ export class Threadpool implements AsyncDisposable {
   #settle(task: PoolTask, outcome: Outcome, value: unknown): void {
     if (task.settled) return
     task.settled = true
-    if (task.onAbort !== undefined) task.signal?.removeEventListener('abort', task.onAbort)
-    clearTimeout(task.timer)
-    clearTimeout(task.graceTimer)
-    task.message = undefined
+    disarmTask(task)
     if (this.#running.delete(task)) this.#runTime.record(performance.now() - task.startedAt)
     else this.#queue.delete(task)
     this.#counts[outcome]++
