@@ -406,9 +406,7 @@ const koaFramework: Framework = {
       server = h1
     }
     const port = await listenOnLoopback(server)
-    // `attach` drives an http.Server's drain (closeIdleConnections, ...); over HTTP/2 the test
-    // closes the server itself after `c.close()`.
-    if (!useHttp2) c.attach(server as http.Server)
+    c.attach(server)
     const started: StartedApp = {
       framework: 'koa',
       url: `http://127.0.0.1:${port}`,
@@ -416,7 +414,6 @@ const koaFramework: Framework = {
       server,
       close: once(async () => {
         await c.close()
-        if (useHttp2) await closeServer(server)
       }),
       stats: () => c.stats(),
       backgroundTasks: c.backgroundTasks,

@@ -70,8 +70,8 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
   const runtime = createRuntime({ threadpool, backgroundTasks, shutdownTimeout, logger: logger ?? fastify.log })
   // Bounded shutdown: at the deadline the runtime closes connections still open (a slowloris, a
-  // slow body), which would otherwise hold fastify.close() forever. HTTP/2 servers are Fastify's.
-  if (typeof fastify.server.closeAllConnections === 'function') runtime.attach(fastify.server)
+  // slow body, an HTTP/2 session), which would otherwise hold fastify.close() forever.
+  runtime.attach(fastify.server)
 
   fastify.decorate('concurrency', runtime)
   fastify.decorate('backgroundTasks', runtime.backgroundTasks)

@@ -19,7 +19,7 @@ import {
   type RuntimeStats,
 } from './observe.js'
 import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
-import { type DrainableServer, ServerDrain } from './server-drain.js'
+import { type DrainableServer, drainFor } from './server-drain.js'
 import { type RuntimeCloseSummary, Shutdown } from './shutdown.js'
 
 export type { RuntimeStats } from './observe.js'
@@ -100,7 +100,7 @@ export class Runtime {
   #groups = new WeakMap<HttpResponse, TaskGroup>()
   #live = new Map<TaskGroup, RequestRecord>()
   #totals = new RequestTotals()
-  #servers = new Map<DrainableServer, ServerDrain>()
+  #servers = new Map<DrainableServer, ReturnType<typeof drainFor>>()
   #draining = false
   #shutdown: Shutdown | undefined // made when shutdown begins
   #closing: Promise<RuntimeCloseSummary> | undefined
@@ -214,22 +214,26 @@ export class Runtime {
   }
 
   /**
-   * Ties a node:http(s) `server` to shutdown: then it stops accepting connections, in-flight
-   * responses carry `Connection: close`, requests still arriving on open keep-alive connections
-   * get 503 + `Retry-After` without reaching the app (the server emits `'dropRequest'` for each;
-   * its `'request'` listeners are left in place), and once the deadline and a grace have passed
-   * every connection still open is closed, so no client can hold the shutdown. Nothing is kept
-   * per response once it or its connection has closed. Call it before `close()`; returns the
-   * server. Throws a TypeError for anything else.
+   * Ties a node:http(s) or node:http2 `server` to shutdown, so that no client can hold the shutdown
+   * past the deadline and a grace. Over HTTP/1 it stops accepting connections, in-flight responses
+   * carry `Connection: close`, requests still arriving on open keep-alive connections get 503 +
+   * `Retry-After` without reaching the app (the server emits `'dropRequest'` for each; its
+   * `'request'` listeners are left in place), and once the deadline and a grace have passed every
+   * connection still open is closed. Over HTTP/2 it stops accepting connections, sends every session
+   * a GOAWAY (streams in flight may finish, no new one starts), and once the deadline and a grace
+   * have passed destroys every session still open. Nothing is kept per response, connection or
+   * session once it has closed. Call it before `close()`; returns the server. Throws a TypeError
+   * (`ERR_INVALID_ARG_TYPE`) for anything else.
    *
    * @example
    * ```ts
    * runtime.attach(app.listen(3000))
+   * runtime.attach(http2.createServer(koa.callback()).listen(3000))
    * ```
    */
   attach<S extends DrainableServer>(server: S): S {
     if (!this.#servers.has(server)) {
-      const drain = new ServerDrain(server)
+      const drain = drainFor(server)
       this.#servers.set(server, drain)
       if (this.#draining) drain.begin()
     }

@@ -12,12 +12,24 @@ import type { Socket } from 'node:net'
 import { deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
 import { shuttingDownAnswer } from './escaped-cancellation.js'
+import { type DrainableHttp2Server, Http2ServerDrain, isHttp2Server } from './h2-server-drain.js'
 
 /** The server {@link ServerDrain} works with: a `node:http` or `node:https` Server. */
-export type DrainableServer = Pick<
+export type DrainableHttpServer = Pick<
   Server,
   'on' | 'once' | 'emit' | 'removeListener' | 'close' | 'getConnections' | 'closeIdleConnections' | 'closeAllConnections'
 >
+
+/** A server `runtime.attach()` takes: a `node:http`, `node:https` or `node:http2` Server. */
+export type DrainableServer = DrainableHttpServer | DrainableHttp2Server
+
+/**
+ * The drain of `server`, by its kind. Throws a TypeError (`ERR_INVALID_ARG_TYPE`) when it is
+ * neither a `node:http(s)` nor a `node:http2` Server.
+ */
+export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrain {
+  return isHttp2Server(server) ? new Http2ServerDrain(server) : new ServerDrain(server)
+}
 
 /**
  * Tracks a server's in-flight responses so that it can later be closed gracefully:
@@ -25,7 +37,7 @@ export type DrainableServer = Pick<
  * has ended, {@link ServerDrain.force} closes what is left. Used by `runtime.attach(server)`.
  *
  * Throws a TypeError when `server` is not a `node:http`/`node:https` Server (HTTP/2 servers
- * have no `closeIdleConnections`).
+ * have no `closeIdleConnections`: they get an `Http2ServerDrain`).
  *
  * @example
  * ```ts
@@ -38,15 +50,15 @@ export type DrainableServer = Pick<
  */
 export class ServerDrain {
   /** The server being drained. */
-  readonly server: DrainableServer
+  readonly server: DrainableHttpServer
   /** In-flight responses by connection: an entry lives while its connection has one. */
   #inflight = new Map<Socket, Set<ServerResponse>>()
   #closed = deferred<void>()
   #draining = false
   #track: (req: IncomingMessage, res: ServerResponse) => void
 
-  constructor(server: DrainableServer) {
-    const candidate = server as Partial<DrainableServer> | null
+  constructor(server: DrainableHttpServer) {
+    const candidate = server as Partial<DrainableHttpServer> | null
     if (
       typeof candidate !== 'object' ||
       candidate === null ||
@@ -56,7 +68,7 @@ export class ServerDrain {
       typeof candidate.closeIdleConnections !== 'function' ||
       typeof candidate.closeAllConnections !== 'function'
     ) {
-      throw invalidType('The "server" argument', 'a node:http or node:https Server', server)
+      throw invalidType('The "server" argument', 'a node:http, node:https or node:http2 Server', server)
     }
     this.server = server
     const drain = this
@@ -151,19 +163,19 @@ export class ServerDrain {
  * is announced as `'dropRequest'` (request, socket), the event Node itself emits when it answers
  * a request 503 for going over `maxRequestsPerSocket`.
  */
-function refuseRequests(server: DrainableServer): () => void {
+function refuseRequests(server: DrainableHttpServer): () => void {
   const own = Object.hasOwn(server, 'emit')
   const emit = server.emit
-  server.emit = function (this: DrainableServer, event: string | symbol, ...args: unknown[]): boolean {
+  server.emit = function (this: DrainableHttpServer, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'request') return Reflect.apply(emit, this, [event, ...args])
     const req = args[0] as IncomingMessage
     refuse(req, args[1] as ServerResponse)
     Reflect.apply(emit, this, ['dropRequest', req, req.socket])
     return true
-  } as DrainableServer['emit']
+  } as DrainableHttpServer['emit']
   return () => {
     if (own) server.emit = emit
-    else delete (server as Partial<DrainableServer>).emit
+    else delete (server as Partial<DrainableHttpServer>).emit
   }
 }
 

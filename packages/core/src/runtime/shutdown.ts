@@ -10,6 +10,7 @@ import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { AppPool } from './app-pool.js'
+import type { Http2ServerDrain } from './h2-server-drain.js'
 import { log } from './logger.js'
 import type { RequestRecord } from './observe.js'
 import type { Runtime } from './runtime.js'
@@ -42,7 +43,7 @@ export interface ShutdownScope {
   /** The live request groups. */
   requests: ReadonlyMap<TaskGroup, RequestRecord>
   /** The attached servers. */
-  servers: ReadonlyMap<unknown, ServerDrain>
+  servers: ReadonlyMap<unknown, ServerDrain | Http2ServerDrain>
   pool: AppPool
   /** The runtime's own registry of closures, if it made one. */
   closureTasks: BackgroundTasks | undefined

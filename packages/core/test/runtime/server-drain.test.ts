@@ -1,12 +1,15 @@
 // runtime.attach(server): draining a real node:http server on shutdown (idle and busy keep-alive
-// connections, requests that arrive while draining, connections still open at the deadline).
+// connections, requests that arrive while draining, connections still open at the deadline), and a
+// real node:http2 server (GOAWAY to its sessions, the ones still open destroyed at the deadline).
 import { once } from 'node:events'
 import http from 'node:http'
+import http2 from 'node:http2'
 import type net from 'node:net'
 import { ShutdownError, type TaskGroup } from '@taskscope/core'
-import { connectionCount, deferred, type RawConnection } from '@taskscope/test-support'
-import { describe, expect, it } from 'vitest'
-// ServerDrain is internal: imported from the build by path, for its bookkeeping.
+import { closeServer, connectionCount, deferred, listenOnLoopback, type RawConnection } from '@taskscope/test-support'
+import { afterEach, describe, expect, it } from 'vitest'
+// The drains are internal: imported from the build by path, for their bookkeeping.
+import { Http2ServerDrain } from '../../dist/runtime/h2-server-drain.js'
 import { ServerDrain } from '../../dist/runtime/server-drain.js'
 import { connect, fixture, get, runtime, server, useRuntimeServer } from './server-fixture.ts'
 
@@ -114,8 +117,16 @@ describe('runtime.attach (server drain)', () => {
     expect(summary.requests).toEqual({ inFlight: 0, cancelled: 0, abandoned: 0 })
   })
 
-  it('rejects what is not a node:http server', () => {
-    expect(() => runtime.attach({} as never)).toThrow(/The "server" argument must be a node:http or node:https Server/)
+  it('rejects what is neither a node:http(s) nor a node:http2 server', () => {
+    let error: unknown
+    try {
+      runtime.attach({} as never)
+    } catch (thrown) {
+      error = thrown
+    }
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' })
+    expect((error as Error).message).toMatch(/The "server" argument must be a node:http, node:https or node:http2 Server/)
   })
 })
 
@@ -180,5 +191,81 @@ describe('ServerDrain and other request listeners', () => {
     expect(server.listeners('request')).toContain(library)
     expect(server.listenerCount('request')).toBe(2) // the app's handler and the library's
     expect(client.received()).toMatch(/^HTTP\/1\.1 200 /)
+  })
+})
+
+describe('runtime.attach (HTTP/2 server drain)', () => {
+  let h2: http2.Http2Server
+  let h2url: string
+  const clients = new Set<http2.ClientHttp2Session>()
+
+  /** A client session, destroyed after the test; resolves with the server's side of it too. */
+  async function h2session(): Promise<{ client: http2.ClientHttp2Session; session: http2.ServerHttp2Session }> {
+    const accepted = once(h2, 'session') as Promise<[http2.ServerHttp2Session]>
+    const client = http2.connect(h2url)
+    clients.add(client)
+    client.on('error', () => {})
+    await once(client, 'connect')
+    const [session] = await accepted
+    return { client, session }
+  }
+
+  const startH2 = async (handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void): Promise<void> => {
+    h2 = http2.createServer(handler)
+    h2url = `http://127.0.0.1:${await listenOnLoopback(h2)}`
+  }
+
+  afterEach(async () => {
+    for (const client of clients) client.destroy()
+    clients.clear()
+    await closeServer(h2)
+  })
+
+  it('sends an idle session a GOAWAY and resolves once it has closed', async () => {
+    await startH2((_req, res) => res.end('ok'))
+    runtime.attach(h2)
+    const { client, session } = await h2session()
+    const goaway = once(client, 'goaway')
+    const summary = await runtime.close({ timeout: Infinity })
+    await goaway
+    expect(session.closed).toBe(true)
+    expect(summary.requests.cancelled).toBe(0)
+    expect(h2.listening).toBe(false)
+  })
+
+  it('destroys a session whose stream body never ends, at the deadline', async () => {
+    const arrived = deferred<void>()
+    await startH2(() => arrived.resolve()) // never answers: waits for a body that never ends
+    runtime.attach(h2)
+    const { client, session } = await h2session()
+    const upload = client.request({ ':method': 'POST', ':path': '/upload', 'content-length': 1000 })
+    upload.on('error', () => {})
+    upload.write('{"a":')
+    await arrived.promise
+    const clientClosed = once(client, 'close')
+    await runtime.close({ timeout: 0 })
+    await clientClosed
+    expect(session.destroyed).toBe(true)
+    expect(h2.listening).toBe(false)
+  })
+
+  it('keeps nothing for sessions once they close, and no listener piles up on the server', async () => {
+    await startH2((_req, res) => res.end('ok'))
+    const drain = new Http2ServerDrain(h2)
+    const listeners = h2.listenerCount('session')
+    for (let i = 0; i < 100; i++) {
+      const { client, session } = await h2session()
+      const stream = client.request({ ':path': '/' })
+      stream.resume()
+      await once(stream, 'end')
+      if (i === 0) expect(drain.sessions).toBe(1)
+      expect(session.listenerCount('close')).toBeGreaterThan(0)
+      const closed = once(session, 'close')
+      client.close()
+      await closed
+      clients.delete(client)
+    }
+    expect(drain.sessions).toBe(0)
+    expect(h2.listenerCount('session')).toBe(listeners)
   })
 })
