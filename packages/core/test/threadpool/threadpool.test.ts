@@ -18,6 +18,7 @@ import {
 } from '@taskscope/core'
 import { poolsForEachTest, rejectionOf } from '@taskscope/test-support'
 import { afterAll, describe, expect, it } from 'vitest'
+import { newFlag, spin, startedOn } from './started-flag.ts'
 
 const pool = poolsForEachTest()
 
@@ -30,24 +31,6 @@ async function rejectionOfCall(call: () => Promise<unknown>): Promise<any> {
   return rejectionOf(promise!)
 }
 
-/** A flag shared with a worker: [0] = 1 once the task started, [1] = its thread id. */
-const newFlag = (): Int32Array => new Int32Array(new SharedArrayBuffer(8))
-async function startedOn(flag: Int32Array): Promise<number> {
-  const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: unknown } }).waitAsync
-  const wait = waitAsync(flag, 0, 0)
-  if (wait.async) await wait.value
-  return Atomics.load(flag, 1)
-}
-
-/** Busy for `ms` (CPU-bound: only terminating its thread stops it); reports start through `flag`. */
-function spin(flag: Int32Array, ms: number): string {
-  Atomics.store(flag, 1, process.getBuiltinModule('node:worker_threads').threadId)
-  Atomics.store(flag, 0, 1)
-  Atomics.notify(flag, 0)
-  const end = Date.now() + ms
-  while (Date.now() < end);
-  return 'finished'
-}
 const threadOf = (): number => process.getBuiltinModule('node:worker_threads').threadId
 const mathTasks = new URL('./fixtures/math-tasks.mjs', import.meta.url)
 
