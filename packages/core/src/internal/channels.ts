@@ -58,10 +58,10 @@ export function traced(channel: Tracing): boolean {
 export type SettledStatus = 'fulfilled' | 'rejected' | 'cancelled'
 
 /**
- * Ends a traced unit of work: `error` (for a failure only), then `asyncStart` and `asyncEnd`.
- * A cancellation is `cancelled: true` with its `reason`, never an `error` event.
+ * Records a traced unit of work's outcome on its context, and publishes `error` for a failure
+ * only: a cancellation is `cancelled: true` with its `reason`, never an `error` event.
  */
-export function traceSettled(channel: Tracing, context: TraceOutcome, status: SettledStatus, value: unknown): void {
+export function markOutcome(channel: Tracing, context: TraceOutcome, status: SettledStatus, value: unknown): void {
   if (status === 'fulfilled') context.result = value
   else if (status === 'cancelled') {
     context.cancelled = true
@@ -70,6 +70,11 @@ export function traceSettled(channel: Tracing, context: TraceOutcome, status: Se
     context.error = value
     channel.error.publish(context)
   }
+}
+
+/** Ends a traced unit of work: its outcome (see {@link markOutcome}), then `asyncStart` and `asyncEnd`. */
+export function traceSettled(channel: Tracing, context: TraceOutcome, status: SettledStatus, value: unknown): void {
+  markOutcome(channel, context, status, value)
   channel.asyncStart.publish(context)
   channel.asyncEnd.publish(context)
 }

@@ -1,7 +1,7 @@
 // What a Threadpool publishes on `taskscope:pool.run` and `taskscope:pool.worker.crash`. Kept out
 // of threadpool.ts so the pool calls one function per event, and only when somebody listens.
 import { WorkerCrashedError } from '../errors.js'
-import { poolRunChannel, type TraceOutcome, traced, workerCrashChannel } from '../internal/channels.js'
+import { markOutcome, poolRunChannel, type TraceOutcome, traced, workerCrashChannel } from '../internal/channels.js'
 import type { Outcome, PoolTask } from './pool-task.js'
 
 /** The context of a `taskscope:pool.run` event. */
@@ -38,14 +38,7 @@ export function poolRunSettled(pool: object, task: PoolTask, outcome: Outcome, v
   if (context === undefined || !traced(poolRunChannel)) return
   contexts.delete(task)
   context.outcome = outcome
-  if (outcome === 'completed') context.result = value
-  else if (outcome === 'cancelled') {
-    context.cancelled = true
-    context.reason = value
-  } else {
-    context.error = value
-    poolRunChannel.error.publish(context)
-  }
+  markOutcome(poolRunChannel, context, outcome === 'completed' ? 'fulfilled' : outcome === 'failed' ? 'rejected' : 'cancelled', value)
   poolRunChannel.asyncEnd.publish(context)
 }
 
