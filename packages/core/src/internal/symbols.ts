@@ -40,3 +40,7 @@ export const kCancel = Symbol('taskscope.cancel')
 export const kJoin = Symbol('taskscope.join')
 /** TaskGroup: the cancellation that `close()` and `TaskGroup.run` rethrow (the parent signal's or the timeout's). */
 export const kImposedCancellation = Symbol('taskscope.imposedCancellation')
+/** TaskGroup: closes at once when nothing is left to wait for (a request group at its response's end). */
+export const kCloseNow = Symbol('taskscope.closeNow')
+/** A response: the request group `runtime.requestGroup()` made for it. */
+export const kRequestGroup = Symbol('taskscope.requestGroup')

@@ -11,6 +11,7 @@ import {
   kCancelKind,
   kChildFailed,
   kCloseAsChild,
+  kCloseNow,
   kCreate,
   kCurrentGroup,
   kError,
@@ -40,6 +41,8 @@ import { runTaskGroup } from './task-group-run.js'
 import { type QueuedTask, TaskQueue } from './task-queue.js'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
+const noTasks: ReadonlySet<Task<unknown>> = new Set()
+const closedCleanly = Object.freeze({ error: undefined })
 
 /**
  * A scope for concurrent tasks (asyncio.TaskGroup semantics): it waits for every task it started,
@@ -61,16 +64,18 @@ export class TaskGroup implements AsyncDisposable {
   // Created on first read of `signal`: a group nobody asks for a signal (a request group whose
   // handler never used it, zero-parameter work aside) never pays for an AbortController.
   #controller: AbortController | undefined
-  #reason: CancelledError | undefined
+  // Why it was cancelled, or how to make that reason: a request group that ends with nothing
+  // running builds its RequestFinishedError only if somebody asks (its signal, a late task).
+  #cancellation: CancelledError | (() => CancelledError) | undefined
   #cancelKind: CancelKind | undefined
   #limit: number
   #watch: GroupWatch | undefined // its parent signal and timeout, if given
   #deadline: number | undefined
-  #live = new Set<Task<unknown>>()
+  #live: Set<Task<unknown>> | undefined // made with the first task
   #queue: TaskQueue | undefined
   #running = 0
   #created = 0
-  #failures: Task<unknown>[] = []
+  #failures: Task<unknown>[] | undefined
   #failFast: boolean
   #parentGroup: TaskGroup | undefined
   #children: ChildGroups | undefined
@@ -78,6 +83,7 @@ export class TaskGroup implements AsyncDisposable {
   #idle: Deferred<void> | undefined
   #closing: Promise<void> | undefined
   #joining: Promise<TaskGroupError | undefined> | undefined
+  #joined: { failed: TaskGroupError | undefined } | undefined // closed at once, by kCloseNow
   #closed = false
 
   constructor(options?: TaskGroupOptions) {
@@ -132,14 +138,14 @@ export class TaskGroup implements AsyncDisposable {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
       setMaxListeners(0, this.#controller.signal)
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+      if (this.#cancellation !== undefined) this.#controller.abort(this.#reason)
     }
     return this.#controller.signal
   }
 
   /** Number of tasks not settled yet (running and queued). */
   get size(): number {
-    return this.#live.size
+    return this.#live?.size ?? 0
   }
 
   /** True once `close()` has finished: `createTask` then throws {@link ClosedError}. */
@@ -149,7 +155,14 @@ export class TaskGroup implements AsyncDisposable {
 
   /** True once the group has been cancelled, for whatever reason. */
   get cancelled(): boolean {
-    return this.#reason !== undefined
+    return this.#cancellation !== undefined
+  }
+
+  /** The cancellation reason, made now if it was left to be made on demand. */
+  get #reason(): CancelledError | undefined {
+    const cancellation = this.#cancellation
+    if (typeof cancellation !== 'function') return cancellation
+    return (this.#cancellation = cancellation())
   }
 
   /**
@@ -174,9 +187,9 @@ export class TaskGroup implements AsyncDisposable {
       (options === undefined ? undefined : validateString(options.name, 'The "name" option')) ??
       ((typeof work === 'function' && work.name) || `Task-${++this.#created}`)
     const task = Task[kCreate](this, work, name) as Task<Awaited<T>>
-    this.#live.add(task)
-    if (this.#reason !== undefined) {
-      task[kAbort](this.#reason)
+    ;(this.#live ??= new Set()).add(task)
+    if (this.#cancellation !== undefined) {
+      task[kAbort](this.#reason!)
     } else if (this.#running < this.#limit) {
       this.#running++
       enterGroup(this, startTaskNow, task)
@@ -263,12 +276,13 @@ export class TaskGroup implements AsyncDisposable {
     const ended = (child.#ended = deferred<void>())
     const task = Task[kCreate](this, () => ended.promise, child.name ?? `Child-${++this.#created}`)
     const children = (this.#children ??= new ChildGroups())
-    this.#live.add(task)
+    const live = (this.#live ??= new Set())
+    live.add(task)
     children.add(task, child)
-    if (this.#reason !== undefined) child[kCancel](this.#reason, 'parent')
+    if (this.#cancellation !== undefined) child[kCancel](this.#reason!, 'parent')
     task[kStart]()
     // Made while this group waits for nothing but its children: nothing else will close it.
-    if (this.#joining !== undefined && this.#live.size === children.size) child[kCloseAsChild]()
+    if (this.#joining !== undefined && live.size === children.size) child[kCloseAsChild]()
     return child
   }
 
@@ -325,21 +339,39 @@ export class TaskGroup implements AsyncDisposable {
 
   /** @internal Waits for every task, refuses new ones, and returns the failures nobody observed (once). */
   [kJoin](): Promise<TaskGroupError | undefined> {
-    return (this.#joining ??= this.#joinOnce())
+    return (this.#joining ??= this.#joined === undefined ? this.#joinOnce() : Promise.resolve(this.#joined.failed))
   }
 
   async #joinOnce(): Promise<TaskGroupError | undefined> {
-    while (this.#live.size > 0) {
+    while (this.size > 0) {
       // Only children left: nothing of this group can add tasks to them any more.
-      if (this.#live.size === this.#children?.size) this.#children.closeAll()
+      if (this.size === this.#children?.size) this.#children.closeAll()
       this.#idle = deferred()
       await this.#idle.promise
     }
+    return this.#seal()
+  }
+
+  /** Refuses new tasks from now on; returns the failures nobody observed (once). */
+  #seal(): TaskGroupError | undefined {
     this.#closed = true
     this.#watch?.detach()
     const failures = this.#failures
-    this.#failures = []
-    return unobservedFailures(failures, this.name, this.#children)
+    this.#failures = undefined
+    return failures === undefined ? undefined : unobservedFailures(failures, this.name, this.#children)
+  }
+
+  /**
+   * @internal Closes now, without a promise, when no task is left and nobody began closing: what
+   * `close()` would reject with (`{ error }`, `error` undefined when it would resolve). Undefined
+   * when the group cannot close at once; then `close()` is the way.
+   */
+  [kCloseNow](): { error: unknown } | undefined {
+    if (this.size > 0 || this.#joining !== undefined || this.#joined !== undefined) return undefined
+    const failed = this.#seal()
+    const error = failed ?? this[kImposedCancellation]
+    this.#joined = { failed }
+    return error === undefined ? closedCleanly : { error }
   }
 
   /** @internal The parent signal's or the timeout's cancellation, which `close()` and `run` rethrow. */
@@ -349,7 +381,7 @@ export class TaskGroup implements AsyncDisposable {
 
   /** @internal Its tasks not settled yet (running and queued), for `runtime.inspect()`. */
   get [kLiveTasks](): ReadonlySet<Task<unknown>> {
-    return this.#live
+    return this.#live ?? noTasks
   }
 
   /** @internal Why it was cancelled, if it was. */
@@ -359,10 +391,10 @@ export class TaskGroup implements AsyncDisposable {
 
   /** @internal Bookkeeping when a task settles: free its slot, start the next, react to a failure. */
   [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void {
-    this.#live.delete(task)
+    this.#live!.delete(task)
     // A failure cancels the group first, so the slot it frees starts nothing.
     if (failed) {
-      this.#failures.push(task)
+      ;(this.#failures ??= []).push(task)
       if (this.#failFast) {
         const what = this.#children?.isChild(task) ? 'Child group' : 'Task'
         this[kCancel](
@@ -377,12 +409,12 @@ export class TaskGroup implements AsyncDisposable {
       this.#running--
       this.#startQueued()
     }
-    if (this.#idle !== undefined && this.#live.size === (this.#children?.size ?? 0)) this.#idle.resolve()
+    if (this.#idle !== undefined && this.#live!.size === (this.#children?.size ?? 0)) this.#idle.resolve()
   }
 
   #startQueued(): void {
     // Once cancelled, queued tasks are being cancelled too (possibly right now, mid-iteration).
-    if (this.#reason !== undefined || this.#queue === undefined) return
+    if (this.#cancellation !== undefined || this.#queue === undefined) return
     let next: QueuedTask | undefined
     while (this.#running < this.#limit && (next = this.#queue.shift()) !== undefined) {
       const { task, run } = next
@@ -392,18 +424,25 @@ export class TaskGroup implements AsyncDisposable {
     }
   }
 
-  /** @internal Cancels with a ready-made reason, saying why. No effect on a group already cancelled. */
-  [kCancel](reason: CancelledError, kind: CancelKind): void {
-    if (this.#reason !== undefined) return
-    this.#reason = reason
+  /**
+   * @internal Cancels with a ready-made reason, or a function that makes it when somebody first
+   * needs it (nothing running, nobody holding the signal: nothing is built), saying why. No
+   * effect on a group already cancelled.
+   */
+  [kCancel](reason: CancelledError | (() => CancelledError), kind: CancelKind): void {
+    if (this.#cancellation !== undefined) return
+    this.#cancellation = reason
     this.#cancelKind = kind
-    if (groupCancelChannel.hasSubscribers) groupCancelChannel.publish({ group: this, reason, source: kind })
     this.#watch?.detach()
-    this.#controller?.abort(reason)
+    if (groupCancelChannel.hasSubscribers) groupCancelChannel.publish({ group: this, reason: this.#reason, source: kind })
+    if (this.#controller !== undefined) this.#controller.abort(this.#reason)
     // The group aborts its children itself: no per-task listener on any signal.
-    for (const task of this.#live) task[kAbort](reason)
-    this.#children?.cancelAll(reason)
-    if (kind === 'failure') this.#parentGroup?.[kChildFailed](reason)
+    if (this.#live !== undefined && this.#live.size > 0) {
+      const made = this.#reason!
+      for (const task of this.#live) task[kAbort](made)
+      this.#children?.cancelAll(made)
+    }
+    if (kind === 'failure') this.#parentGroup?.[kChildFailed](this.#reason!)
   }
 
   #closedError(): ClosedError {

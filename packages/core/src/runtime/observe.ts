@@ -8,6 +8,7 @@ import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskStatus } from '../primitives/task.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { ThreadpoolStats } from '../threadpool/types.js'
+import type { LiveRequest } from './live-requests.js'
 
 /**
  * A snapshot from {@link Runtime.stats}. Totals count since the runtime was created, and only
@@ -70,13 +71,6 @@ export interface RuntimeInspection {
   background: { id: string; name: string; status: BackgroundTaskStatus; ageMs: number }[]
 }
 
-/** What the runtime keeps of each live request group. */
-export interface RequestRecord {
-  method: string
-  url: string
-  startedAt: number
-}
-
 /** @internal The request totals of `runtime.stats()`, counted as request groups end. */
 export class RequestTotals {
   #served = 0
@@ -130,11 +124,11 @@ export function eventLoopStats(): EventLoopStats {
 }
 
 /** @internal The live tree of `runtime.inspect()`. */
-export function inspectTree(requests: ReadonlyMap<TaskGroup, RequestRecord>, registry: BackgroundTasks): RuntimeInspection {
+export function inspectTree(requests: Iterable<LiveRequest>, registry: BackgroundTasks): RuntimeInspection {
   const now = performance.now()
   const age = (since: number): number => Math.round(now - since)
   const tree: RuntimeInspection = { requests: [], background: [] }
-  for (const [group, { method, url, startedAt }] of requests) {
+  for (const { group, method, url, startedAt } of requests) {
     const tasks = [...group[kLiveTasks]].map((task) => ({ name: task.name, status: task.status, ageMs: age(task[kStartedAt]) }))
     tree.requests.push({ method, url, ageMs: age(startedAt), cancelled: group.cancelled, tasks })
   }

@@ -13,10 +13,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
-import { ClientDisconnectedError, isCancellation, RequestFinishedError } from '../errors.js'
+import { performance } from 'node:perf_hooks'
+import { type CancelledError, ClientDisconnectedError, isCancellation, RequestFinishedError } from '../errors.js'
 import { stackless } from '../internal/cancel.js'
 import { disconnectChannel, type TraceOutcome, taskChannel, traced, traceSettled } from '../internal/channels.js'
+import { kCancel, kCloseNow } from '../internal/symbols.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import type { LiveRequest } from './live-requests.js'
 import { log, type RuntimeLogger, reportFailure } from './logger.js'
 
 /** A request from `node:http`/`node:https`, or from the `node:http2` compatibility API. */
@@ -78,57 +81,74 @@ function closed(res: ResponseState): boolean {
  * ```
  */
 export function watchResponse(req: HttpRequest, res: HttpResponse, on: ResponseLifecycleHandlers): () => void {
-  const request = req as HttpRequest & RequestState
-  const response = res as HttpResponse & ResponseState
-  // HTTP/1 only (an HTTP/2 request's `socket` is the whole session, shared by every stream), and
-  // only while the response is queued behind a pipelined one: a response that has its socket
-  // already gets 'close' from it, so the common case adds no listener to a keep-alive socket.
-  const queued = (res as { socket?: unknown }).socket == null
-  const socket = req.httpVersionMajor === 1 && queued ? (req.socket as Socket | null) : null
-  let done = false
-
-  const dispose = (): void => {
-    done = true
-    res.removeListener('close', onResponseClose)
-    req.removeListener('close', onRequestClose)
-    socket?.removeListener('close', onSocketClose)
-  }
-  const report = (gone: boolean, cause?: Error | null): void => {
-    if (done) return
-    dispose()
-    if (!gone) on.completed()
-    else on.clientGone(stackless(() => new ClientDisconnectedError(undefined, cause ? { cause } : undefined)))
-  }
-  function onResponseClose(): void {
-    report(!response.writableEnded, request.errored)
-  }
-  function onRequestClose(): void {
-    if (!response.writableEnded && aborted(request)) report(true, request.errored)
-  }
-  function onSocketClose(): void {
-    report(!response.writableEnded)
-  }
-
-  res.on('close', onResponseClose)
-  req.on('close', onRequestClose)
-  socket?.on('close', onSocketClose)
-
-  if (closed(response)) onResponseClose()
-  else if (socket?.destroyed === true) onSocketClose()
-  else onRequestClose()
-  return dispose
+  const watch = new ResponseWatch(req, res, on)
+  return () => watch.dispose()
 }
 
-/** @internal How {@link bindRequestGroup} reports. */
-export interface RequestGroupBinding {
-  logger: RuntimeLogger
-  /** Receives unobserved failures instead of the logger. */
-  onError: ((error: unknown) => void) | undefined
+/**
+ * The watch behind {@link watchResponse}. A response that has its connection (every response but
+ * a pipelined one waiting its turn) gets 'close' whatever happens to the request: one listener.
+ */
+class ResponseWatch {
+  #req: HttpRequest & RequestState
+  #res: HttpResponse & ResponseState
+  #on: ResponseLifecycleHandlers
+  // Only while the response is queued behind a pipelined one (HTTP/1: an HTTP/2 request's
+  // `socket` is the whole session, shared by every stream).
+  #socket: Socket | null = null
+  #queued: boolean
+  #done = false
+  #onResponseClose = (): void => this.#report(!this.#res.writableEnded, this.#req.errored)
+  #onRequestClose: (() => void) | undefined
+  #onSocketClose: (() => void) | undefined
+
+  constructor(req: HttpRequest, res: HttpResponse, on: ResponseLifecycleHandlers) {
+    this.#req = req as HttpRequest & RequestState
+    this.#res = res as HttpResponse & ResponseState
+    this.#on = on
+    this.#queued = (res as { socket?: unknown }).socket == null
+    res.on('close', this.#onResponseClose)
+    if (this.#queued) {
+      this.#onRequestClose = () => this.#requestClosed()
+      req.on('close', this.#onRequestClose)
+      if (req.httpVersionMajor === 1 && req.socket != null) {
+        this.#socket = req.socket as Socket
+        this.#onSocketClose = () => this.#report(!this.#res.writableEnded)
+        this.#socket.on('close', this.#onSocketClose)
+      }
+    }
+    if (closed(this.#res)) this.#onResponseClose()
+    else if (this.#socket?.destroyed === true) this.#onSocketClose!()
+    else this.#requestClosed()
+  }
+
+  dispose(): void {
+    this.#done = true
+    this.#res.removeListener('close', this.#onResponseClose)
+    if (!this.#queued) return
+    this.#req.removeListener('close', this.#onRequestClose!)
+    this.#socket?.removeListener('close', this.#onSocketClose!)
+  }
+
+  #requestClosed(): void {
+    if (!this.#res.writableEnded && aborted(this.#req)) this.#report(true, this.#req.errored)
+  }
+
+  #report(gone: boolean, cause?: Error | null): void {
+    if (this.#done) return
+    this.dispose()
+    if (!gone) this.#on.completed()
+    else this.#on.clientGone(stackless(() => new ClientDisconnectedError(undefined, cause ? { cause } : undefined)))
+  }
+}
+
+/** @internal What a request record tells the runtime. */
+export interface RequestOwner {
   /**
-   * Called once the group has closed (its tasks settled, failures reported): `disconnected` when
+   * The request's group has closed (its tasks settled, failures reported): `disconnected` when
    * the client went away first, `stragglers` the tasks the completed response left running.
    */
-  ended: (disconnected: boolean, stragglers: number) => void
+  requestEnded(record: RequestRecord, disconnected: boolean, stragglers: number): void
 }
 
 /** The context of a request on `taskscope:task` (kind `'request'`): from its group's creation until it closed. */
@@ -140,62 +160,103 @@ interface RequestTraceContext extends TraceOutcome {
   url: string | undefined
 }
 
+/** Made only when somebody asks for it: a request that completes with nothing running builds no error. */
+function requestFinished(): RequestFinishedError {
+  return stackless(() => new RequestFinishedError())
+}
+
 /**
- * @internal Ties a request's TaskGroup to its response (`runtime.requestGroup`): a disconnect
+ * @internal A request's TaskGroup tied to its response (`runtime.requestGroup`): a disconnect
  * cancels it with ClientDisconnectedError (info); completion cancels tasks still running with
  * RequestFinishedError (warn); either way it is then closed and failures nobody observed are
- * reported (error).
+ * reported (error). It is the runtime's record of the live request too.
  */
-export function bindRequestGroup(group: TaskGroup, req: HttpRequest, res: HttpResponse, how: RequestGroupBinding): void {
-  const { logger, onError } = how
-  let trace: RequestTraceContext | undefined
-  if (traced(taskChannel)) {
-    trace = { task: undefined, group, kind: 'request', method: req.method, url: req.url }
-    taskChannel.start.publish(trace)
-    taskChannel.end.publish(trace)
+export class RequestRecord implements ResponseLifecycleHandlers, LiveRequest {
+  readonly group: TaskGroup
+  readonly method: string
+  readonly url: string
+  readonly startedAt = performance.now()
+  previous: LiveRequest | undefined = undefined
+  next: LiveRequest | undefined = undefined
+  #req: HttpRequest
+  #res: HttpResponse
+  #logger: RuntimeLogger
+  #onError: ((error: unknown) => void) | undefined
+  #owner: RequestOwner
+  #trace: RequestTraceContext | undefined
+
+  constructor(
+    group: TaskGroup,
+    req: HttpRequest,
+    res: HttpResponse,
+    logger: RuntimeLogger,
+    onError: ((error: unknown) => void) | undefined,
+    owner: RequestOwner,
+  ) {
+    this.group = group
+    this.method = req.method ?? ''
+    this.url = req.url ?? ''
+    this.#req = req
+    this.#res = res
+    this.#logger = logger
+    this.#onError = onError
+    this.#owner = owner
+    if (traced(taskChannel)) {
+      this.#trace = { task: undefined, group, kind: 'request', method: req.method, url: req.url }
+      taskChannel.start.publish(this.#trace)
+      taskChannel.end.publish(this.#trace)
+    }
   }
-  const end = (reason: Error, disconnected: boolean, stragglers: number): void => {
-    group.cancel(reason)
-    let failure: unknown
-    group
-      .close()
-      .then(undefined, (error: unknown) => {
-        failure = error
-        report(error)
-      })
-      .finally(() => {
-        how.ended(disconnected, stragglers)
-        if (trace === undefined) return
+
+  /** Starts watching the response (after the owner has recorded it: a late start reports at once). */
+  watch(): void {
+    new ResponseWatch(this.#req, this.#res, this)
+  }
+
+  clientGone(reason: ClientDisconnectedError): void {
+    const { group } = this
+    const message = 'client went away before the response completed; request tasks cancelled'
+    log(this.#logger, 'info', { code: reason.code, tasks: group.size }, message)
+    if (disconnectChannel.hasSubscribers) {
+      disconnectChannel.publish({ group, request: this.#req, response: this.#res, reason, tasks: group.size })
+    }
+    this.#end(reason, true, 0)
+  }
+
+  completed(): void {
+    const stragglers = this.group.size
+    if (stragglers > 0) {
+      const message =
+        'response completed with request tasks still running: cancelled (work that must outlive a request belongs in backgroundTasks)'
+      log(this.#logger, 'warn', { tasks: stragglers, group: this.group.name }, message)
+    }
+    this.#end(requestFinished, false, stragglers)
+  }
+
+  #end(reason: CancelledError | (() => CancelledError), disconnected: boolean, stragglers: number): void {
+    const { group } = this
+    group[kCancel](reason, 'user')
+    // The common case: nothing left running, the group closes now, with no promise.
+    const now = group[kCloseNow]()
+    if (now !== undefined) return this.#closed(now.error, reason, disconnected, stragglers)
+    group.close().then(
+      () => this.#closed(undefined, reason, disconnected, stragglers),
+      (error: unknown) => this.#closed(error, reason, disconnected, stragglers),
+    )
+  }
+
+  #closed(failure: unknown, reason: unknown, disconnected: boolean, stragglers: number): void {
+    const failed = failure !== undefined && !isCancellation(failure)
+    try {
+      if (failed) reportFailure(failure, this.#logger, this.#onError, {}, 'request tasks failed and nobody awaited them')
+    } finally {
+      this.#owner.requestEnded(this, disconnected, stragglers)
+      const trace = this.#trace
+      if (trace !== undefined) {
         if (disconnected) traceSettled(taskChannel, trace, 'cancelled', reason)
-        else if (failure !== undefined && !isCancellation(failure)) traceSettled(taskChannel, trace, 'rejected', failure)
+        else if (failed) traceSettled(taskChannel, trace, 'rejected', failure)
         else traceSettled(taskChannel, trace, 'fulfilled', undefined)
-      })
-  }
-  const report = (error: unknown): void => {
-    if (!isCancellation(error)) reportFailure(error, logger, onError, {}, 'request tasks failed and nobody awaited them')
-  }
-  watchResponse(req, res, {
-    clientGone(reason) {
-      log(
-        logger,
-        'info',
-        { code: reason.code, tasks: group.size },
-        'client went away before the response completed; request tasks cancelled',
-      )
-      if (disconnectChannel.hasSubscribers) disconnectChannel.publish({ group, request: req, response: res, reason, tasks: group.size })
-      end(reason, true, 0)
-    },
-    completed() {
-      if (group.size > 0) {
-        const message =
-          'response completed with request tasks still running: cancelled (work that must outlive a request belongs in backgroundTasks)'
-        log(logger, 'warn', { tasks: group.size, group: group.name }, message)
       }
-      end(
-        stackless(() => new RequestFinishedError()),
-        false,
-        group.size,
-      )
-    },
-  })
+    }
+  }
 }

@@ -1,6 +1,5 @@
-import { performance } from 'node:perf_hooks'
 import { ShutdownError } from '../errors.js'
-import { kClosureTasks, kCreate, kToken } from '../internal/symbols.js'
+import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbols.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
@@ -8,18 +7,14 @@ import { TaskGroup } from '../primitives/task-group.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
 import type { ThreadpoolOptions } from '../threadpool/types.js'
 import { AppPool } from './app-pool.js'
+import { LiveRequests } from './live-requests.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
-import {
-  backgroundStats,
-  eventLoopStats,
-  inspectTree,
-  type RequestRecord,
-  RequestTotals,
-  type RuntimeInspection,
-  type RuntimeStats,
-} from './observe.js'
-import { bindRequestGroup, type HttpRequest, type HttpResponse } from './response-lifecycle.js'
+import { backgroundStats, eventLoopStats, inspectTree, RequestTotals, type RuntimeInspection, type RuntimeStats } from './observe.js'
+import { type HttpRequest, type HttpResponse, type RequestOwner, RequestRecord } from './response-lifecycle.js'
 import { type DrainableServer, drainFor } from './server-drain.js'
+
+type Scoped = { [kRequestGroup]?: TaskGroup }
+
 import { type RuntimeCloseSummary, Shutdown } from './shutdown.js'
 
 export type { RuntimeStats } from './observe.js'
@@ -97,8 +92,14 @@ export class Runtime {
   // Closures (`after`, `waitUntil`) cannot travel to a distributed registry: they run here.
   #closureTasks: BackgroundTasks | undefined
   #pool: AppPool
-  #groups = new WeakMap<HttpResponse, TaskGroup>()
-  #live = new Map<TaskGroup, RequestRecord>()
+  #live = new LiveRequests()
+  #owner: RequestOwner = {
+    requestEnded: (record, disconnected, stragglers) => {
+      this.#live.delete(record)
+      this.#totals.ended(record.group, disconnected, stragglers)
+      if (this.#live.size === 0) this.#shutdown?.requestsEnded()
+    },
+  }
   #totals = new RequestTotals()
   #servers = new Map<DrainableServer, ReturnType<typeof drainFor>>()
   #draining = false
@@ -151,21 +152,14 @@ export class Runtime {
    */
   requestGroup(req: HttpRequest, res: HttpResponse, options?: RequestGroupOptions): TaskGroup {
     if (options !== undefined) checkRequestGroupOptions(options)
-    const existing = this.#groups.get(res)
+    const existing = (res as Scoped)[kRequestGroup]
     if (existing !== undefined) return existing
     const group = new TaskGroup({ name: `${req.method} ${req.url}`, limit: options?.limit, timeout: options?.timeout })
-    this.#groups.set(res, group)
-    this.#live.set(group, { method: req.method ?? '', url: req.url ?? '', startedAt: performance.now() })
+    ;(res as Scoped)[kRequestGroup] = group
+    const record = new RequestRecord(group, req, res, options?.logger ?? this.logger, options?.onError, this.#owner)
+    this.#live.add(record)
     if (this.#shutdown?.expired) group.cancel(new ShutdownError())
-    bindRequestGroup(group, req, res, {
-      logger: options?.logger ?? this.logger,
-      onError: options?.onError,
-      ended: (disconnected, stragglers) => {
-        this.#live.delete(group)
-        this.#totals.ended(group, disconnected, stragglers)
-        if (this.#live.size === 0) this.#shutdown?.requestsEnded()
-      },
-    })
+    record.watch()
     return group
   }
 

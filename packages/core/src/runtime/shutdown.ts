@@ -11,8 +11,8 @@ import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/ba
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { AppPool } from './app-pool.js'
 import type { Http2ServerDrain } from './h2-server-drain.js'
+import type { LiveRequests } from './live-requests.js'
 import { log } from './logger.js'
-import type { RequestRecord } from './observe.js'
 import type { Runtime } from './runtime.js'
 import type { ServerDrain } from './server-drain.js'
 import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
@@ -41,7 +41,7 @@ export interface RuntimeCloseSummary {
 /** @internal What of the runtime the shutdown drains: live by reference. */
 export interface ShutdownScope {
   /** The live request groups. */
-  requests: ReadonlyMap<TaskGroup, RequestRecord>
+  requests: LiveRequests
   /** The attached servers. */
   servers: ReadonlyMap<unknown, ServerDrain | Http2ServerDrain>
   pool: AppPool
@@ -126,7 +126,7 @@ export class Shutdown {
     this.#expired = true
     const requests = { inFlight, cancelled: this.#cancelled, abandoned: live.size }
     const durationMs = Math.round(performance.now() - this.#drainStart)
-    const unfinished = unfinishedWork(this.#cut, new Set(live.keys()), this.#running ?? [])
+    const unfinished = unfinishedWork(this.#cut, new Set(Array.from(live, ({ group }) => group)), this.#running ?? [])
     this.#cut = []
     const summary: RuntimeCloseSummary = { durationMs, requests, background, pool, unfinished }
     // A registry that cannot list its tasks: only its counts tell what shutdown cut short.
@@ -153,7 +153,7 @@ export class Shutdown {
   /** The deadline: every live group is cancelled with ShutdownError; later ones start cancelled. */
   #expire(): void {
     this.#expired = true
-    const live = [...this.#scope.requests.keys()].filter((group) => !group.cancelled)
+    const live = Array.from(this.#scope.requests, ({ group }) => group).filter((group) => !group.cancelled)
     for (const group of live) group.cancel(new ShutdownError('The request did not complete before the shutdown deadline'))
     this.#cancelled += live.length
     this.#cut.push(...live)
