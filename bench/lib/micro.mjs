@@ -9,11 +9,14 @@ import { collect, median, spread } from './stats.mjs'
 
 /**
  * @param {Array<{ name: string, fn: () => unknown, rounds?: number, options?: object }>} cases
- * @param {{ rounds: number, time: number, iterations?: number, warmupTime?: number, warmupIterations?: number }} options
+ * @param {{ rounds: number, time: number, iterations?: number, warmupTime?: number, warmupIterations?: number, gcBeforeEach?: boolean }} options
+ *   gcBeforeEach: a full GC (untimed) before every call; needs --expose-gc.
  * @returns {Promise<Map<string, { ms: number, rounds: number[], spread: number, samples: number }>>}
  *   per case: the median latency of one call in ms, the per-round medians and their spread.
  */
 export async function compare(cases, options) {
+  if (cases.some((c) => (c.options?.gcBeforeEach ?? options.gcBeforeEach) && typeof globalThis.gc !== 'function'))
+    throw new Error('compare: gcBeforeEach needs the process started with --expose-gc')
   const perRound = new Map(cases.map((c) => [c.name, []]))
   const samples = new Map(cases.map((c) => [c.name, 0]))
   for (let round = 0; round < options.rounds; round++) {
@@ -32,7 +35,9 @@ export async function compare(cases, options) {
         warmupIterations: o.warmupIterations ?? 2,
         throws: true,
       })
-      bench.add(c.name, c.fn, { async: true })
+      // gcBeforeEach: a full GC before every timed call (outside the timing), so each call pays for
+      // its own garbage and none of an earlier call's.
+      bench.add(c.name, c.fn, o.gcBeforeEach ? { async: true, beforeEach: fullGc } : { async: true })
       await bench.run()
       const result = bench.tasks[0].result
       if (result.state !== 'completed') throw new Error(`${c.name}: tinybench state ${result.state}`)
@@ -45,6 +50,10 @@ export async function compare(cases, options) {
     out.set(name, { ms: median(values), rounds: values, spread: spread(values), samples: samples.get(name) })
   }
   return out
+}
+
+function fullGc() {
+  globalThis.gc()
 }
 
 /**

@@ -2,6 +2,7 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { arch, cpus, platform, release, totalmem } from 'node:os'
+import { mergeByVersion, versionLabels, versionsOf } from './versions.mjs'
 
 const START = '<!-- bench:results:start -->'
 const END = '<!-- bench:results:end -->'
@@ -49,12 +50,41 @@ function cells(row) {
   ]
 }
 
+/** Result, ratio and met? of one row as measured on one version ('—' when that version has no such row). */
+function versionCells(row) {
+  if (row === undefined) return ['—', '—', '—']
+  const result = formatValue(row)
+  return [row.skipped ? `${result} (${row.skipped})` : result, formatRatio(row), formatMet(row)]
+}
+
+/**
+ * The table as header + body rows of cells, and which columns are numbers. One version: the row as
+ * measured. Several: one line per measurement, then result, ratio and met? per version, highest first.
+ */
+export function tableCells(rows) {
+  const versions = versionsOf(rows)
+  if (versions.length <= 1) return { header: columns, body: rows.map(cells), numeric: new Set([3, 4]) }
+  const { lines } = mergeByVersion(rows)
+  const labels = versionLabels(versions)
+  const header = ['suite', 'case', 'measurement', 'vs', 'target', ...versions.flatMap((v) => [`${labels.get(v)}: result`, 'ratio', 'met?'])]
+  const body = lines.map((line) => [
+    line.suite,
+    line.case,
+    line.impl,
+    line.vs,
+    line.target,
+    ...versions.flatMap((v) => versionCells(line.byVersion.get(v))),
+  ])
+  return { header, body, numeric: new Set(versions.flatMap((_, i) => [5 + 3 * i, 6 + 3 * i])) }
+}
+
 /** A plain-text table for the terminal. */
 export function textTable(rows) {
-  const body = rows.map((row) => cells(row).map((c) => c.replaceAll('**', '')))
-  const widths = columns.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)))
+  const { header, body: cellRows } = tableCells(rows)
+  const body = cellRows.map((r) => r.map((c) => c.replaceAll('**', '')))
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)))
   const line = (r) => r.map((c, i) => c.padEnd(widths[i])).join(' │ ')
-  const out = [line(columns), widths.map((w) => '─'.repeat(w)).join('─┼─')]
+  const out = [line(header), widths.map((w) => '─'.repeat(w)).join('─┼─')]
   let suite
   for (const r of body) {
     if (suite !== undefined && r[0] !== suite) out.push(widths.map((w) => '─'.repeat(w)).join('─┼─'))
@@ -66,9 +96,10 @@ export function textTable(rows) {
 
 /** A Markdown table for BENCHMARKS.md. */
 export function markdownTable(rows) {
+  const { header, body, numeric } = tableCells(rows)
   const esc = (s) => s.replaceAll('|', '\\|')
-  const out = [`| ${columns.join(' | ')} |`, `|${columns.map((_, i) => (i >= 3 && i <= 4 ? '---:' : '---')).join('|')}|`]
-  for (const row of rows) out.push(`| ${cells(row).map(esc).join(' | ')} |`)
+  const out = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (numeric.has(i) ? '---:' : '---')).join('|')}|`]
+  for (const r of body) out.push(`| ${r.map(esc).join(' | ')} |`)
   return out.join('\n')
 }
 
@@ -76,7 +107,7 @@ export function markdownTable(rows) {
 export function machine() {
   const list = cpus()
   return {
-    cpu: `${list[0]?.model ?? 'unknown'} × ${list.length}`,
+    cpu: `${list[0]?.model ?? 'unknown'}, ${list.length} cores`,
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     os: `${platform()} ${release()} ${arch()}`,
     node: process.version,
@@ -90,26 +121,50 @@ export function summary(rows) {
 }
 
 /**
+ * Targets met and missed, per Node version when the rows span several (highest first):
+ * '3 of 5 met, 2 missed' or 'Node 24: 3 of 5 met, 2 missed; Node 20: …'.
+ */
+export function targetsText(rows, { markdown = false } = {}) {
+  const one = (s) =>
+    markdown
+      ? `${s.met} of ${s.targets} met${s.missed ? `, **${s.missed} missed**` : ''}${s.skipped ? `; ${s.skipped} row(s) not run` : ''}`
+      : `${s.met} of ${s.targets} met, ${s.missed} missed; ${s.skipped} row(s) not run`
+  const versions = versionsOf(rows)
+  if (versions.length <= 1) return one(summary(rows))
+  const labels = versionLabels(versions)
+  return versions.map((v) => `${labels.get(v)}: ${one(summary(rows.filter((r) => (r.node ?? process.version) === v)))}`).join('; ')
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(0)} s`
+
+/**
  * Writes the generated part of BENCHMARKS.md between the markers, keeping whatever was written by
  * hand around them (the "What we found" analysis).
+ * `nodes`: the Node versions in the order they ran, each `{ version, source, ms, load: { start, end }, suites: [{ name, ms }] }`.
  */
-export function writeMarkdown(path, { rows, command, durationMs, suites, load }) {
+export function writeMarkdown(path, { rows, command, durationMs, nodes }) {
   const m = machine()
-  const s = summary(rows)
+  const several = nodes.length > 1
+  const labels = versionLabels(nodes.map((n) => n.version))
+  const perNode = (text) => (several ? nodes.map((n) => `${labels.get(n.version)}: ${text(n)}`).join('; ') : text(nodes[0]))
   const generated = [
     START,
     `_Generated by \`bench/run.mjs\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; everything between these markers is rewritten on every full run._`,
     '',
     `- **Machine:** ${m.cpu}, ${m.memory} RAM, ${m.os}`,
-    `- **Node:** ${m.node}`,
-    `- **Load average** (1 min, other work on the machine included): ${load.start.toFixed(2)} at the start, ${load.end.toFixed(2)} at the end`,
+    several
+      ? `- **Node:** ${nodes.map((n) => `${n.version} (${n.source})`).join(', then ')}: every suite on one version, then every suite on the next, never two at once`
+      : `- **Node:** ${nodes[0].version}`,
+    `- **Load average** (1 min, other work on the machine included): ${perNode((n) => `${n.load.start.toFixed(2)} at the start, ${n.load.end.toFixed(2)} at the end`)}`,
     `- **Command:** \`${command}\` (from the repository root)`,
-    `- **Wall time:** ${(durationMs / 1000).toFixed(0)} s (${suites.map((x) => `${x.name} ${(x.ms / 1000).toFixed(0)} s`).join(', ')})`,
-    `- **Targets:** ${s.met} of ${s.targets} met${s.missed ? `, **${s.missed} missed**` : ''}${s.skipped ? `; ${s.skipped} row(s) not run` : ''}`,
+    `- **Wall time:** ${seconds(durationMs)} (${perNode((n) => `${several ? `${seconds(n.ms)} — ` : ''}${n.suites.map((x) => `${x.name} ${seconds(x.ms)}`).join(', ')}`)})`,
+    `- **Targets:** ${targetsText(rows, { markdown: true })}`,
     '',
     'Ratio: the row\'s result divided by the result of the row named in "vs", both measured in the same run',
-    '(for times, lower is better; for throughputs, higher is better). Task-group ratios are medians of',
-    'per-round ratios over interleaved rounds.',
+    several
+      ? '(and on the same Node version; for times, lower is better; for throughputs, higher is better). Task-group ratios'
+      : '(for times, lower is better; for throughputs, higher is better). Task-group ratios are medians of',
+    several ? 'are medians of per-round ratios over interleaved rounds.' : 'per-round ratios over interleaved rounds.',
     '',
     markdownTable(rows),
     END,

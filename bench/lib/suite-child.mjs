@@ -15,6 +15,7 @@ try {
 } catch (error) {
   message = { error: error?.stack ?? String(error) }
 }
-await send(message)
+// The version it really ran on: run.mjs checks it against the binary it meant to start.
+await send({ ...message, node: process.version })
 // Pools, servers and sockets are closed by each suite; exit regardless so a stray handle never hangs the run.
 process.exit(0)

@@ -1,6 +1,7 @@
-// Suite 1: task groups. 10,000 trivial tasks, and 1,000 concurrent groups of 10 tasks, through
-// TaskGroup and through the alternatives doing the same job (start every task with a way to cancel
-// it, wait for all of them, collect the results).
+// Suite 1: task groups. First the task-path yardstick (10,000 tasks whose work adds and removes an
+// abort listener, TaskGroup against a hand loop, a GC before every timed call); then 10,000 trivial
+// tasks, and 1,000 concurrent groups of 10 tasks, through TaskGroup and through the alternatives
+// doing the same job (start every task with a way to cancel it, wait for all of them, collect the results).
 import { TaskGroup } from '@taskscope/core'
 import { Effect } from 'effect'
 import { call, run as effectionRun, spawn } from 'effection'
@@ -16,7 +17,7 @@ async function trivial(_signal) {
 
 // ---- one job = N tasks, joined --------------------------------------------------------------
 
-/** Hand-written: each task gets its own AbortController, joined with Promise.all (the G10 yardstick). */
+/** Hand-written: each task gets its own AbortController, joined with Promise.all. */
 function handLoop(n) {
   const promises = new Array(n)
   for (let i = 0; i < n; i++) {
@@ -88,6 +89,79 @@ function effectJob(n) {
   return Effect.runPromise(Effect.all(effects, { concurrency: 'unbounded' }))
 }
 
+// ---- the task-path yardstick: work that reads its signal --------------------------------------
+// A hand loop whose signal nobody reads is optimised to almost nothing on Node 24 and measures
+// nothing useful. This work does what `fetch` does with a signal: one abort listener added, one
+// microtask, the listener removed.
+
+function onAbort() {}
+
+/** Adds one abort listener, awaits one microtask, removes the listener. */
+async function listenerWork(signal) {
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    await undefined
+    return 1
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Hand loop: each task its own AbortController, the listener work, joined with Promise.all. */
+function handListenerLoop(n) {
+  const promises = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const controller = new AbortController()
+    promises[i] = listenerWork(controller.signal)
+  }
+  return Promise.all(promises)
+}
+
+/** TaskGroup, `(signal) => listenerWork(signal)`: every task its own signal, joined with Promise.all. */
+async function groupListener(n) {
+  const group = new TaskGroup()
+  const tasks = new Array(n)
+  for (let i = 0; i < n; i++) tasks[i] = group.createTask((signal) => listenerWork(signal))
+  const results = await Promise.all(tasks)
+  await group.close()
+  return results
+}
+
+const listenerImplementations = [
+  { key: 'hand', label: 'Promise.all + AbortController per task (hand loop)', job: handListenerLoop },
+  { key: 'tgOwn', label: 'TaskGroup, (signal) => work (own signal)', job: groupListener },
+]
+
+/** The issue's task-path goal: TaskGroup ≤ 1.5× the hand loop, a full GC before every timed call. */
+async function listenerRows({ quick }) {
+  const size = quick ? 200 : 10_000
+  const shape = `${size.toLocaleString('en-US')} tasks, work adds + removes one abort listener, GC before each call${quick ? ' (quick)' : ''}`
+  const budget = quick
+    ? { rounds: 1, time: 20, iterations: 2, warmupTime: 10, warmupIterations: 1, gcBeforeEach: true }
+    : { rounds: 9, time: 200, iterations: 3, warmupTime: 100, warmupIterations: 2, gcBeforeEach: true }
+  const results = await compare(
+    listenerImplementations.map((impl) => ({ name: impl.key, fn: () => impl.job(size) })),
+    budget,
+  )
+  return listenerImplementations.map((impl) => {
+    const row = {
+      suite: name,
+      case: shape,
+      impl: impl.label,
+      value: (results.get(impl.key).ms * 1000) / size,
+      unit: 'µs/task',
+      ratio: roundRatio(results, impl.key, 'hand'),
+      vs: 'hand loop',
+      spread: results.get(impl.key).spread,
+    }
+    if (impl.key === 'tgOwn') {
+      row.target = '≤ 1.5× (the task-path goal)'
+      row.met = row.ratio <= 1.5
+    }
+    return row
+  })
+}
+
 // ---- jobs: many small groups ----------------------------------------------------------------
 
 /** `groups` concurrent jobs of `size` tasks each, e.g. 1,000 requests fanning out 10 calls. */
@@ -123,7 +197,7 @@ export async function run({ quick }) {
     : { rounds: 5, time: 300, iterations: 3, warmupTime: 100, warmupIterations: 2 }
   // Effection takes ~1-2 s per 10,000 tasks here: fewer rounds, one iteration each.
   const slow = quick ? budget : { time: 1, iterations: 1, warmupTime: 1, warmupIterations: 1, warmupFirstRoundOnly: true }
-  const rows = []
+  const rows = await listenerRows({ quick })
   for (const shape of shapes) {
     const tasks = shape.groups * shape.size
     const cases = implementations.map((impl) => ({
@@ -145,10 +219,8 @@ export async function run({ quick }) {
         vs: 'hand loop',
         spread: results.get(impl.key).spread,
       }
-      if (impl.key === 'tg' || impl.key === 'tgOwn') {
-        row.target = '≤ 2×'
-        row.met = row.ratio <= 2
-      }
+      // Work that ignores its signal measures little on Node 24: reported; the goal is judged on the listener rows.
+      if (impl.key === 'tg' || impl.key === 'tgOwn') row.target = 'report (goal judged on the listener row)'
       rows.push(row)
     }
     for (const key of ['tg', 'tgOwn']) {

@@ -12,6 +12,7 @@ interface Row {
   value: number
   ratio: number
   skipped?: string
+  node: string
 }
 
 interface SuiteRun {
@@ -24,6 +25,7 @@ interface SuiteRun {
 interface QuickReport {
   quick: boolean
   durationMs: number
+  nodes: Array<{ version: string; execPath: string }>
   suites: SuiteRun[]
   rows: Row[]
 }
@@ -47,6 +49,11 @@ describe('npm run bench:quick', () => {
   test('runs every suite in quick mode', () => {
     expect(report.quick).toBe(true)
     expect(report.suites.map((s) => s.name)).toEqual(SUITES)
+  })
+
+  test('without --node, every suite runs on the current node and every row says so', () => {
+    expect(report.nodes).toEqual([expect.objectContaining({ version: process.version, execPath: process.execPath })])
+    expect(new Set(report.rows.map((r) => r.node))).toEqual(new Set([process.version]))
   })
 
   for (const name of SUITES) {
