@@ -95,9 +95,9 @@ export class Trace {
     this.context = context as TraceOutcome
   }
 
-  run<A extends unknown[]>(fn: (...args: A) => void, ...args: A): void {
+  run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
     try {
-      this.channel.start.runStores(this.context, fn, undefined, ...args)
+      return this.channel.start.runStores(this.context, fn, undefined, ...args)
     } finally {
       this.channel.end.publish(this.context)
       this.#sync = false

@@ -11,6 +11,7 @@ export abstract class Settleable<T> implements PromiseLike<T> {
   #state: State = State.Pending
   #value: unknown
   #waiter: Deferred<any> | undefined
+  #follows: Promise<unknown> | undefined
   #observed = false
   #done: Deferred<void> | undefined
 
@@ -27,6 +28,19 @@ export abstract class Settleable<T> implements PromiseLike<T> {
   /** The rejection reason, once rejected. */
   protected get reason(): unknown {
     return this.#state === State.Rejected ? this.#value : undefined
+  }
+
+  /**
+   * From now on `promise` settles exactly as this does, right after `settle()`: handlers attach to
+   * it instead of a promise of this object's own. Its rejection must be handled by the caller.
+   */
+  protected follow(promise: Promise<unknown>): void {
+    this.#follows = promise
+  }
+
+  /** The promise given to {@link follow}, if any. */
+  protected get following(): Promise<unknown> | undefined {
+    return this.#follows
   }
 
   /** Records the outcome once; later calls are ignored. Returns whether this call settled it. */
@@ -53,7 +67,7 @@ export abstract class Settleable<T> implements PromiseLike<T> {
   #promise(): Promise<T> {
     if (this.#state === State.Fulfilled) return Promise.resolve(this.#value as T)
     if (this.#state === State.Rejected) return Promise.reject(this.#value)
-    return (this.#waiter ??= deferred<T>()).promise
+    return (this.#follows as Promise<T> | undefined) ?? (this.#waiter ??= deferred<T>()).promise
   }
 
   // biome-ignore lint/suspicious/noThenProperty: a task is a PromiseLike on purpose (await, Promise.all)

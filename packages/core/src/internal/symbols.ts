@@ -44,3 +44,6 @@ export const kImposedCancellation = Symbol('taskscope.imposedCancellation')
 export const kCloseNow = Symbol('taskscope.closeNow')
 /** A response: the request group `runtime.requestGroup()` made for it. */
 export const kRequestGroup = Symbol('taskscope.requestGroup')
+/** A member of a LinkedList (a task in its group, a request in its runtime): its neighbours. */
+export const kPrevious = Symbol('taskscope.previous')
+export const kNext = Symbol('taskscope.next')

@@ -121,7 +121,10 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
   #rejected = (error: unknown): void => {
     if (!isCancellation(error)) return this.#finish('rejected', error)
     const reason = this.#controller.signal.aborted ? (this.#controller.signal.reason as CancelledError) : undefined
-    this.#finish('cancelled', cancellationOf(error, reason, `Background task "${this.name}" was cancelled`))
+    this.#finish(
+      'cancelled',
+      cancellationOf(error, reason, () => `Background task "${this.name}" was cancelled`),
+    )
   }
 
   #finish(status: Exclude<BackgroundTaskStatus, 'running'>, value: unknown): void {

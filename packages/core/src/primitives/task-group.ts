@@ -4,6 +4,7 @@ import { CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { groupCancelChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
+import { LinkedList } from '../internal/linked-list.js'
 import { isWork } from '../internal/run-work.js'
 import {
   kAbort,
@@ -41,7 +42,7 @@ import { runTaskGroup } from './task-group-run.js'
 import { type QueuedTask, TaskQueue } from './task-queue.js'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
-const noTasks: ReadonlySet<Task<unknown>> = new Set()
+const noTasks: readonly Task<unknown>[] = []
 const closedCleanly = Object.freeze({ error: undefined })
 
 /**
@@ -71,7 +72,7 @@ export class TaskGroup implements AsyncDisposable {
   #limit: number
   #watch: GroupWatch | undefined // its parent signal and timeout, if given
   #deadline: number | undefined
-  #live: Set<Task<unknown>> | undefined // made with the first task
+  #live: LinkedList<Task<unknown>> | undefined // made with the first task
   #queue: TaskQueue | undefined
   #running = 0
   #created = 0
@@ -183,11 +184,12 @@ export class TaskGroup implements AsyncDisposable {
     if (!isWork(work)) {
       throw invalidType('The "work" argument', 'a function or a promise', work)
     }
+    // `Task-<n>` is numbered now and spelled out only if somebody reads it.
     const name =
       (options === undefined ? undefined : validateString(options.name, 'The "name" option')) ??
-      ((typeof work === 'function' && work.name) || `Task-${++this.#created}`)
-    const task = Task[kCreate](this, work, name) as Task<Awaited<T>>
-    ;(this.#live ??= new Set()).add(task)
+      (typeof work === 'function' ? work.name : '')
+    const task = Task[kCreate](this, work, name, name === '' ? ++this.#created : 0) as Task<Awaited<T>>
+    ;(this.#live ??= new LinkedList()).add(task)
     if (this.#cancellation !== undefined) {
       task[kAbort](this.#reason!)
     } else if (this.#running < this.#limit) {
@@ -274,9 +276,9 @@ export class TaskGroup implements AsyncDisposable {
     const child = new TaskGroup({ timeout, limit, failFast, name })
     child.#parentGroup = this
     const ended = (child.#ended = deferred<void>())
-    const task = Task[kCreate](this, () => ended.promise, child.name ?? `Child-${++this.#created}`)
+    const task = Task[kCreate](this, () => ended.promise, child.name ?? `Child-${++this.#created}`, 0)
     const children = (this.#children ??= new ChildGroups())
-    const live = (this.#live ??= new Set())
+    const live = (this.#live ??= new LinkedList())
     live.add(task)
     children.add(task, child)
     if (this.#cancellation !== undefined) child[kCancel](this.#reason!, 'parent')
@@ -380,7 +382,7 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   /** @internal Its tasks not settled yet (running and queued), for `runtime.inspect()`. */
-  get [kLiveTasks](): ReadonlySet<Task<unknown>> {
+  get [kLiveTasks](): Iterable<Task<unknown>> {
     return this.#live ?? noTasks
   }
 

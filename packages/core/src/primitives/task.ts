@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
-import { toCancelledError } from '../internal/cancel.js'
+import { noop, toCancelledError } from '../internal/cancel.js'
 import { Trace, taskChannel, traced } from '../internal/channels.js'
+import type { Linked } from '../internal/linked-list.js'
 import { cancellationOf, runWork, type Work } from '../internal/run-work.js'
 import { Settleable } from '../internal/settleable.js'
-import { kAbort, kCreate, kError, kStart, kStartedAt, kTaskSettled, kToken } from '../internal/symbols.js'
+import { kAbort, kCreate, kError, kNext, kPrevious, kStart, kStartedAt, kTaskSettled, kToken } from '../internal/symbols.js'
 import { illegalConstructor } from '../internal/validation.js'
 
 /** Where a task is in its life. */
@@ -42,9 +43,14 @@ export interface TaskOwner {
  * const value = await user
  * ```
  */
-export class Task<T> extends Settleable<T> {
-  /** The task's name. */
-  readonly name: string
+export class Task<T> extends Settleable<T> implements Linked {
+  /** @internal Its neighbours in its group's list of live tasks. */
+  [kPrevious]: Linked | undefined;
+  /** @internal */
+  [kNext]: Linked | undefined
+  // Its name, or '' until the `Task-<n>` name is asked for (most never are).
+  #name: string
+  #number: number
   #status: TaskStatus
   #owner: TaskOwner
   #work: TaskWork<T> | undefined
@@ -55,17 +61,23 @@ export class Task<T> extends Settleable<T> {
   readonly [kStartedAt] = performance.now()
 
   /** @internal Made by `group.createTask()`. */
-  static [kCreate]<T>(owner: TaskOwner, work: TaskWork<T>, name: string): Task<T> {
-    return new Task(kToken, owner, work, name)
+  static [kCreate]<T>(owner: TaskOwner, work: TaskWork<T>, name: string, number: number): Task<T> {
+    return new Task(kToken, owner, work, name, number)
   }
 
-  private constructor(token: typeof kToken, owner: TaskOwner, work: TaskWork<T>, name: string) {
+  private constructor(token: typeof kToken, owner: TaskOwner, work: TaskWork<T>, name: string, number: number) {
     super()
     if (token !== kToken) throw illegalConstructor('Task', 'group.createTask()')
     this.#owner = owner
     this.#work = work
-    this.name = name
+    this.#name = name
+    this.#number = number
     this.#status = 'queued'
+  }
+
+  /** The task's name: the `name` option, else the function's name, else `Task-<n>`. */
+  get name(): string {
+    return this.#name || (this.#name = `Task-${this.#number}`)
   }
 
   /** `'queued'`, `'running'`, `'fulfilled'`, `'rejected'` or `'cancelled'`. */
@@ -111,18 +123,35 @@ export class Task<T> extends Settleable<T> {
     // Work that declares no parameter cannot read a signal: it shares the group's instead of
     // paying for an AbortController of its own (see README, "Costs").
     const signal = typeof work !== 'function' ? undefined : work.length === 0 ? this.#owner.signal : this.signal
-    if (!traced(taskChannel)) return runWork(work, signal, this.#fulfilled, this.#rejected)
-    this.#trace = new Trace(taskChannel, { task: this, group: this.#owner, kind: 'task' })
-    this.#trace.run(runWork, work, signal, this.#fulfilled, this.#rejected)
+    let outcome: Promise<unknown> | undefined
+    if (!traced(taskChannel)) outcome = runWork(work, signal, this.#fulfilled, this.#rejected)
+    else {
+      this.#trace = new Trace(taskChannel, { task: this, group: this.#owner, kind: 'task' })
+      outcome = this.#trace.run(runWork, work, signal, this.#fulfilled, this.#rejected)
+    }
+    // The work's own chain settles as the task does: `await task` and `Promise.all` attach to it,
+    // with no promise of the task's own. (A bare promise's does not: cancelling stops waiting for it.)
+    if (outcome !== undefined && typeof work === 'function') this.follow(outcome)
   }
 
-  #fulfilled = (value: unknown): void => {
+  #fulfilled = (value: unknown): unknown => {
     this.#finish('fulfilled', value, true)
+    return value
   }
 
-  #rejected = (error: unknown): void => {
-    if (!isCancellation(error)) return this.#finish('rejected', error, true)
-    this.#finish('cancelled', cancellationOf(error, this.#cancelReason, `Task "${this.name}" was cancelled`), true)
+  #rejected = (error: unknown): unknown => {
+    if (!isCancellation(error)) this.#finish('rejected', error, true)
+    else
+      this.#finish(
+        'cancelled',
+        cancellationOf(error, this.#cancelReason, () => `Task "${this.name}" was cancelled`),
+        true,
+      )
+    // Called at once (the work threw synchronously), or for a bare promise: nothing follows it.
+    const followed = this.following
+    if (followed === undefined) return undefined
+    followed.then(undefined, noop) // the group reports failures, never the process
+    throw this.reason
   }
 
   #finish(status: 'fulfilled' | 'rejected' | 'cancelled', value: unknown, wasRunning: boolean): void {

@@ -8,7 +8,7 @@ import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskStatus } from '../primitives/task.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { ThreadpoolStats } from '../threadpool/types.js'
-import type { LiveRequest } from './live-requests.js'
+import type { RequestRecord } from './response-lifecycle.js'
 
 /**
  * A snapshot from {@link Runtime.stats}. Totals count since the runtime was created, and only
@@ -124,7 +124,7 @@ export function eventLoopStats(): EventLoopStats {
 }
 
 /** @internal The live tree of `runtime.inspect()`. */
-export function inspectTree(requests: Iterable<LiveRequest>, registry: BackgroundTasks): RuntimeInspection {
+export function inspectTree(requests: Iterable<RequestRecord>, registry: BackgroundTasks): RuntimeInspection {
   const now = performance.now()
   const age = (since: number): number => Math.round(now - since)
   const tree: RuntimeInspection = { requests: [], background: [] }

@@ -17,9 +17,9 @@ import { performance } from 'node:perf_hooks'
 import { type CancelledError, ClientDisconnectedError, isCancellation, RequestFinishedError } from '../errors.js'
 import { stackless } from '../internal/cancel.js'
 import { disconnectChannel, type TraceOutcome, taskChannel, traced, traceSettled } from '../internal/channels.js'
-import { kCancel, kCloseNow } from '../internal/symbols.js'
+import type { Linked } from '../internal/linked-list.js'
+import { kCancel, kCloseNow, kNext, kPrevious } from '../internal/symbols.js'
 import type { TaskGroup } from '../primitives/task-group.js'
-import type { LiveRequest } from './live-requests.js'
 import { log, type RuntimeLogger, reportFailure } from './logger.js'
 
 /** A request from `node:http`/`node:https`, or from the `node:http2` compatibility API. */
@@ -171,13 +171,13 @@ function requestFinished(): RequestFinishedError {
  * RequestFinishedError (warn); either way it is then closed and failures nobody observed are
  * reported (error). It is the runtime's record of the live request too.
  */
-export class RequestRecord implements ResponseLifecycleHandlers, LiveRequest {
+export class RequestRecord implements ResponseLifecycleHandlers, Linked {
+  [kPrevious]: Linked | undefined;
+  [kNext]: Linked | undefined
   readonly group: TaskGroup
   readonly method: string
   readonly url: string
   readonly startedAt = performance.now()
-  previous: LiveRequest | undefined = undefined
-  next: LiveRequest | undefined = undefined
   #req: HttpRequest
   #res: HttpResponse
   #logger: RuntimeLogger

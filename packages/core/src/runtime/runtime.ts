@@ -1,4 +1,5 @@
 import { ShutdownError } from '../errors.js'
+import { LinkedList } from '../internal/linked-list.js'
 import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbols.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
@@ -7,7 +8,6 @@ import { TaskGroup } from '../primitives/task-group.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
 import type { ThreadpoolOptions } from '../threadpool/types.js'
 import { AppPool } from './app-pool.js'
-import { LiveRequests } from './live-requests.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { backgroundStats, eventLoopStats, inspectTree, RequestTotals, type RuntimeInspection, type RuntimeStats } from './observe.js'
 import { type HttpRequest, type HttpResponse, type RequestOwner, RequestRecord } from './response-lifecycle.js'
@@ -92,7 +92,7 @@ export class Runtime {
   // Closures (`after`, `waitUntil`) cannot travel to a distributed registry: they run here.
   #closureTasks: BackgroundTasks | undefined
   #pool: AppPool
-  #live = new LiveRequests()
+  #live = new LinkedList<RequestRecord>()
   #owner: RequestOwner = {
     requestEnded: (record, disconnected, stragglers) => {
       this.#live.delete(record)

@@ -6,13 +6,14 @@ import { performance } from 'node:perf_hooks'
 import { ShutdownError } from '../errors.js'
 import { shutdownChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
+import type { LinkedList } from '../internal/linked-list.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { AppPool } from './app-pool.js'
 import type { Http2ServerDrain } from './h2-server-drain.js'
-import type { LiveRequests } from './live-requests.js'
 import { log } from './logger.js'
+import type { RequestRecord } from './response-lifecycle.js'
 import type { Runtime } from './runtime.js'
 import type { ServerDrain } from './server-drain.js'
 import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
@@ -41,7 +42,7 @@ export interface RuntimeCloseSummary {
 /** @internal What of the runtime the shutdown drains: live by reference. */
 export interface ShutdownScope {
   /** The live request groups. */
-  requests: LiveRequests
+  requests: LinkedList<RequestRecord>
   /** The attached servers. */
   servers: ReadonlyMap<unknown, ServerDrain | Http2ServerDrain>
   pool: AppPool

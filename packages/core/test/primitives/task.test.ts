@@ -1,4 +1,4 @@
-import { CancelledError, type Task, TaskGroup } from '@taskscope/core'
+import { CancelledError, type Task, TaskGroup, TaskGroupError } from '@taskscope/core'
 import { deferred, flush, rejectionOf } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
 
@@ -9,6 +9,26 @@ describe('Task', () => {
     const anonymous = group.createTask(Promise.resolve(1))
     const given = group.createTask(() => 1, { name: 'given' })
     expect([named.name, anonymous.name, given.name]).toEqual(['loadUser', 'Task-1', 'given'])
+  })
+
+  it('numbers unnamed tasks in the order they were created, whenever the name is first read', async () => {
+    await using group = new TaskGroup()
+    const tasks = [0, 1, 2].map(() => group.createTask(() => 1))
+    group.createTask(() => 1, { name: 'named' }) // takes no number
+    const last = group.createTask(() => 1)
+    expect([last.name, tasks[2]!.name, tasks[0]!.name, tasks[1]!.name]).toEqual(['Task-4', 'Task-3', 'Task-1', 'Task-2'])
+  })
+
+  it('settles awaits made before and after its work settles, and Promise.all, with the same outcome', async () => {
+    await using group = new TaskGroup()
+    const gate = deferred<number>()
+    const task = group.createTask(() => gate.promise)
+    const early = task.then((v) => v * 2)
+    const all = Promise.all([task, task])
+    gate.resolve(21)
+    expect(await early).toBe(42)
+    expect(await all).toEqual([21, 21])
+    expect(await task).toBe(21)
   })
 
   it('is PromiseLike: Promise.all, then, catch and finally work', async () => {
@@ -64,5 +84,69 @@ describe('Task signal and cancellation', () => {
     expect(await rejectionOf(task)).toBe(boom)
     expect(task.status).toBe('rejected')
     await group.close()
+  })
+})
+
+describe('Task failures', () => {
+  const unhandled = () => {
+    const seen: unknown[] = []
+    const listener = (reason: unknown) => seen.push(reason)
+    process.on('unhandledRejection', listener)
+    return { seen, [Symbol.dispose]: () => process.off('unhandledRejection', listener) }
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+  it('a failure nobody awaits is reported by close() once, and is never an unhandled rejection', async () => {
+    using rejections = unhandled()
+    const group = new TaskGroup()
+    const boom = new Error('boom')
+    const gate = deferred()
+    group.createTask(async () => {
+      await gate.promise
+      throw boom
+    })
+    gate.resolve()
+    await turn()
+    await turn()
+    const error = await rejectionOf(group.close())
+    expect(error).toBeInstanceOf(TaskGroupError)
+    expect((error as TaskGroupError).errors).toEqual([boom])
+    expect(rejections.seen).toEqual([])
+  })
+
+  it('a failure awaited while the task ran is observed: the await rejects with it and close() does not report it again', async () => {
+    using rejections = unhandled()
+    const group = new TaskGroup({ failFast: false })
+    const boom = new Error('boom')
+    const gate = deferred()
+    const task = group.createTask(async () => {
+      await gate.promise
+      throw boom
+    })
+    const awaited = rejectionOf(Promise.all([task]))
+    gate.resolve()
+    expect(await awaited).toBe(boom)
+    await group.close()
+    expect(task.status).toBe('rejected')
+    await turn()
+    expect(rejections.seen).toEqual([])
+  })
+
+  it('a cancelled task rejects its awaits with the CancelledError, not the AbortError its work threw', async () => {
+    using rejections = unhandled()
+    await using group = new TaskGroup()
+    const task = group.createTask(async (signal) => {
+      await new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(new DOMException('stop', 'AbortError')), { once: true }),
+      )
+    })
+    const awaited = rejectionOf(task)
+    task.cancel('enough')
+    const reason = await awaited
+    expect(reason).toBeInstanceOf(CancelledError)
+    expect((reason as CancelledError).cause).toBe('enough')
+    expect(task.status).toBe('cancelled')
+    await turn()
+    expect(rejections.seen).toEqual([])
   })
 })

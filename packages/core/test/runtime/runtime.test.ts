@@ -180,6 +180,27 @@ describe('runtime.requestGroup', () => {
     expect(log.entries.filter((entry) => entry.fields.code === 'ERR_CLIENT_CLOSED_REQUEST')).toEqual([])
   })
 
+  it('closes a group with nothing running as soon as the response completes; its signal, read later, ends with RequestFinishedError', async () => {
+    const done = deferred<{ group: TaskGroup; active: number }>()
+    fixture.handle = async (req, res) => {
+      const group = runtime.requestGroup(req, res)
+      expect(await group.createTask(async () => 'value')).toBe('value')
+      res.once('close', () => done.resolve({ group, active: runtime.stats().requests.active }))
+      res.end('ok')
+    }
+    expect((await get('/')).body).toBe('ok')
+    const { group, active } = await done.promise
+    // Closed and off the books within the response's own 'close': no promise turn needed.
+    expect(active).toBe(0)
+    expect(group.closed).toBe(true)
+    expect(group.cancelled).toBe(true)
+    expect(() => group.createTask(async () => 1)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }))
+    await group.close()
+    expect(group.signal.aborted).toBe(true)
+    expect(group.signal.reason).toBeInstanceOf(RequestFinishedError)
+    expect(runtime.stats().requests.active).toBe(0)
+  })
+
   it('cancels tasks still running when the response completes with RequestFinishedError, logged at warn', async () => {
     const straggler = deferred<unknown>()
     fixture.handle = (req, res) => {
