@@ -43,7 +43,7 @@ export interface TaskOwner {
  * const value = await user
  * ```
  */
-export class Task<T> extends Settleable<T> implements Linked {
+export class Task<T> extends Settleable<T> {
   /** @internal Its neighbours in its group's list of live tasks. */
   [kPrevious]: Linked | undefined;
   /** @internal */
