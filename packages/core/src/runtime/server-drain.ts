@@ -1,14 +1,17 @@
 // Graceful close of a node:http(s) server, for frameworks without a lifecycle of their own
-// (Express, Koa, plain node:http). Node's `server.close()` only reaps connections that are idle
-// when it is called: a keep-alive connection busy at that moment stays open after its response
-// until the client or `keepAliveTimeout` closes it. So while draining: in-flight responses carry
-// `Connection: close` (or their connection is reaped once they finish), requests that still
-// arrive on open keep-alive connections get a 503, and at the deadline every connection is closed.
+// (Express, Koa, plain node:http) and for Fastify's. Node's `server.close()` only reaps connections
+// that are idle when it is called: a keep-alive connection busy at that moment stays open after its
+// response until the client or `keepAliveTimeout` closes it. So while draining: the response in
+// flight on each connection carries `Connection: close` (or its connection is reaped once it
+// finishes), requests that still arrive on open keep-alive connections get a 503, and at the
+// deadline every connection is closed.
 //
-// In-flight responses are kept per connection, and forgotten when the response closes or when its
-// connection does: a pipelined response still queued when its connection dies never emits 'close'.
+// Until the drain begins nothing is done per request: connections are kept from the server's
+// connection event until their own 'close' (one entry per connection, however many requests it
+// carries), and the drain finds the response in flight on each when it begins.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { Server as TlsServer } from 'node:tls'
 import { deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
 import { shuttingDownAnswer } from './escaped-cancellation.js'
@@ -32,7 +35,14 @@ export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrai
 }
 
 /**
- * Tracks a server's in-flight responses so that it can later be closed gracefully:
+ * A connection of a node:http server. Node keeps the response being written on it as
+ * `_httpMessage` (its own `closeIdleConnections()` reads it too); a pipelined response queued behind
+ * it takes its place once it finishes.
+ */
+type HttpConnection = Socket & { _httpMessage?: ServerResponse | null }
+
+/**
+ * Tracks a server's connections so that it can later be closed gracefully:
  * {@link ServerDrain.begin} starts, {@link ServerDrain.closed} resolves once every connection
  * has ended, {@link ServerDrain.force} closes what is left. Used by `runtime.attach(server)`.
  *
@@ -51,11 +61,16 @@ export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrai
 export class ServerDrain {
   /** The server being drained. */
   readonly server: DrainableHttpServer
-  /** In-flight responses by connection: an entry lives while its connection has one. */
-  #inflight = new Map<Socket, Set<ServerResponse>>()
+  /** Open connections, from the server's connection event to their 'close'. */
+  #connections = new Set<HttpConnection>()
   #closed = deferred<void>()
   #draining = false
-  #track: (req: IncomingMessage, res: ServerResponse) => void
+  /** The event that hands the HTTP parser its connections: 'secureConnection' on a TLS server. */
+  #event: 'connection' | 'secureConnection'
+  #track: (socket: HttpConnection) => void
+  /** Connections accepted before the server was attached, found by their next request. */
+  #adopt: ((req: IncomingMessage) => void) | undefined
+  #closeAfter: (res: ServerResponse) => void
 
   constructor(server: DrainableHttpServer) {
     const candidate = server as Partial<DrainableHttpServer> | null
@@ -71,36 +86,37 @@ export class ServerDrain {
       throw invalidType('The "server" argument', 'a node:http, node:https or node:http2 Server', server)
     }
     this.server = server
-    const drain = this
-    const inflight = this.#inflight
-    // Listener functions shared by every response and connection (`this` is the emitter).
-    const forget = (socket: Socket, res: ServerResponse): void => {
-      const responses = inflight.get(socket)
-      if (responses === undefined || !responses.delete(res) || responses.size > 0) return
-      inflight.delete(socket)
-      socket.removeListener('close', onConnectionClose)
+    const connections = this.#connections
+    // Listener functions shared by every connection and response (`this` is the emitter).
+    const forget = function (this: HttpConnection): void {
+      connections.delete(this)
     }
+    this.#track = (socket) => {
+      connections.add(socket)
+      socket.on('close', forget)
+    }
+    // Once a response closes, the next one queued on its connection (pipelining) must close the
+    // connection in its turn; if none is, the connection is idle now: without this, keep-alive
+    // would hold `server.close()` open.
     const onResponseClose = function (this: ServerResponse): void {
-      if (this.req !== undefined) forget(this.req.socket as Socket, this)
-      // Its connection is idle now: without this, keep-alive would hold `server.close()` open.
-      if (drain.#draining) server.closeIdleConnections()
+      const next = (this.req?.socket as HttpConnection | undefined)?._httpMessage
+      if (next != null && next !== this) closeAfter(next)
+      else server.closeIdleConnections()
     }
-    const onConnectionClose = function (this: Socket): void {
-      const responses = inflight.get(this)
-      inflight.delete(this)
-      for (const res of responses ?? []) res.removeListener('close', onResponseClose)
-    }
-    this.#track = (req, res) => {
-      const socket = req.socket
-      let responses = inflight.get(socket)
-      if (responses === undefined) {
-        inflight.set(socket, (responses = new Set()))
-        socket.once('close', onConnectionClose)
-      }
-      responses.add(res)
+    const closeAfter = (this.#closeAfter = (res) => {
+      if (!res.headersSent) res.setHeader('Connection', 'close')
       res.once('close', onResponseClose)
-    }
-    server.on('request', this.#track)
+    })
+    this.#event = server instanceof TlsServer ? 'secureConnection' : 'connection'
+    server.on(this.#event, this.#track)
+    // Attached late, while connections are open: their requests tell which ones they are.
+    server.getConnections((_, count) => {
+      if (this.#draining || !(count > connections.size)) return
+      this.#adopt = (req) => {
+        if (!connections.has(req.socket)) this.#track(req.socket)
+      }
+      server.on('request', this.#adopt)
+    })
   }
 
   /** True once {@link ServerDrain.begin} was called. */
@@ -113,18 +129,17 @@ export class ServerDrain {
     return this.#closed.promise
   }
 
-  /** Number of responses not completed yet, on connections still open. */
-  get inflight(): number {
-    let count = 0
-    for (const responses of this.#inflight.values()) count += responses.size
-    return count
+  /** Number of connections open now. */
+  get connections(): number {
+    return this.#connections.size
   }
 
   /**
-   * Starts draining: stops accepting connections, closes idle ones, makes in-flight responses
-   * carry `Connection: close`, and answers requests that still arrive on open connections with
-   * 503 + `Connection: close` + `Retry-After` (they never reach the app; the server's 'request'
-   * listeners stay in place). Idempotent.
+   * Starts draining: stops accepting connections, closes idle ones, makes the response in flight
+   * on each connection carry `Connection: close` (or, when its headers are out already, closes
+   * the connection once it has finished), and answers requests that still arrive on open
+   * connections with 503 + `Connection: close` + `Retry-After` (they never reach the app; the
+   * server's 'request' listeners stay in place). Idempotent.
    */
   begin(): void {
     if (this.#draining) return
@@ -133,12 +148,13 @@ export class ServerDrain {
     // From now on the app sees no new request: they all get the 503 (Fastify's return503OnClosing).
     // The server's 'request' listeners, the app's and any other library's, are left as they are.
     const restore = refuseRequests(server)
-    for (const responses of this.#inflight.values()) {
-      for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close')
+    for (const socket of this.#connections) {
+      if (socket._httpMessage != null) this.#closeAfter(socket._httpMessage)
     }
     const closed = (): void => {
       restore()
-      server.removeListener('request', this.#track)
+      server.removeListener(this.#event, this.#track)
+      if (this.#adopt !== undefined) server.removeListener('request', this.#adopt)
       this.#closed.resolve()
     }
     server.once('close', closed) // when every connection has ended
