@@ -6,16 +6,14 @@
 // finishes), requests that still arrive on open keep-alive connections get a 503, and at the
 // deadline every connection is closed.
 //
-// Until the drain begins nothing is done per request: connections are kept from the server's
-// connection event until their own 'close' (one entry per connection, however many requests it
-// carries), and the drain finds the response in flight on each when it begins.
+// Until the drain begins nothing is done per request (see Http1Connections).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import { deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
 import { shuttingDownAnswer } from './escaped-cancellation.js'
 import { type DrainableHttp2Server, Http2ServerDrain, isHttp2Server } from './h2-server-drain.js'
+import { Http1Connections } from './http1-connections.js'
 
 /** The server {@link ServerDrain} works with: a `node:http` or `node:https` Server. */
 export type DrainableHttpServer = Pick<
@@ -33,13 +31,6 @@ export type DrainableServer = DrainableHttpServer | DrainableHttp2Server
 export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrain {
   return isHttp2Server(server) ? new Http2ServerDrain(server) : new ServerDrain(server)
 }
-
-/**
- * A connection of a node:http server. Node keeps the response being written on it as
- * `_httpMessage` (its own `closeIdleConnections()` reads it too); a pipelined response queued behind
- * it takes its place once it finishes.
- */
-type HttpConnection = Socket & { _httpMessage?: ServerResponse | null }
 
 /**
  * Tracks a server's connections so that it can later be closed gracefully:
@@ -61,16 +52,14 @@ type HttpConnection = Socket & { _httpMessage?: ServerResponse | null }
 export class ServerDrain {
   /** The server being drained. */
   readonly server: DrainableHttpServer
-  /** Open connections, from the server's connection event to their 'close'. */
-  #connections = new Set<HttpConnection>()
+  /** Its open connections, from the server's connection event to their 'close'. */
+  #connections: Http1Connections
   #closed = deferred<void>()
   #draining = false
   /** The event that hands the HTTP parser its connections: 'secureConnection' on a TLS server. */
   #event: 'connection' | 'secureConnection'
-  #track: (socket: HttpConnection) => void
   /** Connections accepted before the server was attached, found by their next request. */
   #adopt: ((req: IncomingMessage) => void) | undefined
-  #closeAfter: (res: ServerResponse) => void
 
   constructor(server: DrainableHttpServer) {
     const candidate = server as Partial<DrainableHttpServer> | null
@@ -86,34 +75,14 @@ export class ServerDrain {
       throw invalidType('The "server" argument', 'a node:http, node:https or node:http2 Server', server)
     }
     this.server = server
-    const connections = this.#connections
-    // Listener functions shared by every connection and response (`this` is the emitter).
-    const forget = function (this: HttpConnection): void {
-      connections.delete(this)
-    }
-    this.#track = (socket) => {
-      connections.add(socket)
-      socket.on('close', forget)
-    }
-    // Once a response closes, the next one queued on its connection (pipelining) must close the
-    // connection in its turn; if none is, the connection is idle now: without this, keep-alive
-    // would hold `server.close()` open.
-    const onResponseClose = function (this: ServerResponse): void {
-      const next = (this.req?.socket as HttpConnection | undefined)?._httpMessage
-      if (next != null && next !== this) closeAfter(next)
-      else server.closeIdleConnections()
-    }
-    const closeAfter = (this.#closeAfter = (res) => {
-      if (!res.headersSent) res.setHeader('Connection', 'close')
-      res.once('close', onResponseClose)
-    })
+    const connections = (this.#connections = new Http1Connections(server))
     this.#event = server instanceof TlsServer ? 'secureConnection' : 'connection'
-    server.on(this.#event, this.#track)
+    server.on(this.#event, connections.track)
     // Attached late, while connections are open: their requests tell which ones they are.
     server.getConnections((_, count) => {
       if (this.#draining || !(count > connections.size)) return
       this.#adopt = (req) => {
-        if (!connections.has(req.socket)) this.#track(req.socket)
+        if (!connections.has(req.socket)) connections.track(req.socket)
       }
       server.on('request', this.#adopt)
     })
@@ -148,12 +117,10 @@ export class ServerDrain {
     // From now on the app sees no new request: they all get the 503 (Fastify's return503OnClosing).
     // The server's 'request' listeners, the app's and any other library's, are left as they are.
     const restore = refuseRequests(server)
-    for (const socket of this.#connections) {
-      if (socket._httpMessage != null) this.#closeAfter(socket._httpMessage)
-    }
+    this.#connections.closeWhenDone()
     const closed = (): void => {
       restore()
-      server.removeListener(this.#event, this.#track)
+      server.removeListener(this.#event, this.#connections.track)
       if (this.#adopt !== undefined) server.removeListener('request', this.#adopt)
       this.#closed.resolve()
     }

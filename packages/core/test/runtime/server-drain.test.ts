@@ -4,7 +4,6 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import http2 from 'node:http2'
-import https from 'node:https'
 import type net from 'node:net'
 import { ShutdownError, type TaskGroup } from '@taskscope/core'
 import { closeServer, connectionCount, deferred, listenOnLoopback, type RawConnection } from '@taskscope/test-support'
@@ -13,7 +12,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Http2ServerDrain } from '../../dist/runtime/h2-server-drain.js'
 import { ServerDrain } from '../../dist/runtime/server-drain.js'
 import { connect, fixture, get, runtime, server, useRuntimeServer } from './server-fixture.ts'
-import { cert, key } from './tls-fixture.ts'
 
 useRuntimeServer()
 
@@ -148,39 +146,6 @@ describe('runtime.attach (server drain)', () => {
       expect(await connectionCount(server)).toBe(0)
     } finally {
       agent.destroy()
-    }
-  })
-
-  it('drains a node:https server: the in-flight keep-alive response carries Connection: close', async () => {
-    const gate = deferred<void>()
-    const started = deferred<void>()
-    const secure = https.createServer({ key, cert }, async (req, res) => {
-      if (req.url === '/slow') {
-        started.resolve()
-        await gate.promise
-      }
-      res.end(req.url)
-    })
-    const securePort = await listenOnLoopback(secure)
-    runtime.attach(secure)
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: cert })
-    const fetchPath = (path: string) =>
-      new Promise<http.IncomingMessage>((resolve, reject) => {
-        https.get({ host: '127.0.0.1', port: securePort, path, agent }, (res) => resolve(res.resume())).on('error', reject)
-      })
-    try {
-      expect((await fetchPath('/warm')).headers.connection).toBe('keep-alive')
-      const slow = fetchPath('/slow') // the same connection
-      await started.promise
-      const closing = runtime.close({ timeout: Infinity })
-      gate.resolve()
-      expect((await slow).headers.connection).toBe('close')
-      await closing
-      expect(secure.listening).toBe(false)
-      expect(await connectionCount(secure)).toBe(0)
-    } finally {
-      agent.destroy()
-      await closeServer(secure)
     }
   })
 
