@@ -12,8 +12,9 @@
 // this script (process.execPath).
 //
 //   node bench/scripts/adapter-cpu.mjs [--rounds=30] [--requests=4000] [--connections=10]
-//        [--frameworks=fastify,express,koa] [--only=fastify:adapter,...] [--cpu-prof=DIR]
+//        [--frameworks=fastify,express,koa] [--only=fastify:adapter,...] [--aa] [--cpu-prof=DIR]
 //
+// --aa adds a second bare process (what the ratio reads when nothing differs: the noise);
 // --only=fw:variant limits the run to the variants named; --cpu-prof=DIR runs the servers with
 // `--cpu-prof` and writes their profiles to DIR when they exit (warm-up included).
 import { fork } from 'node:child_process'
@@ -29,7 +30,12 @@ const VARIANTS = {
   express: ['bare', 'adapter', 'attached'],
   koa: ['bare', 'adapter', 'attached'],
 }
-const LABELS = { bare: 'bare app', adapter: 'adapter installed, unused', attached: 'adapter installed, unused, c.attach(server)' }
+const LABELS = {
+  bare: 'bare app',
+  'bare-again': 'bare app, a second process (the noise: A/A)',
+  adapter: 'adapter installed, unused',
+  attached: 'adapter installed, unused, c.attach(server)',
+}
 
 /** Express and Koa with the adapter and `c.attach(server)`, one /hello route like http-apps.mjs's. */
 async function startAttached(framework) {
@@ -130,7 +136,8 @@ async function main() {
   console.log(`Node ${process.version}: ${rounds} interleaved rounds × ${requests} requests, ${connections} connections, GET /hello`)
   console.log('framework  variant                                        CPU µs/req   ratio vs bare (IQR)        req/s')
   for (const fw of frameworks) {
-    const variants = VARIANTS[fw].filter((v) => only === undefined || only.includes(`${fw}:${v}`))
+    const all = process.argv.includes('--aa') ? ['bare', 'bare-again', ...VARIANTS[fw].slice(1)] : VARIANTS[fw]
+    const variants = all.filter((v) => only === undefined || only.includes(`${fw}:${v}`))
     const servers = {}
     try {
       for (const v of variants) servers[v] = await startServer(fw, v, cpuProf && path.resolve(cpuProf))
