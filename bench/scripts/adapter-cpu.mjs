@@ -6,22 +6,28 @@
 // itself); Express and Koa also run with `c.attach(server)`, as their READMEs set them up. Each
 // variant has a server process of its own (on Node 20, entering an AsyncLocalStorage once slows every
 // promise in the process: a bare app must run where no adapter ever did), kept for the whole run;
-// after a warm-up, short bursts of load alternate between the variants (order rotated each round),
+// after a warm-up, short bursts of load alternate between the variants (in a new order each round),
 // and each ratio is the median of per-round ratios (bare CPU ÷ variant CPU: a throughput-equivalent,
 // so 0.97× means the adapter costs 3% more CPU per request). The server runs on the same node as
 // this script (process.execPath).
 //
 //   node bench/scripts/adapter-cpu.mjs [--rounds=30] [--requests=4000] [--connections=10]
-//        [--frameworks=fastify,express,koa] [--only=fastify:adapter,...] [--aa] [--cpu-prof=DIR]
+//        [--frameworks=fastify,express,koa] [--only=fastify:adapter,...] [--aa] [--baseline=DIR]
+//        [--cpu-prof=DIR]
 //
 // --aa adds a second bare process (what the ratio reads when nothing differs: the noise);
+// --baseline=DIR adds the adapter variants as another checkout of this repository (built, with
+// its dependencies installed) has them, e.g. `git worktree add ../base main`: before and after
+// in the same interleaved run;
 // --only=fw:variant limits the run to the variants named; --cpu-prof=DIR runs the servers with
 // `--cpu-prof` and writes their profiles to DIR when they exit (warm-up included).
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import { FRAMEWORKS, startApp } from '../fixtures/http-apps.mjs'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { FRAMEWORKS } from '../fixtures/http-apps.mjs'
 import { load } from '../lib/load.mjs'
 import { median, percentile } from '../lib/stats.mjs'
 
@@ -37,13 +43,20 @@ const LABELS = {
   attached: 'adapter installed, unused, c.attach(server)',
 }
 
+const here = path.resolve(fileURLToPath(new URL('../..', import.meta.url)))
+
+/** Imports `specifier` as the checkout at `root` resolves it (its bench workspace's dependencies). */
+function importFrom(root, specifier) {
+  return import(pathToFileURL(createRequire(path.join(root, 'bench', 'package.json')).resolve(specifier)).href)
+}
+
 /** Express and Koa with the adapter and `c.attach(server)`, one /hello route like http-apps.mjs's. */
-async function startAttached(framework) {
+async function startAttached(framework, root) {
   let handler
   let c
   if (framework === 'express') {
-    const { default: express } = await import('express')
-    const { concurrency } = await import('@taskscope/express')
+    const { default: express } = await importFrom(root, 'express')
+    const { concurrency } = await importFrom(root, '@taskscope/express')
     const app = express()
     c = concurrency()
     app.use(c)
@@ -53,8 +66,8 @@ async function startAttached(framework) {
     app.use(c.errorHandler())
     handler = app
   } else {
-    const { default: Koa } = await import('koa')
-    const { concurrency } = await import('@taskscope/koa')
+    const { default: Koa } = await importFrom(root, 'koa')
+    const { concurrency } = await importFrom(root, '@taskscope/koa')
     const app = new Koa()
     c = concurrency()
     app.use(c)
@@ -69,8 +82,11 @@ async function startAttached(framework) {
   return { port: server.address().port, close: () => c.close({ timeout: 1000 }) }
 }
 
-async function server(framework, variant) {
-  const app = variant === 'attached' ? await startAttached(framework) : await startApp(framework, { adapter: variant === 'adapter' })
+/** The server process of one variant; `root` is the checkout whose adapters (and apps) it runs. */
+async function server(framework, variant, root) {
+  const { startApp } = await import(pathToFileURL(path.join(root, 'bench', 'fixtures', 'http-apps.mjs')).href)
+  const kind = variant.split('@')[0]
+  const app = kind === 'attached' ? await startAttached(framework, root) : await startApp(framework, { adapter: kind === 'adapter' })
   process.on('message', async (message) => {
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage()
@@ -83,13 +99,33 @@ async function server(framework, variant) {
   process.send({ port: app.port })
 }
 
+/** `list` in an order of its own for round `round` (no variant always follows the same one). */
+function shuffled(list, round) {
+  const out = [...list]
+  let seed = round + 0x9e3779b9
+  const random = () => {
+    // mulberry32: a small seeded PRNG, so that a run can be repeated
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+  }
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j], out[i]]
+  }
+  return out
+}
+
+const label = (variant) => (variant.endsWith('@baseline') ? `${LABELS[variant.split('@')[0]]}, baseline` : LABELS[variant])
+
 function option(name, fallback) {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
   return arg === undefined ? fallback : arg.slice(name.length + 3)
 }
 
 /** One server process per variant, kept for all rounds: its CPU time so far on demand. */
-async function startServer(framework, variant, cpuProf) {
+async function startServer(framework, variant, root, cpuProf) {
   const execArgv = cpuProf
     ? [
         '--cpu-prof',
@@ -98,11 +134,14 @@ async function startServer(framework, variant, cpuProf) {
         `--cpu-prof-name=${framework}-${variant}-${Date.now()}.cpuprofile`,
       ]
     : []
-  const child = fork(new URL(import.meta.url), ['server', framework, variant], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(new URL(import.meta.url), ['server', framework, variant, root], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const [{ port }] = await once(child, 'message')
   return {
     url: `http://127.0.0.1:${port}/hello`,
-    /** The server process's CPU time so far, in µs: `{ user, system }`. */
+    /** The server process's CPU time so far, in µs (`{ user, system }`). */
     async cpu() {
       child.send('cpu')
       const [times] = await once(child, 'message')
@@ -123,8 +162,8 @@ async function burst(server, { requests, connections }, label) {
   const result = await load(server.url, { connections, amount: requests })
   const c1 = await server.cpu()
   if (result.errors > 0) throw new Error(`${label}: ${result.errors} errors under load`)
-  const user = (c1.user - c0.user) / result.total
-  return { cpu: user + (c1.system - c0.system) / result.total, user, rps: result.rps }
+  const cpu = c1.user - c0.user + (c1.system - c0.system)
+  return { cpu: cpu / result.total, rps: result.rps }
 }
 
 async function main() {
@@ -134,29 +173,36 @@ async function main() {
   const frameworks = option('frameworks', FRAMEWORKS.join(',')).split(',')
   const only = option('only', undefined)?.split(',')
   const cpuProf = option('cpu-prof', undefined)
+  const baseline = option('baseline', undefined) && path.resolve(option('baseline'))
   const settings = { requests, connections }
   console.log(`Node ${process.version}: ${rounds} interleaved rounds × ${requests} requests, ${connections} connections, GET /hello`)
   console.log(
-    `${'app'.padEnd(8)} ${'variant'.padEnd(44)} ${'CPU µs'.padStart(8)} ${'ratio vs bare (IQR)'.padEnd(21)} ${'user µs'.padStart(8)} ${'ratio vs bare (IQR)'.padEnd(21)} ${'req/s'.padStart(6)}`,
+    `${'app'.padEnd(8)} ${'variant'.padEnd(56)} ${'CPU µs/req'.padStart(10)} ${'ratio vs bare (IQR)'.padEnd(21)} ${'req/s'.padStart(6)}`,
   )
   for (const fw of frameworks) {
-    const all = process.argv.includes('--aa') ? ['bare', 'bare-again', ...VARIANTS[fw].slice(1)] : VARIANTS[fw]
+    const adapted = VARIANTS[fw].slice(1)
+    const all = [
+      'bare',
+      ...(process.argv.includes('--aa') ? ['bare-again'] : []),
+      ...adapted,
+      ...(baseline === undefined ? [] : adapted.map((v) => `${v}@baseline`)),
+    ]
     const variants = all.filter((v) => only === undefined || only.includes(`${fw}:${v}`))
     const servers = {}
     try {
-      for (const v of variants) servers[v] = await startServer(fw, v, cpuProf && path.resolve(cpuProf))
+      for (const v of variants)
+        servers[v] = await startServer(fw, v, v.endsWith('@baseline') ? baseline : here, cpuProf && path.resolve(cpuProf))
       // Warm-up: JIT and connection setup, not measured.
       for (const v of variants) await load(servers[v].url, { connections, amount: Math.max(5_000, requests) })
       const results = Object.fromEntries(variants.map((v) => [v, []]))
       for (let r = 0; r < rounds; r++) {
-        for (let i = 0; i < variants.length; i++) {
-          const variant = variants[(i + r) % variants.length]
+        for (const variant of shuffled(variants, r)) {
           results[variant].push(await burst(servers[variant], settings, `${fw} ${variant}`))
         }
       }
       const bare = results.bare
-      // Ratios of bare ÷ variant, per round: CPU per request (user + system), and user CPU alone
-      // (the JavaScript; the system part, the socket calls, is the same work in every variant).
+      // Ratios of bare ÷ variant CPU per request (user + system: their sum is exact, the split between
+      // them is sampled by the kernel), per round.
       const ratio = (variant, key) => {
         if (bare === undefined) return ''
         const ratios = results[variant].map((x, i) => bare[i][key] / x[key])
@@ -169,7 +215,7 @@ async function main() {
             .padStart(8)
         const rps = Math.round(median(results[variant].map((x) => x.rps)))
         console.log(
-          `${fw.padEnd(8)} ${LABELS[variant].padEnd(44)} ${us('cpu')} ${ratio(variant, 'cpu').padEnd(21)} ${us('user')} ${ratio(variant, 'user').padEnd(21)} ${String(rps).padStart(6)}`,
+          `${fw.padEnd(8)} ${label(variant).padEnd(56)} ${us('cpu')}   ${ratio(variant, 'cpu').padEnd(21)} ${String(rps).padStart(6)}`,
         )
       }
     } finally {
@@ -178,5 +224,5 @@ async function main() {
   }
 }
 
-if (process.argv[2] === 'server') await server(process.argv[3], process.argv[4])
+if (process.argv[2] === 'server') await server(process.argv[3], process.argv[4], process.argv[5])
 else await main()
