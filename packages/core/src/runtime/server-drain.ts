@@ -6,7 +6,8 @@
 // finishes), requests that still arrive on open keep-alive connections get a 503, and at the
 // deadline every connection is closed.
 //
-// Until the drain begins nothing is done per request (see Http1Connections).
+// Until the drain begins nothing is done per request (see Http1Connections), unless the server was
+// attached with connections already open: then each request is looked at, to pick those up.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as TlsServer } from 'node:tls'
 import { deferred } from '../internal/deferred.js'
@@ -69,6 +70,7 @@ export class ServerDrain {
       typeof candidate.on !== 'function' ||
       typeof candidate.emit !== 'function' ||
       typeof candidate.close !== 'function' ||
+      typeof candidate.getConnections !== 'function' ||
       typeof candidate.closeIdleConnections !== 'function' ||
       typeof candidate.closeAllConnections !== 'function'
     ) {
