@@ -74,6 +74,7 @@ const hosts = new WeakSet<object>()
  * to its own `app.request`, which inherits from it). A bare IncomingMessage gets its own.
  */
 function installAccessors(req: IncomingMessage): void {
+  if ('taskGroup' in req) return // defined on its prototype already: every request but the first
   let host: object = req
   let proto = Object.getPrototypeOf(req) as object | null
   for (; proto !== null && proto !== IncomingMessage.prototype; proto = Object.getPrototypeOf(proto)) host = proto

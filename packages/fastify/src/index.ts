@@ -12,7 +12,7 @@ import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions,
 import * as kit from '@taskscope/core/adapter'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { handlerDeadline, restoreLog, silenceLog, tieHandlerTimeout } from './lifecycle.js'
+import { handlerDeadline, silenceLog, tieHandlerTimeout } from './lifecycle.js'
 
 declare module 'fastify' {
   /** `request.after(work)` and `request.waitUntil(work)`: work after the response, in the app's background tasks. */
@@ -69,8 +69,10 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   if (fastify.hasDecorator('concurrency')) throw kit.alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
   const runtime = createRuntime({ threadpool, backgroundTasks, shutdownTimeout, logger: logger ?? fastify.log })
-  // Bounded shutdown: at the deadline the runtime closes connections still open (a slowloris, a
-  // slow body, an HTTP/2 session), which would otherwise hold fastify.close() forever.
+  // Shutdown through the server: from preClose on, the response in flight on each keep-alive
+  // connection carries `Connection: close` (else that connection would hold fastify.close() open
+  // until keepAliveTimeout), and at the deadline the runtime closes connections still open (a
+  // slowloris, a slow body, an HTTP/2 session). Nothing runs per request for this before then.
   runtime.attach(fastify.server)
 
   fastify.decorate('concurrency', runtime)
@@ -102,14 +104,6 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
     if (answer !== undefined) silenceLog(reply)
     if (answer !== undefined && answer !== 'end') reply.code(answer.status)
     done()
-  })
-
-  // While draining, HTTP/1 responses close their connection: otherwise a keep-alive connection
-  // that was busy when close() began holds `fastify.close()` open until keepAliveTimeout.
-  fastify.addHook('onSend', function closeWhileDraining(request, reply, payload, done) {
-    restoreLog(reply)
-    if (runtime.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
-    done(null, payload)
   })
 
   // Must resolve to nothing: a value would make fastify.close() reject with it.

@@ -43,19 +43,23 @@ const kLog = Symbol('taskscope.replyLog')
 type QuietReply = FastifyReply & { [kLog]?: FastifyBaseLogger }
 
 /**
- * Silences `reply.log` from the onError hook until {@link restoreLog} (onSend): the error handler
- * that Fastify runs in between would log the cancellation again, with its stack. When nothing is
- * sent any more (the client is gone) it stays silent: there is nothing left to log for that reply.
+ * Silences `reply.log` from the onError hook until the response has finished: the error handler
+ * that Fastify runs in between would log the cancellation again, with its stack. Fastify's
+ * "request completed" (or "request errored") line, written when the response finishes, gets the
+ * logger back: the listener that restores it goes first. When the response never finishes (the
+ * client is gone) it stays silent: there is nothing left to log for that reply.
  */
 export function silenceLog(reply: FastifyReply): void {
-  ;(reply as QuietReply)[kLog] = reply.log
-  reply.log = silent as unknown as FastifyBaseLogger
-}
-
-/** Gives `reply.log` back after {@link silenceLog} (Fastify's "request completed" line uses it). */
-export function restoreLog(reply: FastifyReply): void {
   const quiet = reply as QuietReply
-  if (quiet[kLog] === undefined) return
-  reply.log = quiet[kLog]
-  quiet[kLog] = undefined
+  if (quiet[kLog] !== undefined) return
+  quiet[kLog] = reply.log
+  reply.log = silent as unknown as FastifyBaseLogger
+  const restore = (): void => {
+    reply.raw.removeListener('finish', restore)
+    reply.raw.removeListener('error', restore)
+    reply.log = quiet[kLog]!
+    quiet[kLog] = undefined
+  }
+  reply.raw.prependListener('finish', restore)
+  reply.raw.prependListener('error', restore)
 }

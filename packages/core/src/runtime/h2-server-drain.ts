@@ -5,9 +5,11 @@
 // the deadline every session still open is destroyed.
 //
 // Sessions are kept from the server's 'session' event until their own 'close': nothing is retained
-// for a session once it has closed.
+// for a session once it has closed. A secure server created with `allowHTTP1` also serves HTTP/1
+// connections: those drain as a node:https server's do (see Http1Connections).
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2'
 import { deferred } from '../internal/deferred.js'
+import { Http1Connections, type HttpConnection } from './http1-connections.js'
 
 /** The HTTP/2 server {@link Http2ServerDrain} works with. */
 export type DrainableHttp2Server = Pick<
@@ -41,9 +43,19 @@ export class Http2ServerDrain {
   #closed = deferred<void>()
   #draining = false
   #track: (session: ServerHttp2Session) => void
+  /** HTTP/1 connections (`allowHTTP1`), by the protocol their TLS handshake chose. */
+  #http1: Http1Connections
+  #trackHttp1: (socket: HttpConnection & { alpnProtocol?: string | false }) => void
 
   constructor(server: DrainableHttp2Server) {
     this.server = server
+    // Node's `closeIdleConnections()` of an `allowHTTP1` server reaps its idle HTTP/1 connections.
+    const reaper = server as DrainableHttp2Server & { closeIdleConnections?(): void }
+    const http1 = (this.#http1 = new Http1Connections({ closeIdleConnections: () => reaper.closeIdleConnections?.() }))
+    this.#trackHttp1 = (socket) => {
+      if (socket.alpnProtocol !== 'h2') http1.track(socket)
+    }
+    server.on('secureConnection', this.#trackHttp1)
     const sessions = this.#sessions
     // One listener function shared by every session (`this` is the session).
     const forget = function (this: ServerHttp2Session): void {
@@ -73,13 +85,18 @@ export class Http2ServerDrain {
     return this.#sessions.size
   }
 
-  /** Starts draining: stops accepting connections and sends every open session a GOAWAY. Idempotent. */
+  /**
+   * Starts draining: stops accepting connections and sends every open session a GOAWAY; the
+   * response in flight on each HTTP/1 connection (`allowHTTP1`) carries `Connection: close`, and
+   * idle ones are closed. Idempotent.
+   */
   begin(): void {
     if (this.#draining) return
     this.#draining = true
     const { server } = this
     const closed = (): void => {
       server.removeListener('session', this.#track)
+      server.removeListener('secureConnection', this.#trackHttp1)
       this.#closed.resolve()
     }
     server.once('close', closed) // when every connection has ended
@@ -88,10 +105,12 @@ export class Http2ServerDrain {
       if (error) server.getConnections((_, count) => count === 0 && closed())
     })
     for (const session of this.#sessions) session.close()
+    this.#http1.closeWhenDone()
   }
 
-  /** Destroys every session still open, streams in flight included (the deadline passed). */
+  /** Destroys every session and HTTP/1 connection still open, streams in flight included (the deadline passed). */
   force(): void {
     for (const session of this.#sessions) session.destroy()
+    this.#http1.destroyAll()
   }
 }

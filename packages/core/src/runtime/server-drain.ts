@@ -1,18 +1,20 @@
 // Graceful close of a node:http(s) server, for frameworks without a lifecycle of their own
-// (Express, Koa, plain node:http). Node's `server.close()` only reaps connections that are idle
-// when it is called: a keep-alive connection busy at that moment stays open after its response
-// until the client or `keepAliveTimeout` closes it. So while draining: in-flight responses carry
-// `Connection: close` (or their connection is reaped once they finish), requests that still
-// arrive on open keep-alive connections get a 503, and at the deadline every connection is closed.
+// (Express, Koa, plain node:http) and for Fastify's. Node's `server.close()` only reaps connections
+// that are idle when it is called: a keep-alive connection busy at that moment stays open after its
+// response until the client or `keepAliveTimeout` closes it. So while draining: the response in
+// flight on each connection carries `Connection: close` (or its connection is reaped once it
+// finishes), requests that still arrive on open keep-alive connections get a 503, and at the
+// deadline every connection is closed.
 //
-// In-flight responses are kept per connection, and forgotten when the response closes or when its
-// connection does: a pipelined response still queued when its connection dies never emits 'close'.
+// Until the drain begins nothing is done per request (see Http1Connections), unless the server was
+// attached with connections already open: then each request is looked at, to pick those up.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { Server as TlsServer } from 'node:tls'
 import { deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
 import { shuttingDownAnswer } from './escaped-cancellation.js'
 import { type DrainableHttp2Server, Http2ServerDrain, isHttp2Server } from './h2-server-drain.js'
+import { Http1Connections } from './http1-connections.js'
 
 /** The server {@link ServerDrain} works with: a `node:http` or `node:https` Server. */
 export type DrainableHttpServer = Pick<
@@ -32,7 +34,7 @@ export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrai
 }
 
 /**
- * Tracks a server's in-flight responses so that it can later be closed gracefully:
+ * Tracks a server's connections so that it can later be closed gracefully:
  * {@link ServerDrain.begin} starts, {@link ServerDrain.closed} resolves once every connection
  * has ended, {@link ServerDrain.force} closes what is left. Used by `runtime.attach(server)`.
  *
@@ -51,11 +53,14 @@ export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrai
 export class ServerDrain {
   /** The server being drained. */
   readonly server: DrainableHttpServer
-  /** In-flight responses by connection: an entry lives while its connection has one. */
-  #inflight = new Map<Socket, Set<ServerResponse>>()
+  /** Its open connections, from the server's connection event to their 'close'. */
+  #connections: Http1Connections
   #closed = deferred<void>()
   #draining = false
-  #track: (req: IncomingMessage, res: ServerResponse) => void
+  /** The event that hands the HTTP parser its connections: 'secureConnection' on a TLS server. */
+  #event: 'connection' | 'secureConnection'
+  /** Connections accepted before the server was attached, found by their next request. */
+  #adopt: ((req: IncomingMessage) => void) | undefined
 
   constructor(server: DrainableHttpServer) {
     const candidate = server as Partial<DrainableHttpServer> | null
@@ -65,42 +70,24 @@ export class ServerDrain {
       typeof candidate.on !== 'function' ||
       typeof candidate.emit !== 'function' ||
       typeof candidate.close !== 'function' ||
+      typeof candidate.getConnections !== 'function' ||
       typeof candidate.closeIdleConnections !== 'function' ||
       typeof candidate.closeAllConnections !== 'function'
     ) {
       throw invalidType('The "server" argument', 'a node:http, node:https or node:http2 Server', server)
     }
     this.server = server
-    const drain = this
-    const inflight = this.#inflight
-    // Listener functions shared by every response and connection (`this` is the emitter).
-    const forget = (socket: Socket, res: ServerResponse): void => {
-      const responses = inflight.get(socket)
-      if (responses === undefined || !responses.delete(res) || responses.size > 0) return
-      inflight.delete(socket)
-      socket.removeListener('close', onConnectionClose)
-    }
-    const onResponseClose = function (this: ServerResponse): void {
-      if (this.req !== undefined) forget(this.req.socket as Socket, this)
-      // Its connection is idle now: without this, keep-alive would hold `server.close()` open.
-      if (drain.#draining) server.closeIdleConnections()
-    }
-    const onConnectionClose = function (this: Socket): void {
-      const responses = inflight.get(this)
-      inflight.delete(this)
-      for (const res of responses ?? []) res.removeListener('close', onResponseClose)
-    }
-    this.#track = (req, res) => {
-      const socket = req.socket
-      let responses = inflight.get(socket)
-      if (responses === undefined) {
-        inflight.set(socket, (responses = new Set()))
-        socket.once('close', onConnectionClose)
+    const connections = (this.#connections = new Http1Connections(server))
+    this.#event = server instanceof TlsServer ? 'secureConnection' : 'connection'
+    server.on(this.#event, connections.track)
+    // Attached late, while connections are open: their requests tell which ones they are.
+    server.getConnections((_, count) => {
+      if (this.#draining || !(count > connections.size)) return
+      this.#adopt = (req) => {
+        if (!connections.has(req.socket)) connections.track(req.socket)
       }
-      responses.add(res)
-      res.once('close', onResponseClose)
-    }
-    server.on('request', this.#track)
+      server.on('request', this.#adopt)
+    })
   }
 
   /** True once {@link ServerDrain.begin} was called. */
@@ -113,18 +100,17 @@ export class ServerDrain {
     return this.#closed.promise
   }
 
-  /** Number of responses not completed yet, on connections still open. */
-  get inflight(): number {
-    let count = 0
-    for (const responses of this.#inflight.values()) count += responses.size
-    return count
+  /** Number of connections open now. */
+  get connections(): number {
+    return this.#connections.size
   }
 
   /**
-   * Starts draining: stops accepting connections, closes idle ones, makes in-flight responses
-   * carry `Connection: close`, and answers requests that still arrive on open connections with
-   * 503 + `Connection: close` + `Retry-After` (they never reach the app; the server's 'request'
-   * listeners stay in place). Idempotent.
+   * Starts draining: stops accepting connections, closes idle ones, makes the response in flight
+   * on each connection carry `Connection: close` (or, when its headers are out already, closes
+   * the connection once it has finished), and answers requests that still arrive on open
+   * connections with 503 + `Connection: close` + `Retry-After` (they never reach the app; the
+   * server's 'request' listeners stay in place). Idempotent.
    */
   begin(): void {
     if (this.#draining) return
@@ -133,12 +119,11 @@ export class ServerDrain {
     // From now on the app sees no new request: they all get the 503 (Fastify's return503OnClosing).
     // The server's 'request' listeners, the app's and any other library's, are left as they are.
     const restore = refuseRequests(server)
-    for (const responses of this.#inflight.values()) {
-      for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close')
-    }
+    this.#connections.closeWhenDone()
     const closed = (): void => {
       restore()
-      server.removeListener('request', this.#track)
+      server.removeListener(this.#event, this.#connections.track)
+      if (this.#adopt !== undefined) server.removeListener('request', this.#adopt)
       this.#closed.resolve()
     }
     server.once('close', closed) // when every connection has ended

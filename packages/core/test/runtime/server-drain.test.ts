@@ -89,6 +89,66 @@ describe('runtime.attach (server drain)', () => {
     await closing
   })
 
+  it('closes the connection with the pipelined response queued behind one whose headers were out', async () => {
+    const gate = deferred<void>()
+    const firstClosed = deferred<void>()
+    const arrived = deferred<void>()
+    fixture.handle = async (req, res) => {
+      if (req.url === '/first') {
+        res.once('close', () => firstClosed.resolve())
+        res.writeHead(200, { 'Content-Length': '2' })
+        res.flushHeaders() // out before the drain: this response cannot carry Connection: close
+        await gate.promise
+        res.end('ok')
+      } else {
+        arrived.resolve()
+        await firstClosed.promise // its turn comes once /first has finished
+        res.end('second')
+      }
+    }
+    runtime.attach(server)
+    const socket = await connect()
+    const response = rawResponse(socket)
+    socket.write('GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\n')
+    await arrived.promise
+    const closing = runtime.close({ timeout: Infinity })
+    gate.resolve()
+    const [first, second] = (await response).split(/(?=HTTP\/1\.1 )/)
+    expect(first).toMatch(/^HTTP\/1\.1 200 /)
+    expect(first).not.toMatch(/connection: close/i)
+    expect(second).toMatch(/^HTTP\/1\.1 200 /)
+    expect(second).toMatch(/\r\nconnection: close\r\n/i)
+    expect(second).toMatch(/second$/)
+    await closing
+  })
+
+  it('also drains the connections a server accepted before it was attached', async () => {
+    const gate = deferred<void>()
+    const started = deferred<void>()
+    fixture.handle = async (req, res) => {
+      if (req.url === '/slow') {
+        started.resolve()
+        await gate.promise
+      }
+      res.end(req.url)
+    }
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      expect((await get('/early', agent)).headers.connection).toBe('keep-alive') // the connection is open before attach
+      runtime.attach(server)
+      await new Promise<void>((resolve) => server.getConnections(() => resolve())) // attach's own count has answered
+      const slow = get('/slow', agent) // the same connection
+      await started.promise
+      const closing = runtime.close({ timeout: Infinity })
+      gate.resolve()
+      expect((await slow).headers.connection).toBe('close')
+      await closing
+      expect(await connectionCount(server)).toBe(0)
+    } finally {
+      agent.destroy()
+    }
+  })
+
   it('at the deadline cancels groups with ShutdownError and closes connections that are still open', async () => {
     const started = deferred<TaskGroup>()
     fixture.handle = (req, res) => {
@@ -144,12 +204,26 @@ describe('ServerDrain bookkeeping', () => {
       const client = await connect()
       client.write('GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\n')
       const serverSide = await arrived.promise
-      if (i === 0) expect(drain.inflight).toBe(2)
+      if (i === 0) expect(drain.connections).toBe(1)
       const closed = once(serverSide, 'close')
       client.destroy()
       await closed
     }
-    expect(drain.inflight).toBe(0)
+    expect(drain.connections).toBe(0)
+  })
+
+  it('does nothing per request until the drain begins: no listener on the response, none on the server', async () => {
+    const responseListeners: number[] = []
+    fixture.handle = (_req, res) => {
+      responseListeners.push(res.listenerCount('close') + res.listenerCount('finish'))
+      res.end('ok')
+    }
+    const requestListeners = server.listenerCount('request')
+    expect((await get('/unattached')).body).toBe('ok')
+    runtime.attach(server)
+    expect((await get('/attached')).body).toBe('ok')
+    expect(responseListeners[1]).toBe(responseListeners[0])
+    expect(server.listenerCount('request')).toBe(requestListeners)
   })
 
   it('keeps nothing after keep-alive responses complete, and no listener piles up on the connection', async () => {
@@ -171,7 +245,7 @@ describe('ServerDrain bookkeeping', () => {
     expect(Math.max(...listeners) - Math.min(...listeners)).toBe(0)
     const [socket] = sockets
     if (!socket!.closed) await once(socket!, 'close')
-    expect(drain.inflight).toBe(0)
+    expect(drain.connections).toBe(0)
   })
 })
 
