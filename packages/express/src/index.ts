@@ -63,6 +63,7 @@ const binding = kit.requestBinding<ScopedRequest>({
   adapter: 'concurrency()',
   install: 'app.use(concurrency()) before your routes',
   request: (req) => req,
+  response: (req) => (req as ScopedRequest & { res: ServerResponse }).res,
   groupOptions: (req) => ({ logger: kit.asLogger(req.log) }),
   route: (req) => (typeof req.route?.path === 'string' ? `${req.baseUrl ?? ''}${req.route.path}` : undefined),
 })

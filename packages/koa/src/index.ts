@@ -62,6 +62,7 @@ const binding = kit.requestBinding<AnyContext & { log?: unknown; _matchedRoute?:
   adapter: 'concurrency()',
   install: 'app.use(concurrency()) before your routes',
   request: (ctx) => ctx.req,
+  response: (ctx) => ctx.res,
   groupOptions: (ctx) => ({
     logger: kit.asLogger(ctx.log),
     // Koa's error sink prints only `err.stack`: each failed task's own error goes there.

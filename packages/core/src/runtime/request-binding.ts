@@ -28,6 +28,12 @@ export interface RequestBindingOptions<T extends object> {
   install: string
   /** The Node request behind the framework object. */
   request(this: void, target: T): HttpRequest
+  /**
+   * The Node response that goes with it, when the framework object links to it (Express's
+   * `req.res`, Koa's `ctx.res`): then `mount` stores nothing more for it. Without it, `mount`
+   * keeps the response it is given on the object.
+   */
+  response?(this: void, target: T): HttpResponse
   /** Options the adapter adds to each request group (its logger, its `onError`); read once, when the group is created. */
   groupOptions?(this: void, target: T): RequestGroupOptions
   /** Receives each new group (Fastify ties its `handlerTimeout` to it). */
@@ -112,6 +118,7 @@ type Scoped = Record<symbol, unknown>
  */
 export function requestBinding<T extends object>(options: RequestBindingOptions<T>): RequestBinding<T> {
   const { name, namespace, adapter, install, request, groupOptions, created, route } = options
+  const response = options.response ?? ((target: T) => (target as Scoped)[kResponse] as HttpResponse)
   const kRuntime = Symbol.for(`taskscope.${namespace}.runtime`)
   const kResponse = Symbol.for(`taskscope.${namespace}.response`)
   const kGroup = Symbol.for(`taskscope.${namespace}.taskGroup`)
@@ -125,7 +132,7 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
     const scoped = target as Scoped
     const runtime = runtimeOf(scoped, 'taskGroup')
     const route = (scoped[kOptions] as RouteGroupOptions | null | undefined) ?? undefined
-    const group = runtime.requestGroup(request(target), scoped[kResponse] as HttpResponse, { ...route, ...groupOptions?.(target) })
+    const group = runtime.requestGroup(request(target), response(target), { ...route, ...groupOptions?.(target) })
     scoped[kGroup] = group
     created?.(group, target)
     return group
@@ -160,7 +167,7 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
       writable: true,
       value: function after<R>(this: T, work: AfterWork<R>): BackgroundTask<Awaited<R>> {
         const runtime = runtimeOf(this as Scoped, 'after')
-        return scheduleAfter(runtime, request(this), (this as Scoped)[kResponse] as HttpResponse, work, afterContext(this))
+        return scheduleAfter(runtime, request(this), response(this), work, afterContext(this))
       },
     },
     waitUntil: {
@@ -188,7 +195,7 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
       if (mounted === runtime) return false
       if (mounted != null) throw alreadyRegisteredError(adapter, `${install}; the same one may run again`)
       scoped[kRuntime] = runtime
-      scoped[kResponse] = res
+      if (options.response === undefined) scoped[kResponse] = res
       return true
     },
     run: (target, next) => runInScope(target as never, next),
