@@ -2,7 +2,7 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { arch, cpus, platform, release, totalmem } from 'node:os'
-import { mergeByVersion, versionLabels, versionsOf } from './versions.mjs'
+import { mergeByVersion, splitDetail, versionLabels, versionsOf } from './versions.mjs'
 
 const START = '<!-- bench:results:start -->'
 const END = '<!-- bench:results:end -->'
@@ -53,7 +53,8 @@ function cells(row) {
 /** Result, ratio and met? of one row as measured on one version ('—' when that version has no such row). */
 function versionCells(row) {
   if (row === undefined) return ['—', '—', '—']
-  const result = formatValue(row)
+  const { detail } = splitDetail(row.impl)
+  const result = detail === '' ? formatValue(row) : `${formatValue(row)} (${detail})`
   return [row.skipped ? `${result} (${row.skipped})` : result, formatRatio(row), formatMet(row)]
 }
 

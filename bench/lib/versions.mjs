@@ -42,10 +42,23 @@ export function caseWithoutVersion(text, version) {
   return stripped === '' ? '—' : stripped
 }
 
+/**
+ * A measurement's label without the figures some suites put in it, in parentheses ("bare app (26 µs
+ * CPU/req)"): `label` names the measurement on every version, `detail` is this run's figures.
+ */
+export function splitDetail(impl) {
+  const details = []
+  const label = impl.replace(/\s*\(([^()]*\d[^()]*)\)/g, (_, detail) => {
+    details.push(detail)
+    return ''
+  })
+  return { label: label.trim(), detail: details.join('; ') }
+}
+
 /** What identifies a measurement across versions: the suite's own `key` when it gives one, else suite + case + measurement + vs. */
 export function matchKey(row) {
   if (row.key !== undefined) return `${row.suite}\u0000${row.key}`
-  return [row.suite, caseWithoutVersion(row.case, row.node), row.impl, row.vs ?? ''].join('\u0000')
+  return [row.suite, caseWithoutVersion(row.case, row.node), splitDetail(row.impl).label, row.vs ?? ''].join('\u0000')
 }
 
 /**
@@ -67,7 +80,12 @@ export function mergeByVersion(rows) {
       seen.set(base, n + 1)
       const key = `${base}\u0000${n}`
       if (!lines.has(key)) {
-        lines.set(key, { suite: row.suite, case: caseWithoutVersion(row.case, row.node), impl: row.impl, byVersion: new Map() })
+        lines.set(key, {
+          suite: row.suite,
+          case: caseWithoutVersion(row.case, row.node),
+          impl: splitDetail(row.impl).label,
+          byVersion: new Map(),
+        })
         const at = previous === undefined ? -1 : order.indexOf(previous)
         // The first row of a suite no earlier version ran goes after that suite's last line, or at the end.
         const after = at >= 0 ? at : order.findLastIndex((k) => lines.get(k).suite === row.suite)

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import type { BenchRow } from '../lib/bench-row.d.mts'
 import { parseMajors } from '../lib/node-binaries.mjs'
 import { markdownTable, targetsText, textTable } from '../lib/report.mjs'
-import { caseWithoutVersion, mergeByVersion } from '../lib/versions.mjs'
+import { caseWithoutVersion, mergeByVersion, splitDetail } from '../lib/versions.mjs'
 
 const row = (node: string, fields: Partial<BenchRow> & Pick<BenchRow, 'case' | 'impl' | 'value' | 'ratio'>): BenchRow => ({
   suite: 'task-group',
@@ -54,6 +54,25 @@ describe('a run on several Node versions', () => {
     // Targets that differ between versions are shown per version.
     expect(cpu.target).toBe('Node 24: ≤ 1.05×; Node 20: report')
     expect(lines[1]!.target).toBe('≤ 1.5×')
+  })
+
+  test("figures a suite puts in parentheses in the measurement stay out of the match and go to each version's result", () => {
+    const http = (node: string, cpu: number) =>
+      row(node, {
+        suite: 'http',
+        case: 'fastify: hello world',
+        impl: `adapter installed, unused (${cpu} µs CPU/req)`,
+        value: 1000,
+        ratio: 0.9,
+        unit: 'req/s',
+      })
+    const lines = mergeByVersion([http('v20.20.2', 37), http('v24.22.3', 26)]).lines
+    expect(lines.map((l) => l.impl)).toEqual(['adapter installed, unused'])
+    const table = markdownTable([http('v20.20.2', 37), http('v24.22.3', 26)])
+    expect(table).toContain('| adapter installed, unused |')
+    expect(table).toContain('1,000 req/s (26 µs CPU/req)')
+    expect(table).toContain('1,000 req/s (37 µs CPU/req)')
+    expect(splitDetail('pool.run(fn), function by source')).toEqual({ label: 'pool.run(fn), function by source', detail: '' })
   })
 
   test('rows only one version has stay next to the row they followed', () => {
