@@ -52,25 +52,16 @@ function slowRoute() {
 }
 
 describe('runtime.attach (TLS servers)', () => {
-  it('drains a node:https server: the in-flight keep-alive response carries Connection: close', async () => {
+  const secureServers: Array<[string, (handler: Handler) => https.Server | http2.Http2SecureServer]> = [
+    ['a node:https server', (handler) => https.createServer({ key, cert }, handler)],
+    [
+      'the HTTP/1 connections of an allowHTTP1 HTTP/2 server',
+      (handler) => http2.createSecureServer({ key, cert, allowHTTP1: true }, handler as never),
+    ],
+  ]
+  it.each(secureServers)('drains %s: the in-flight keep-alive response carries Connection: close', async (_, create) => {
     const { gate, started, handler } = slowRoute()
-    const server = https.createServer({ key, cert }, handler)
-    const get = await serve(server)
-    runtime.attach(server)
-    expect((await get('/warm')).headers.connection).toBe('keep-alive')
-    const slow = get('/slow') // the same connection
-    await started.promise
-    const closing = runtime.close({ timeout: Infinity })
-    gate.resolve()
-    expect((await slow).headers.connection).toBe('close')
-    await closing
-    expect(server.listening).toBe(false)
-    expect(await connectionCount(server)).toBe(0)
-  })
-
-  it('drains the HTTP/1 connections of an allowHTTP1 HTTP/2 server: the in-flight response carries Connection: close', async () => {
-    const { gate, started, handler } = slowRoute()
-    const server = http2.createSecureServer({ key, cert, allowHTTP1: true }, handler as never)
+    const server = create(handler)
     const get = await serve(server)
     runtime.attach(server)
     expect((await get('/warm')).headers.connection).toBe('keep-alive')
