@@ -8,7 +8,7 @@ import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskStatus } from '../primitives/task.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { ThreadpoolStats } from '../threadpool/types.js'
-import type { RequestRecord } from './response-lifecycle.js'
+import type { RequestRecord } from './request-record.js'
 
 /**
  * A snapshot from {@link Runtime.stats}. Totals count since the runtime was created, and only

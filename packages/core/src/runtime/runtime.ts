@@ -10,7 +10,8 @@ import type { ThreadpoolOptions } from '../threadpool/types.js'
 import { AppPool } from './app-pool.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { backgroundStats, eventLoopStats, inspectTree, RequestTotals, type RuntimeInspection, type RuntimeStats } from './observe.js'
-import { type HttpRequest, type HttpResponse, type RequestOwner, RequestRecord } from './response-lifecycle.js'
+import { type RequestOwner, RequestRecord } from './request-record.js'
+import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, drainFor } from './server-drain.js'
 
 type Scoped = { [kRequestGroup]?: TaskGroup }
