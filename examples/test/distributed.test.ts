@@ -62,7 +62,7 @@ describe('distributed newsletter (producer + two workers on BullMQ, child proces
     expect((await request(`${url}/jobs/long-1`)).body).toMatchObject({ status: 'cancelled', attempts: 1 })
 
     server.child.kill('SIGTERM')
-    expect(await server.exited).toBe(0)
+    expect(await server.exited, `exit code; its output:\n${server.stdout}\n${server.stderr}`).toBe(0)
     expect(server.stdout).toMatch(/\[worker-1\] shut down: \{"completed":0/)
     expect(server.stdout).toMatch(/\[worker-2\] shut down: \{"completed":0/)
     expect(server.stderr).toBe('')
