@@ -13,6 +13,8 @@ export function cancelChannel(prefix: string, queue: string): string {
 export interface CancelRequest {
   id: string
   reason: string | undefined
+  /** When the job it is for was added (BullMQ's `timestamp`): a later job reusing the id is not cancelled. */
+  addedAt: number | undefined
 }
 
 /**
@@ -40,6 +42,7 @@ export async function cancelJob(
   }
   const request: CancelRequest = {
     id,
+    addedAt: job.timestamp,
     reason: reason === undefined ? undefined : reason instanceof Error ? reason.message : String(reason),
   }
   await publisher.publish(cancelChannel(prefix, queue.name), JSON.stringify(request))
@@ -48,12 +51,13 @@ export async function cancelJob(
 
 /** Reads a message of {@link cancelChannel}; undefined for anything that is not a cancel request. */
 export function parseCancelRequest(message: string): CancelRequest | undefined {
-  let request: { id?: unknown; reason?: unknown }
+  let request: { id?: unknown; reason?: unknown; addedAt?: unknown }
   try {
     request = JSON.parse(message)
   } catch {
     return undefined
   }
   if (typeof request?.id !== 'string') return undefined
-  return { id: request.id, reason: typeof request.reason === 'string' ? request.reason : undefined }
+  const addedAt = typeof request.addedAt === 'number' ? request.addedAt : undefined
+  return { id: request.id, reason: typeof request.reason === 'string' ? request.reason : undefined, addedAt }
 }
