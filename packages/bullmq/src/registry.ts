@@ -3,7 +3,13 @@
 // end), job-info.ts (get, list), cancellation.ts (cancel by id), runner.ts (the jobs run here).
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { type BackgroundRegistry, type BackgroundShutdownOptions, ClosedError, type TaskDefinition } from '@taskscope/core'
+import {
+  type BackgroundRegistry,
+  type BackgroundShutdownOptions,
+  type BackgroundSnapshot,
+  ClosedError,
+  type TaskDefinition,
+} from '@taskscope/core'
 import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
 import { Queue } from 'bullmq'
 import { closeAllowanceMs, within } from './bounded.js'
@@ -150,6 +156,21 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   /** True once `shutdown()` was called. */
   get closed(): boolean {
     return this.#shutdown !== undefined
+  }
+
+  /**
+   * This process's side of the queue, from memory (no Redis round trip, never throws): the jobs
+   * running here, how the jobs that ran here ended, and whether Redis answers (`store`). What
+   * `runtime.stats()` and `runtime.inspect()` show; `list()` reads every process's jobs.
+   *
+   * @example
+   * ```ts
+   * const { running, store } = backgroundTasks.snapshot() // store: 'unavailable' while Redis is away
+   * ```
+   */
+  snapshot(): BackgroundSnapshot {
+    const outcomes = this.#runner === undefined ? { fulfilled: 0, rejected: 0, cancelled: 0 } : { ...this.#runner.outcomes }
+    return { running: this.#runner?.running() ?? [], outcomes, store: this.#control.ready ? 'available' : 'unavailable' }
   }
 
   /**

@@ -105,31 +105,31 @@ describe('D10: jobs that ignore their signal', () => {
   it.each([
     { concurrency: 2, timeout: 0 },
     { concurrency: 8, timeout: 500 },
-  ])('concurrency $concurrency, timeout $timeout ms: abandoned after the grace, run once more elsewhere', async ({
-    concurrency,
-    timeout,
-  }) => {
-    const queue = freshQueue()
-    const fast = { lockDuration: 1000, stalledInterval: 500 }
-    const jobs = concurrency - 1
-    const tags = Array.from({ length: jobs }, (_, i) => `${queue}-${i}`)
-    const adder = new BullmqBackgroundTasks({ connection: redis.url, queue, concurrency: 0 })
-    local.push(adder)
-    const leaving = await startMachine({ url: redis.url, queue, concurrency, ...fast })
-    const handles = tags.map((tag) => adder.add(stubborn, { tag, ms: 3000 }, { id: tag }))
-    await allStarted(leaving, tags)
-    const { report, ms } = await leaving.call<Timed>({ cmd: 'timedShutdown', timeout, grace: 200 })
-    expect(report).toEqual({ completed: 0, failed: 0, cancelled: 0, abandoned: jobs, requeued: 0 })
-    expect(ms).toBeLessThan(timeout + 200 + closeAllowance + slack)
-    expect(startedTags(leaving).sort()).toEqual([...tags].sort())
-    await leaving.kill() // the process manager's hard stop
-    const next = await startMachine({ url: redis.url, queue, concurrency: 8, ...fast })
-    const results = await Promise.all(handles)
-    for (const [i, tag] of tags.entries()) {
-      expect(results[i]).toEqual({ tag, pid: next.pid })
-      expect([await count(`starts:${tag}`), await count(`completions:${tag}`)]).toEqual([2, 1])
-    }
-  })
+  ])(
+    'concurrency $concurrency, timeout $timeout ms: abandoned after the grace, run once more elsewhere',
+    async ({ concurrency, timeout }) => {
+      const queue = freshQueue()
+      const fast = { lockDuration: 1000, stalledInterval: 500 }
+      const jobs = concurrency - 1
+      const tags = Array.from({ length: jobs }, (_, i) => `${queue}-${i}`)
+      const adder = new BullmqBackgroundTasks({ connection: redis.url, queue, concurrency: 0 })
+      local.push(adder)
+      const leaving = await startMachine({ url: redis.url, queue, concurrency, ...fast })
+      const handles = tags.map((tag) => adder.add(stubborn, { tag, ms: 3000 }, { id: tag }))
+      await allStarted(leaving, tags)
+      const { report, ms } = await leaving.call<Timed>({ cmd: 'timedShutdown', timeout, grace: 200 })
+      expect(report).toEqual({ completed: 0, failed: 0, cancelled: 0, abandoned: jobs, requeued: 0 })
+      expect(ms).toBeLessThan(timeout + 200 + closeAllowance + slack)
+      expect(startedTags(leaving).sort()).toEqual([...tags].sort())
+      await leaving.kill() // the process manager's hard stop
+      const next = await startMachine({ url: redis.url, queue, concurrency: 8, ...fast })
+      const results = await Promise.all(handles)
+      for (const [i, tag] of tags.entries()) {
+        expect(results[i]).toEqual({ tag, pid: next.pid })
+        expect([await count(`starts:${tag}`), await count(`completions:${tag}`)]).toEqual([2, 1])
+      }
+    },
+  )
 
   it('a job that finishes after its signal aborted, within the grace, counts once, as completed', async () => {
     const queue = freshQueue()
