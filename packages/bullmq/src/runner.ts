@@ -157,8 +157,16 @@ export class Runner {
     } catch (error) {
       const aborted = run.controller.signal.aborted && isCancellation(error)
       if (aborted && run.shutdown) {
+        try {
+          await job.moveToWait(token)
+        } catch (handBack) {
+          // Redis lost the job or its lock (restarted, failed over): it could not be handed back.
+          run.outcome = 'abandoned'
+          this.#settings.trouble(handBack)
+          this.#thrown.add(handBack as object)
+          throw handBack
+        }
         run.outcome = 'requeued'
-        await job.moveToWait(token)
         throw new WaitingError()
       }
       run.outcome = aborted ? 'cancelled' : 'failed'
@@ -241,7 +249,7 @@ export class Runner {
     }
     const abandoned = this.#running.size
     for (const run of this.#finished) report[run.outcome ?? 'failed']++
-    report.abandoned = abandoned
+    report.abandoned += abandoned
     for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
     // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or Redis is away.
     const force = abandoned > 0 || this.#subscriber.status !== 'ready'

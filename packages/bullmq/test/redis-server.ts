@@ -64,7 +64,7 @@ export async function startRedis(options: { port?: number; args?: string[] } = {
       if (!gone()) process.kill(child.pid!, 'SIGKILL')
       await exited
     },
-    freeze: () => process.kill(child.pid!, 'SIGSTOP'),
-    thaw: () => process.kill(child.pid!, 'SIGCONT'),
+    freeze: () => void (gone() || process.kill(child.pid!, 'SIGSTOP')),
+    thaw: () => void (gone() || process.kill(child.pid!, 'SIGCONT')),
   }
 }
