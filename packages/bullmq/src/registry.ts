@@ -31,7 +31,7 @@ import {
   registrySettings,
 } from './options.js'
 import { Runner, type RunnerReport } from './runner.js'
-import { BullmqTask, type BullmqTaskStatus, kToken } from './task-handle.js'
+import { BullmqTask, type BullmqTaskStatus, kCreate } from './task-handle.js'
 
 /** What {@link BullmqBackgroundTasks.shutdown} found, counting the jobs running in this process when it was called. */
 export interface BullmqShutdownReport extends RunnerReport {}
@@ -133,7 +133,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const backoff = backoffOption(opts.backoff)
     const known = this.#handles.get(id)
     if (known !== undefined) return known
-    const handle = new BullmqTask<R>(kToken, id, task.name, 'queued', this.#cancel)
+    const handle = BullmqTask[kCreate]<R>(id, task.name, 'queued', this.#cancel)
     this.#handles.set(id, handle)
     const store = this.#store(handle, JSON.parse(json), { attempts, backoff })
     this.#stores.set(id, store)
