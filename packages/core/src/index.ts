@@ -27,7 +27,7 @@ export type { WaitOptions } from './primitives/async-event.js'
 export { AsyncEvent } from './primitives/async-event.js'
 export type { AsyncLazyOptions, AsyncLazyState, LazyGetOptions } from './primitives/async-lazy.js'
 export { AsyncLazy } from './primitives/async-lazy.js'
-export type { BackgroundRegistry, BackgroundSnapshot } from './primitives/background-registry.js'
+export type { BackgroundHandle, BackgroundRegistry, BackgroundSnapshot, BackgroundTaskSummary } from './primitives/background-registry.js'
 export type { BackgroundTaskOptions, BackgroundTaskStatus } from './primitives/background-task.js'
 export { BackgroundTask, createBackgroundTask } from './primitives/background-task.js'
 export type {

@@ -16,6 +16,26 @@ export interface BackgroundSnapshot {
 }
 
 /**
+ * A task's handle as every registry gives it from `add()`: PromiseLike of the task's result (it
+ * rejects with the task's error, or a `CancelledError`), with its id, name, status and `cancel()`.
+ * A distributed registry's handle may also be `'queued'`.
+ */
+export interface BackgroundHandle<R = unknown> extends PromiseLike<R> {
+  readonly id: string
+  readonly name: string
+  readonly status: BackgroundTaskStatus | 'queued'
+  /** Cancels the task: a queued one never runs; a running one's signal aborts. */
+  cancel(reason?: unknown): void | Promise<void>
+}
+
+/** One entry of {@link BackgroundRegistry.list}: the fields every registry gives. */
+export interface BackgroundTaskSummary {
+  id: string
+  name: string
+  status: BackgroundTaskStatus | 'queued'
+}
+
+/**
  * Everything an app's background registry must offer, whichever engine runs the tasks: the
  * embedded {@link BackgroundTasks} (in this process) or `BullmqBackgroundTasks` from
  * `@taskscope/bullmq` (durable, on many machines). The HTTP runtime, the adapters,
@@ -42,7 +62,13 @@ export interface BackgroundRegistry {
    * task's handle instead of starting another. Throws a coded TypeError for data that does not
    * survive JSON, `ClosedError` once shut down.
    */
-  add<D, R>(task: TaskDefinition<D, R>, data: D, options?: TaskAddOptions): PromiseLike<R> & { readonly id: string }
+  add<D, R>(task: TaskDefinition<D, R>, data: D, options?: TaskAddOptions): BackgroundHandle<R>
+  /**
+   * The tasks not finished yet that the registry can see, as snapshots (`await` works on both
+   * kinds): embedded, those running in this process (at once); distributed, those queued or
+   * running in any process (a Promise: read from the store).
+   */
+  list(): readonly BackgroundTaskSummary[] | Promise<readonly BackgroundTaskSummary[]>
   /** Number of tasks running in this process. */
   readonly active: number
   /** True once `shutdown()` was called. */

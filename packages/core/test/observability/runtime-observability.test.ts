@@ -259,6 +259,7 @@ describe('stats() and inspect() with any registry (one that throws, answers nons
     add(): never {
       throw new Error('not here')
     },
+    list: () => [],
     shutdown: async () => ({ completed: 0, failed: 0, cancelled: 0, abandoned: 0 }),
   }
   const registries: [string, BackgroundRegistry][] = [

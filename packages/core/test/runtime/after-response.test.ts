@@ -25,6 +25,7 @@ function distributedRegistry() {
       registry.added++
       throw new Error('a closure cannot travel')
     },
+    list: () => [],
     snapshot: (): BackgroundSnapshot => ({ running: [], outcomes: { fulfilled: 0, rejected: 0, cancelled: 0 }, store: 'available' }),
     async shutdown() {
       return { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
