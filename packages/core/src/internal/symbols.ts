@@ -22,8 +22,6 @@ export const kToken = Symbol('taskscope.token')
 export const kCurrentGroup = Symbol('taskscope.currentGroup')
 /** TaskGroup: a child group learns that its parent must close it now. */
 export const kCloseAsChild = Symbol('taskscope.closeAsChild')
-/** TaskGroup: a child group tells its parent it was cancelled by a failure. */
-export const kChildFailed = Symbol('taskscope.childFailed')
 /** Runtime: the registry that runs closures (`after`, `waitUntil`): the app's, or a local one. */
 export const kClosureTasks = Symbol('taskscope.closureTasks')
 /** Task: when it was created (`performance.now()`), for `runtime.inspect()`. */
