@@ -42,6 +42,8 @@ export const kImposedCancellation = Symbol('taskscope.imposedCancellation')
 export const kCloseNow = Symbol('taskscope.closeNow')
 /** A response: the request group `runtime.requestGroup()` made for it. */
 export const kRequestGroup = Symbol('taskscope.requestGroup')
+/** A response: the failures its request was answered with already (not to be reported again when its group closes). */
+export const kAnsweredFailures = Symbol('taskscope.answeredFailures')
 /** A member of a LinkedList (a task in its group, a request in its runtime): its neighbours. */
 export const kPrevious = Symbol('taskscope.previous')
 export const kNext = Symbol('taskscope.next')
