@@ -151,3 +151,55 @@ describe.each(frameworks)('$name: a cancellation caused by a task failure answer
     expect(app.logs.entries.filter((e) => e.level === 'error' || e.level === 'fatal')).toEqual([])
   })
 })
+
+/** Values whose `then` cannot be read: a revoked Proxy (an Immer draft after produce()), a throwing getter, a throwing get trap. */
+const unreadable: Record<string, () => unknown> = {
+  'revoked-proxy': () => {
+    const { proxy, revoke } = Proxy.revocable({}, {})
+    revoke()
+    return proxy
+  },
+  'then-getter': () =>
+    Object.defineProperty({}, 'then', {
+      get() {
+        throw new Error('then getter')
+      },
+    }),
+  'get-trap': () =>
+    new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('get trap')
+        },
+      },
+    ),
+}
+
+describe.each(frameworks)('$name: tasks whose result cannot be resolved still end (no group left behind)', (fw) => {
+  it.each(Object.keys(unreadable))(
+    '%s: awaited, the request fails (500); not awaited, it is reported; 20 requests leave no group',
+    async (kind) => {
+      const app = await fw.start({
+        routes: [
+          { method: 'GET', path: '/awaited', handler: async ({ taskGroup }) => taskGroup.createTask(unreadable[kind]!) },
+          {
+            method: 'GET',
+            path: '/dropped',
+            handler: ({ taskGroup }) => {
+              taskGroup.createTask(unreadable[kind]!)
+              return 'ok'
+            },
+          },
+        ],
+      })
+      for (let i = 0; i < 10; i++) {
+        expect((await request(app.url).get('/awaited')).status).toBe(500)
+        expect((await request(app.url).get('/dropped')).status).toBe(200)
+      }
+      await requestsEnded(app) // nothing left for shutdown to wait for
+      // Each failure logged once: 10 by the framework's error path, 10 as failures nobody awaited.
+    expect(app.logs.entries.filter((e) => e.level === 'error')).toHaveLength(20)
+    },
+  )
+})
