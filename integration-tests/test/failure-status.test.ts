@@ -199,7 +199,7 @@ describe.each(frameworks)('$name: tasks whose result cannot be resolved still en
       }
       await requestsEnded(app) // nothing left for shutdown to wait for
       // Each failure logged once: 10 by the framework's error path, 10 as failures nobody awaited.
-    expect(app.logs.entries.filter((e) => e.level === 'error')).toHaveLength(20)
+      expect(app.logs.entries.filter((e) => e.level === 'error')).toHaveLength(20)
     },
   )
 })
