@@ -11,8 +11,14 @@ export { codedError, errorCodes } from './errors.js'
 export { isTaskDefinition, validateTaskData, validateTaskResult } from './primitives/define-task.js'
 export type { RuntimeHandle } from './runtime/adapter-kit.js'
 export { drainingAnswer, rejectUncalled, withRuntimeHandle } from './runtime/adapter-kit.js'
-export type { CancellationAnswer, EscapedCancellationContext, HttpAnswer } from './runtime/escaped-cancellation.js'
-export { answerCancellation, cancellationStatus, shuttingDownAnswer } from './runtime/escaped-cancellation.js'
+export type { CancellationAnswer, EscapedAnswer, EscapedCancellationContext, HttpAnswer } from './runtime/escaped-cancellation.js'
+export {
+  answerCancellation,
+  answerEscaped,
+  cancellationStatus,
+  escapedFailure,
+  shuttingDownAnswer,
+} from './runtime/escaped-cancellation.js'
 export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
 export { asLogger } from './runtime/logger.js'
 export type { RequestBinding, RequestBindingOptions } from './runtime/request-binding.js'

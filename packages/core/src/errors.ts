@@ -310,9 +310,13 @@ const cancellationCodes = new Set<string>([
  * ```
  */
 export function isCancellation(error: unknown): boolean {
-  if (error instanceof CancelledError) return true
   if (typeof error !== 'object' || error === null) return false
-  const { code, name } = error as { code?: unknown; name?: unknown }
-  if (typeof code === 'string' && cancellationCodes.has(code)) return true
-  return (name === 'AbortError' || name === 'TimeoutError') && error instanceof Error
+  try {
+    if (error instanceof CancelledError) return true
+    const { code, name } = error as { code?: unknown; name?: unknown }
+    if (typeof code === 'string' && cancellationCodes.has(code)) return true
+    return (name === 'AbortError' || name === 'TimeoutError') && error instanceof Error
+  } catch {
+    return false // a revoked Proxy, a throwing getter: not something we can call a cancellation
+  }
 }

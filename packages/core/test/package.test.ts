@@ -77,11 +77,13 @@ describe('@taskscope/core package', () => {
       [
         'alreadyRegisteredError',
         'answerCancellation',
+        'answerEscaped',
         'asLogger',
         'cancellationStatus',
         'codedError',
         'drainingAnswer',
         'errorCodes',
+        'escapedFailure',
         'isTaskDefinition',
         'validateTaskData',
         'validateTaskResult',

@@ -46,7 +46,11 @@ export type ConcurrencyErrorHandler = (error: unknown, req: IncomingMessage, res
 
 /** The middleware returned by {@link concurrency}, with the app-level handle on it. */
 export interface ConcurrencyMiddleware extends kit.RuntimeHandle, Middleware {
-  /** An error middleware to mount after your routes: escaped cancellations answer 499 (or their own status) quietly. */
+  /**
+   * An error middleware to mount after your routes: a cancellation caused by a task's failure is
+   * passed on (`next(failure)`) as that failure; other cancellations answer 499 (or their own
+   * status: 503, 504) quietly; any other error is passed on.
+   */
   errorHandler(): ConcurrencyErrorHandler
   /**
    * A route middleware setting the `limit` and `timeout` of its requests' `req.taskGroup`:
@@ -130,8 +134,9 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
   const errorHandler = (): ConcurrencyErrorHandler =>
     function concurrencyErrorHandler(error, req, res, next) {
       const logger = kit.asLogger((req as ScopedRequest).log) ?? runtime.logger
-      const answer = kit.answerCancellation(error, { req, res, group: binding.group(req), logger })
-      if (answer === undefined) return next(error)
+      const answer = kit.answerEscaped(error, { req, res, group: binding.group(req), logger })
+      // A failure (also the one behind a cancellation a task's failure caused) goes on to the app's error middleware.
+      if (typeof answer === 'object' && 'fail' in answer) return next(answer.fail)
       if (answer === 'end') return void (res.writableEnded || res.destroy())
       send(res, answer)
     }

@@ -17,7 +17,7 @@ import {
   type Threadpool,
 } from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import fp from 'fastify-plugin'
 import { handlerDeadline, silenceLog, tieHandlerTimeout } from './lifecycle.js'
 
@@ -80,6 +80,32 @@ const binding = kit.requestBinding<FastifyRequest>({
   route: (request) => request.routeOptions.url,
 })
 
+/** The status Fastify answers `error` with: its own `statusCode`/`status` (400–599), else 500. */
+function statusOf(error: unknown): number {
+  const { statusCode, status } = (error ?? {}) as { statusCode?: unknown; status?: unknown }
+  for (const code of [statusCode, status]) if (typeof code === 'number' && code >= 400 && code <= 599) return code
+  return 500
+}
+
+/**
+ * Wraps a route handler: what it throws goes to Fastify's error path as the request's failure
+ * (`kit.escapedFailure`): the task failure behind a cancellation, not the cancellation.
+ */
+function failWithCause(handler: RouteHandlerMethod): RouteHandlerMethod {
+  const swap = (error: unknown, request: FastifyRequest, reply: FastifyReply): unknown =>
+    kit.escapedFailure(error, { req: request.raw, res: reply.raw, group: binding.group(request) })?.fail ?? error
+  return function taskscopeHandler(this: FastifyInstance, request, reply) {
+    let result: unknown
+    try {
+      result = handler.call(this, request, reply)
+    } catch (error) {
+      throw swap(error, request, reply)
+    }
+    if (result instanceof Promise) return result.then(undefined, (error: unknown) => Promise.reject(swap(error, request, reply)))
+    return result
+  } as RouteHandlerMethod
+}
+
 const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function taskscope(fastify, options) {
   if (fastify.hasDecorator('concurrency')) throw kit.alreadyRegisteredError('@taskscope/fastify', 'register it once, at the root')
   const { threadpool, backgroundTasks, shutdownTimeout, logger } = options
@@ -101,9 +127,13 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   }
 
   // A route's config.concurrency is checked when the route is added, not at its first request.
-  fastify.addHook('onRoute', function checkRouteConfig({ config, method, url }) {
+  // Its handler is wrapped so that a cancellation caused by a task's failure reaches Fastify's
+  // error handler as that failure (its status, logged once by Fastify at error with the request id).
+  fastify.addHook('onRoute', function checkRouteConfig(route) {
+    const { config, method, url } = route
     const options = (config as { concurrency?: RouteConcurrencyConfig } | undefined)?.concurrency
     if (options !== undefined) kit.validateRouteOptions(options, `config.concurrency of route ${String(method)} ${url}`)
+    route.handler = failWithCause(route.handler)
   })
 
   fastify.addHook('onRequest', function mount(request, reply, done) {
@@ -113,11 +143,16 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
 
   // An escaped cancellation answers its own status (499 client closed request, 503 shutdown...).
   // The kit logged it (one line, no stack; at debug once the client is gone): Fastify's error
-  // handler, which runs next, must not log it again.
+  // handler, which runs next, must not log it again. One caused by a task's failure (from a hook:
+  // a handler's was swapped for the failure above) answers the failure's status, and Fastify logs it.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
-    const answer = kit.answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
-    if (answer !== undefined) silenceLog(reply)
-    if (answer !== undefined && answer !== 'end') reply.code(answer.status)
+    const answer = kit.answerEscaped(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
+    if (typeof answer === 'object' && 'fail' in answer) {
+      if (answer.fail !== error) reply.code(statusOf(answer.fail))
+      return done()
+    }
+    silenceLog(reply)
+    if (answer !== 'end') reply.code(answer.status)
     done()
   })
 

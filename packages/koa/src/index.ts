@@ -136,8 +136,9 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
       await binding.run(ctx, next)
     } catch (error) {
       const logger = kit.asLogger(ctx.log) ?? runtime.logger
-      const answer = kit.answerCancellation(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
-      if (answer === undefined) throw error
+      const answer = kit.answerEscaped(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
+      // A failure (also the one behind a cancellation a task's failure caused): Koa answers it and emits 'error'.
+      if (typeof answer === 'object' && 'fail' in answer) throw answer.fail
       // Koa would turn 499 into 500 (it knows only registered statuses) and print errors that are
       // not `expose`d: answer here instead.
       if (answer !== 'end') return send(ctx, answer)

@@ -7,12 +7,34 @@ import { CancelledError, TimeoutError } from '../errors.js'
  * `TimeoutError` (from `AbortSignal.timeout`) becomes our TimeoutError.
  */
 export function toCancelledError(reason: unknown, message = 'The operation was cancelled'): CancelledError {
-  if (reason instanceof CancelledError) return reason
   if (reason === undefined) return new CancelledError(message)
-  if ((reason as { name?: unknown } | null)?.name === 'TimeoutError') {
-    return new TimeoutError((reason as Error).message || message, { cause: reason })
+  try {
+    if (reason instanceof CancelledError) return reason
+    if ((reason as { name?: unknown } | null)?.name === 'TimeoutError') {
+      return new TimeoutError(String((reason as Error).message || message), { cause: reason })
+    }
+  } catch {
+    // A reason that cannot be inspected (a revoked Proxy, a throwing getter) is still a cause.
   }
   return new CancelledError(message, { cause: reason })
+}
+
+// The cancellations a group makes because one of its tasks failed (see `failureCancellation`).
+const failureCancellations = new WeakSet<CancelledError>()
+
+/**
+ * The CancelledError a group cancels its tasks with when one of them failed: `cause` is the
+ * failure. Recorded, so that whoever sees it escape (an HTTP adapter) can answer for the failure.
+ */
+export function failureCancellation(message: string, failure: unknown): CancelledError {
+  const cancellation = new CancelledError(message, { cause: failure })
+  failureCancellations.add(cancellation)
+  return cancellation
+}
+
+/** True for a cancellation made by {@link failureCancellation}: its `cause` is the failure. */
+export function isFailureCancellation(error: unknown): error is CancelledError {
+  return typeof error === 'object' && error !== null && failureCancellations.has(error as CancelledError)
 }
 
 export const noop = (): void => {}

@@ -22,8 +22,6 @@ export const kToken = Symbol('taskscope.token')
 export const kCurrentGroup = Symbol('taskscope.currentGroup')
 /** TaskGroup: a child group learns that its parent must close it now. */
 export const kCloseAsChild = Symbol('taskscope.closeAsChild')
-/** TaskGroup: a child group tells its parent it was cancelled by a failure. */
-export const kChildFailed = Symbol('taskscope.childFailed')
 /** Runtime: the registry that runs closures (`after`, `waitUntil`): the app's, or a local one. */
 export const kClosureTasks = Symbol('taskscope.closureTasks')
 /** Task: when it was created (`performance.now()`), for `runtime.inspect()`. */
@@ -42,6 +40,8 @@ export const kImposedCancellation = Symbol('taskscope.imposedCancellation')
 export const kCloseNow = Symbol('taskscope.closeNow')
 /** A response: the request group `runtime.requestGroup()` made for it. */
 export const kRequestGroup = Symbol('taskscope.requestGroup')
+/** A response: the failures its request was answered with already (not to be reported again when its group closes). */
+export const kAnsweredFailures = Symbol('taskscope.answeredFailures')
 /** A member of a LinkedList (a task in its group, a request in its runtime): its neighbours. */
 export const kPrevious = Symbol('taskscope.previous')
 export const kNext = Symbol('taskscope.next')

@@ -1,8 +1,8 @@
 // The child groups of a TaskGroup (`group.child()`): each one is a task of its parent, which
 // settles when the child has closed. Made on the first `child()` call: a group without children
 // pays for none of this.
-import { type CancelledError, isCancellation } from '../errors.js'
-import { kCancel, kCloseAsChild } from '../internal/symbols.js'
+import { isCancellation } from '../errors.js'
+import { kCloseAsChild } from '../internal/symbols.js'
 import type { Task } from './task.js'
 import type { TaskGroup } from './task-group.js'
 
@@ -44,11 +44,28 @@ export class ChildGroups {
 
   /** The parent waits for nothing else: nothing of it can add tasks to its children any more. */
   closeAll(): void {
-    for (const child of this.#live.values()) child[kCloseAsChild]()
+    closeChildren(this.#live.values())
   }
 
-  /** The parent was cancelled: so is every child. */
-  cancelAll(reason: CancelledError): void {
-    for (const child of this.#live.values()) child[kCancel](reason, 'parent')
+  /** The children not closed yet, in the order they were made. */
+  groups(): TaskGroup[] {
+    return [...this.#live.values()]
+  }
+}
+
+// Closing a child can close its own children at once, and so on down: the groups still to close
+// wait in this list, which the outermost call works through. No recursion, so any nesting depth works.
+let closing: TaskGroup[] | undefined
+
+function closeChildren(children: Iterable<TaskGroup>): void {
+  if (closing !== undefined) {
+    closing.push(...children)
+    return
+  }
+  closing = [...children]
+  try {
+    for (let i = 0; i < closing.length; i++) closing[i]![kCloseAsChild]()
+  } finally {
+    closing = undefined
   }
 }

@@ -45,19 +45,22 @@ export function startTask<T>(group: StartHost, work: StartWork<T>, options: Task
   }
   const run = (signal: AbortSignal): unknown => {
     let result: unknown
+    let promised: boolean
     try {
       result = work(signal, ready)
+      promised = isPromiseLike(result) // reads `then`, which may throw: an early failure like any other
     } catch (error) {
       return early(error)
     }
-    return isPromiseLike(result) ? Promise.resolve(result).then(returned, early) : returned(result)
+    return promised ? Promise.resolve(result).then(returned, early) : returned(result)
   }
   let task: Task<unknown>
   let label = ''
   try {
     const name = validateString(options?.name, 'The "name" option') ?? (work.name || undefined)
     if (name !== undefined) label = ` ("${name}")`
-    task = group.createTask(run, name === undefined ? undefined : { name })
+    // The task carries the work's name, or `Task-<n>`: never the name of the wrapper above.
+    task = group.createTask(run, { name: name ?? '' })
   } catch (error) {
     return Promise.reject(error)
   }

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
-import { CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
-import { toCancelledError } from '../internal/cancel.js'
+import { type CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
+import { failureCancellation, toCancelledError } from '../internal/cancel.js'
 import { groupCancelChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import { LinkedList } from '../internal/linked-list.js'
@@ -10,7 +10,6 @@ import {
   kAbort,
   kCancel,
   kCancelKind,
-  kChildFailed,
   kCloseAsChild,
   kCloseNow,
   kCreate,
@@ -42,6 +41,8 @@ import { runTaskGroup } from './task-group-run.js'
 import { type QueuedTask, TaskQueue } from './task-queue.js'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
+/** A group still to cancel, with the reason and why. */
+type CancelStep = [TaskGroup, CancelledError | (() => CancelledError), CancelKind]
 const noTasks: readonly Task<unknown>[] = []
 const closedCleanly = Object.freeze({ error: undefined })
 
@@ -234,9 +235,13 @@ export class TaskGroup implements AsyncDisposable {
    * (see {@link TaskGroup.child}); `undefined` without one (a plain `signal` parent gives none).
    */
   get deadline(): number | undefined {
-    const parent = this.#parentGroup?.deadline
-    const own = this.#deadline
-    return parent === undefined || (own !== undefined && own < parent) ? own : parent
+    // A loop, not a recursion through parents: any nesting depth works.
+    let deadline: number | undefined
+    for (let group: TaskGroup | undefined = this; group !== undefined; group = group.#parentGroup) {
+      const own = group.#deadline
+      if (own !== undefined && (deadline === undefined || own < deadline)) deadline = own
+    }
+    return deadline
   }
 
   /**
@@ -323,11 +328,6 @@ export class TaskGroup implements AsyncDisposable {
     return this
   }
 
-  /** @internal A child was cancelled by a failure: so is this group (unless it is a supervisor). */
-  [kChildFailed](reason: CancelledError): void {
-    if (this.#failFast) this[kCancel](reason, 'failure')
-  }
-
   /** `await using group = new TaskGroup()` calls `close()` at the end of the block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
@@ -399,10 +399,7 @@ export class TaskGroup implements AsyncDisposable {
       ;(this.#failures ??= []).push(task)
       if (this.#failFast) {
         const what = this.#children?.isChild(task) ? 'Child group' : 'Task'
-        this[kCancel](
-          new CancelledError(`${what} "${task.name}" failed, so its siblings were cancelled`, { cause: task[kError] }),
-          'failure',
-        )
+        this[kCancel](failureCancellation(`${what} "${task.name}" failed, so its siblings were cancelled`, task[kError]), 'failure')
       }
     }
     if (this.#children?.settled(task)) {
@@ -433,18 +430,29 @@ export class TaskGroup implements AsyncDisposable {
    */
   [kCancel](reason: CancelledError | (() => CancelledError), kind: CancelKind): void {
     if (this.#cancellation !== undefined) return
+    // Down to every child group, and (a failure) up to each fail-fast parent: with a stack of
+    // groups still to cancel, not a recursion, so that any nesting depth works. Same order as a
+    // recursion: a group, then its children depth first, then its parent.
+    const pending: CancelStep[] = [[this, reason, kind]]
+    for (let step = pending.pop(); step !== undefined; step = pending.pop()) step[0].#cancelOne(step[1], step[2], pending)
+  }
+
+  #cancelOne(reason: CancelledError | (() => CancelledError), kind: CancelKind, pending: CancelStep[]): void {
+    if (this.#cancellation !== undefined) return
     this.#cancellation = reason
     this.#cancelKind = kind
     this.#watch?.detach()
     if (groupCancelChannel.hasSubscribers) groupCancelChannel.publish({ group: this, reason: this.#reason, source: kind })
     if (this.#controller !== undefined) this.#controller.abort(this.#reason)
+    const parent = this.#parentGroup
+    if (kind === 'failure' && parent !== undefined && parent.#failFast) pending.push([parent, this.#reason!, 'failure'])
     // The group aborts its children itself: no per-task listener on any signal.
     if (this.#live !== undefined && this.#live.size > 0) {
       const made = this.#reason!
       for (const task of this.#live) task[kAbort](made)
-      this.#children?.cancelAll(made)
+      const children = this.#children?.groups()
+      if (children !== undefined) for (let i = children.length - 1; i >= 0; i--) pending.push([children[i]!, made, 'parent'])
     }
-    if (kind === 'failure') this.#parentGroup?.[kChildFailed](this.#reason!)
   }
 
   #closedError(): ClosedError {

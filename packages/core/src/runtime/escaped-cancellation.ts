@@ -1,8 +1,12 @@
-// What an adapter answers when a cancellation escapes a handler: once, here, for every framework.
-// A cancellation is never a failure, so it must end as a quiet 499 (or its own status, such as
-// 503 on shutdown), never as a logged 500; once the client is gone there is nobody to answer.
+// What an adapter answers when an error escapes a handler: once, here, for every framework.
+// A cancellation is answered for its cause. Cancelled because a task failed: the request fails
+// with that failure, through the framework's own error path (which logs it, once). Else a
+// cancellation is never a failure: a quiet 499 (or its own status, 503 on shutdown, 504 on a
+// timeout), never a logged 500; once the client is gone there is nobody to answer.
 import { STATUS_CODES } from 'node:http'
-import { isCancellation } from '../errors.js'
+import { errorCodes, isCancellation, TaskGroupError } from '../errors.js'
+import { isFailureCancellation } from '../internal/cancel.js'
+import { kAnsweredFailures, kCancelKind } from '../internal/symbols.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
@@ -48,7 +52,7 @@ export const plainText = 'text/plain; charset=utf-8'
  */
 export type CancellationAnswer = HttpAnswer | 'end'
 
-/** Where the escaped cancellation happened. */
+/** Where the escaped error happened. */
 export interface EscapedCancellationContext {
   req: HttpRequest
   res: HttpResponse
@@ -76,10 +80,7 @@ export function answerCancellation(error: unknown, context: EscapedCancellationC
   const status = cancellationStatus(error)
   if (status === undefined) return undefined
   const { req, res, group, logger } = context
-  const gone =
-    (res as { destroyed?: boolean }).destroyed === true ||
-    req.socket?.destroyed === true ||
-    (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
+  const gone = clientGone(req, res, group)
   const { code, message, expose } = error as { code?: unknown; message?: unknown; expose?: unknown }
   const fields = { statusCode: status, code, message }
   if (gone) log(logger, 'debug', fields, 'request cancelled: the client went away')
@@ -98,3 +99,124 @@ export const shuttingDownAnswer = {
     return httpVersionMajor === 1 ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' }
   },
 } as const
+
+/**
+ * What to do with an error that escaped a handler: `{ fail }` to pass `fail` on through the
+ * framework's own error path (as if the handler had thrown it), or an {@link CancellationAnswer}.
+ */
+export type EscapedAnswer = { readonly fail: unknown } | CancellationAnswer
+
+type Answered = { [kAnsweredFailures]?: unknown[] }
+
+/** The client went away, or the response can no longer be written. */
+function clientGone(req: HttpRequest, res: HttpResponse, group: TaskGroup | undefined): boolean {
+  return (
+    (res as { destroyed?: boolean }).destroyed === true ||
+    req.socket?.destroyed === true ||
+    (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
+  )
+}
+
+/** The failure behind a cancellation: the task failure that made a group cancel its tasks, if that is why. */
+function failureBehind(error: unknown, group: TaskGroup | undefined): { failure: unknown } | undefined {
+  // The cancellation itself, or what it wraps (Node's AbortError carries the signal's reason as `cause`).
+  let current: unknown = error
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    if (isFailureCancellation(current)) return { failure: current.cause }
+    try {
+      current = (current as { cause?: unknown }).cause
+    } catch {
+      break
+    }
+  }
+  // A cancellation of the request's own group (a signal it handed out), which a task's failure caused.
+  if (group?.[kCancelKind] === 'failure') {
+    const reason: unknown = group.signal.reason
+    if (isFailureCancellation(reason)) return { failure: reason.cause }
+  }
+  return undefined
+}
+
+/** The failures a TaskGroupError stands for, nested ones flattened, cancellations left out. */
+function failuresIn(error: unknown): unknown[] {
+  if (!(error instanceof TaskGroupError) && (error as { code?: unknown } | null)?.code !== errorCodes.taskGroup) return [error]
+  const errors = (error as { errors?: unknown }).errors
+  if (!Array.isArray(errors)) return [error]
+  return errors.flatMap((inner) => (isCancellation(inner) ? [] : failuresIn(inner)))
+}
+
+/**
+ * The error a request fails with when `error` escaped its handler, or undefined when `error` is a
+ * cancellation to answer as one (see {@link answerCancellation}):
+ * - a cancellation caused by a task's failure (the task's group, the request's or a nested one,
+ *   was cancelled because a task failed): that failure, unless the client is gone;
+ * - a {@link TaskGroupError} of a single failure (from `await group.close()`, `TaskGroup.run`):
+ *   that failure, so that its own `status`/`statusCode` answers; of several: the TaskGroupError;
+ * - any other error: itself.
+ *
+ * What it returns is recorded as answered for this response: when the request's group closes, it
+ * is not reported again as a failure nobody observed.
+ *
+ * @example
+ * ```ts
+ * app.addHook('onRoute', (route) => {
+ *   const handler = route.handler
+ *   route.handler = async function (request, reply) {
+ *     try { return await handler.call(this, request, reply) }
+ *     catch (error) { throw escapedFailure(error, context(request, reply))?.fail ?? error }
+ *   }
+ * })
+ * ```
+ */
+export function escapedFailure(error: unknown, context: Omit<EscapedCancellationContext, 'logger'>): { fail: unknown } | undefined {
+  const { req, res, group } = context
+  let failure: unknown
+  if (isCancellation(error)) {
+    if (clientGone(req, res, group)) return undefined
+    const behind = failureBehind(error, group)
+    if (behind === undefined) return undefined
+    failure = behind.failure
+  } else {
+    failure = error
+  }
+  const failures = failuresIn(failure)
+  const fail = failures.length === 1 ? failures[0] : failure
+  const answered = ((res as Answered)[kAnsweredFailures] ??= [])
+  answered.push(fail, ...failures)
+  return { fail }
+}
+
+/**
+ * The one rule for an error that escaped a handler, for every adapter: `{ fail }` to pass on
+ * through the framework's own error path (Fastify's error handler, Express's `next(error)`, Koa's
+ * throw and `app.on('error')`), which answers 500 or the failure's own `status`/`statusCode` and
+ * logs it — for any failure, and for a cancellation caused by a task's failure (never 499); else
+ * the answer to a cancellation (see {@link answerCancellation}): 504 for a timeout, 503 for a
+ * shutdown, 499 (or nothing once the client is gone) for a disconnect, at info or below.
+ *
+ * @example
+ * ```ts
+ * const answer = answerEscaped(error, { req, res, group, logger })
+ * if (typeof answer === 'object' && 'fail' in answer) return next(answer.fail)
+ * if (answer === 'end') return void res.destroy()
+ * res.writeHead(answer.status, answer.headers).end(answer.body)
+ * ```
+ */
+export function answerEscaped(error: unknown, context: EscapedCancellationContext): EscapedAnswer {
+  return escapedFailure(error, context) ?? answerCancellation(error, context)!
+}
+
+/**
+ * @internal A request group's unobserved failure, less what the request was answered with
+ * already (see {@link escapedFailure}): undefined when nothing is left to report.
+ */
+export function unanswered(failure: unknown, res: HttpResponse): unknown {
+  const answered = (res as Answered)[kAnsweredFailures]
+  if (answered === undefined || answered.length === 0) return failure
+  if (answered.includes(failure)) return undefined
+  const failures = failuresIn(failure)
+  const rest = failures.filter((error) => !answered.includes(error))
+  if (rest.length === failures.length) return failure
+  if (rest.length === 0) return undefined
+  return new TaskGroupError(rest, (failure as Error).message)
+}

@@ -7,6 +7,7 @@ import { disconnectChannel, type TraceOutcome, taskChannel, traced, traceSettled
 import type { Linked } from '../internal/linked-list.js'
 import { kCancel, kCloseNow, kNext, kPrevious } from '../internal/symbols.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import { unanswered } from './escaped-cancellation.js'
 import { log, type RuntimeLogger, reportFailure } from './logger.js'
 import { type HttpRequest, type HttpResponse, type ResponseLifecycleHandlers, ResponseWatch } from './response-lifecycle.js'
 
@@ -116,7 +117,9 @@ export class RequestRecord implements ResponseLifecycleHandlers, Linked {
   #closed(failure: unknown, reason: unknown, disconnected: boolean, stragglers: number): void {
     const failed = failure !== undefined && !isCancellation(failure)
     try {
-      if (failed) reportFailure(failure, this.#logger, this.#onError, {}, 'request tasks failed and nobody awaited them')
+      // What the request was answered with already went through the framework's error path, which logged it.
+      const report = failed ? unanswered(failure, this.#res) : undefined
+      if (report !== undefined) reportFailure(report, this.#logger, this.#onError, {}, 'request tasks failed and nobody awaited them')
     } finally {
       this.#owner.requestEnded(this, disconnected, stragglers)
       const trace = this.#trace

@@ -197,7 +197,8 @@ export default async function runTask({ id, args, seq }: TaskMessage): Promise<T
   try {
     entry = entries.get(id) ?? (await entryOf(id))
     run.name = entry.name
-    if (seq !== undefined) startAbortable(seq, context, workerData.cancelled, run.name)
+    // An abort request arrives on the pool's channel, outside any task: it runs in this task's context.
+    if (seq !== undefined) startAbortable(seq, context, workerData.cancelled, run.name, currentRun.run(run, AsyncLocalStorage.snapshot))
     const fn = ready.get(id) ?? (await functionOf(id, entry))
     const result = currentRun.run(run, () => Reflect.apply(fn, context, args))
     reply = { ok: true, value: isThenable(result) ? await answerOrStray(run, result) : result }

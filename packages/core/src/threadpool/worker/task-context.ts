@@ -23,8 +23,15 @@ export class TaskContext implements ThreadpoolTaskContext {
   }
 }
 
-/** The task with `grace` this thread runs (one at a time), to find it by the `seq` of an abort request. */
-let current: { readonly seq: number; readonly context: TaskContext } | undefined
+/** Runs a function in the AsyncLocalStorage context of a task (`AsyncLocalStorage.snapshot()` taken in it). */
+export type InTask = <R>(fn: () => R) => R
+
+/**
+ * The task with `grace` this thread runs (one at a time), to find it by the `seq` of an abort
+ * request, and its context: the abort runs there, so that whatever the task's abort listeners
+ * start (a timer, a promise) belongs to that task, never to the pool or to the next task.
+ */
+let current: { readonly seq: number; readonly context: TaskContext; readonly inTask: InTask } | undefined
 /**
  * Abort requests for a `seq` not running here: meant for another thread (every thread hears every
  * request), or for a task this thread has not started yet. A few are kept for the latter.
@@ -33,18 +40,21 @@ const early = new Map<number, AbortRequest>()
 
 /** Handles an abort request heard on the pool's channel. */
 export function onAbortRequest(request: AbortRequest): void {
-  if (current?.seq === request.abort) return TaskContext.abort(current.context, request)
+  if (current?.seq === request.abort) {
+    const { context, inTask } = current
+    return inTask(() => TaskContext.abort(context, request))
+  }
   early.set(request.abort, request)
   if (early.size > 64) early.delete(early.keys().next().value as number)
 }
 
 /**
- * Marks the task `seq` as the one running (with `context`); aborts it at once if it was cancelled
+ * Marks the task `seq` as the one running (with `context`, aborted through `inTask`); aborts it at once if it was cancelled
  * already. Its request may have been sent before this thread listened (it was starting): the
  * pool's cancellation ring still says so, and the reason is rebuilt without its cause.
  */
-export function startAbortable(seq: number, context: TaskContext, cancelled: Int32Array, name: string): void {
-  current = { seq, context }
+export function startAbortable(seq: number, context: TaskContext, cancelled: Int32Array, name: string, inTask: InTask): void {
+  current = { seq, context, inTask }
   const slot = (seq % cancelRingSlots) * 2
   if (Atomics.load(cancelled, slot) !== seq) return
   const timeout = Atomics.load(cancelled, slot + 1) === 1
@@ -55,7 +65,7 @@ export function startAbortable(seq: number, context: TaskContext, cancelled: Int
     cause: undefined,
   }
   early.delete(seq)
-  TaskContext.abort(context, request)
+  inTask(() => TaskContext.abort(context, request))
 }
 
 /** Ends the task started with {@link startAbortable}. */
