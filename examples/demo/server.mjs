@@ -3,13 +3,13 @@
  * mounted side by side, and a page at / that shows the runtime live: charts of request groups,
  * tasks, the worker pool and the event loop; totals; the live task tree (`runtime.inspect()`); and
  * a running event log fed by taskscope's diagnostics channels. The page polls GET /stats,
- * /inspect and /events twice a second; it needs no network beyond this server.
+ * /inspect, /events and /history twice a second (the server keeps the charts' last minute, so a
+ * page opened late draws it at once); it needs no network beyond this server.
  *
  *   npm start            (or: PORT=8080 node examples/demo/server.mjs)
  *   open http://localhost:3000
  */
 import { readFile } from 'node:fs/promises'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { concurrencyPlugin } from '@taskscope/fastify'
 import closeWithGrace from 'close-with-grace'
@@ -24,6 +24,7 @@ import { searchRoutes } from '../search/fastify.mjs'
 import { taskRoutes } from '../task-manager/fastify.mjs'
 import { thumbnailCurlLines, thumbnailRoutes } from '../thumbnails/fastify.mjs'
 import { eventLog } from './event-log.mjs'
+import { chartHistory } from './history.mjs'
 
 const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
 
@@ -51,32 +52,30 @@ export async function build({ logger = false, shutdownTimeout = 5_000, analytics
   app.get('/', (request, reply) => reply.type('text/html; charset=utf-8').send(page))
 
   const log = eventLog()
-  // The event-loop delay since the previous /stats (the runtime's figures count from its first
-  // stats() call, which suits totals, not a live chart). Its timer never keeps the process alive.
-  const recentDelay = monitorEventLoopDelay({ resolution: 10 })
-  recentDelay.enable()
+  const history = chartHistory(app)
   app.addHook('onClose', async () => {
     log.close()
-    recentDelay.disable()
+    history.close()
   })
 
-  // What the page shows. `stats().pool` is all zeros until the pool is first used.
+  // What the page shows. `stats().pool` is all zeros until the pool is first used. Durations in
+  // whole milliseconds.
   app.get('/stats', async () => {
     const { requests, background, pool, eventLoop, draining } = app.concurrency.stats()
-    const recent = {
-      p99: recentDelay.count > 0 ? recentDelay.percentile(99) / 1e6 : 0,
-      max: recentDelay.count > 0 ? recentDelay.max / 1e6 : 0,
-    }
-    recentDelay.reset()
+    const latest = history.latest()
+    const tasks = app.backgroundTasks.list().map((task) => ({ ...task, durationMs: Math.round(task.durationMs) }))
     return {
       uptime: Math.round(process.uptime()),
       draining,
       requests,
-      background: { ...background, tasks: app.backgroundTasks.list() },
+      background: { ...background, tasks },
       pool,
-      eventLoop: { ...eventLoop, recent },
+      // `recent`: the delay within the last sampling interval (the charts'); the rest since start.
+      eventLoop: { ...eventLoop, recent: { p99: latest?.delayP99 ?? 0, max: latest?.delayMax ?? 0 } },
     }
   })
+  // The charts' last minute: samples after `?after=<seq>` (a page opened late asks for all of them).
+  app.get('/history', async (request) => history.since(Number(request.query.after ?? 0) || 0))
   // The live tree: each request group with its tasks, and each background task.
   app.get('/inspect', async () => app.concurrency.inspect())
   // The running event log, from the diagnostics channels: entries after `?after=<seq>`.
@@ -137,6 +136,7 @@ Open ${url} for live charts, the task tree and the event log, or try:
   curl ${url}/stats                                                    # the numbers behind the page
   curl ${url}/inspect                                                  # the live task tree
   curl ${url}/events                                                   # the event log (from the diagnostics channels)
+  curl ${url}/history                                                  # the charts' last minute, one sample every 500 ms
 Ctrl-C stops the server gracefully.`)
 }
 

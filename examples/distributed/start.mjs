@@ -109,8 +109,11 @@ async function stop(code) {
       }, 15_000)
       const [exitCode, signal] = await exited
       clearTimeout(timer)
-      if (exitCode !== 0 && name !== 'redis') code ||= 1
-      if (signal === 'SIGKILL') code ||= 1
+      // A child that did not stop cleanly is named, so a failed stop says which one and how.
+      if ((exitCode !== 0 && name !== 'redis') || signal === 'SIGKILL') {
+        console.error(`${name} exited with ${exitCode ?? signal} while stopping`)
+        code ||= 1
+      }
     }
     process.exitCode = code
   })()

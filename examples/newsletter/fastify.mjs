@@ -47,7 +47,10 @@ export async function newsletterRoutes(app, { send = fakeSend } = {}) {
   })
 
   app.get('/newsletter/status', async () => {
-    const jobs = app.backgroundTasks.list().filter((task) => task.name.startsWith('newsletter: '))
+    const jobs = app.backgroundTasks
+      .list()
+      .filter((task) => task.name.startsWith('newsletter: '))
+      .map((task) => ({ ...task, durationMs: Math.round(task.durationMs) }))
     return { active: jobs.length, sent, jobs }
   })
 }

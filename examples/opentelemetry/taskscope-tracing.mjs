@@ -1,7 +1,10 @@
 /**
  * OpenTelemetry spans from taskscope's diagnostics channels, with nothing but `@opentelemetry/api`:
  * one span per request (`taskscope:task`, kind `request`), one per task, child of its request's
- * span, one per background task and one per pool call. A cancellation (the client went away, a
+ * span, one per background task and one per pool call. A request span is named as the OpenTelemetry
+ * HTTP conventions ask, `{method} {route}` (`GET /dashboard/:userId`, few distinct names), with the
+ * URL's path and query as attributes; `{method}` alone where the route is not known (see
+ * `withRoute`). A cancellation (the client went away, a
  * timeout, a sibling failed) ends its span with `taskscope.cancelled: true` and status UNSET: it is
  * not an error, so the APM does not paint every 499 red. A real failure records the exception and
  * sets status ERROR.
@@ -9,8 +12,32 @@
  *   import { trace } from '@opentelemetry/api'
  *   const stop = instrumentTaskscope(trace.getTracer('my-app'))
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import diagnostics from 'node:diagnostics_channel'
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+
+const routes = new AsyncLocalStorage()
+
+/**
+ * Runs `fn` with `route` (the route's pattern, `/dashboard/:userId`) as the route of the request
+ * spans started inside it. In Fastify, a root hook added before the routes does it for every
+ * request:
+ *
+ *   app.addHook('onRequest', (request, reply, done) => withRoute(request.routeOptions.url, done))
+ */
+export function withRoute(route, fn) {
+  return routes.run(route, fn)
+}
+
+/** The span name and attributes of a request, per the OpenTelemetry HTTP semantic conventions. */
+function requestSpan({ method, url = '' }) {
+  const route = routes.getStore()
+  const query = url.indexOf('?')
+  const attributes = { 'http.request.method': method, 'url.path': query === -1 ? url : url.slice(0, query) }
+  if (query !== -1) attributes['url.query'] = url.slice(query + 1)
+  if (route !== undefined) attributes['http.route'] = route
+  return { name: route === undefined ? method : `${method} ${route}`, attributes }
+}
 
 /** Subscribes; returns a function that unsubscribes. */
 export function instrumentTaskscope(tracer) {
@@ -38,10 +65,8 @@ export function instrumentTaskscope(tracer) {
     start(message) {
       let span
       if (message.kind === 'request') {
-        span = tracer.startSpan(`${message.method} ${message.url}`, {
-          kind: SpanKind.SERVER,
-          attributes: { 'http.request.method': message.method, 'url.path': message.url },
-        })
+        const { name, attributes } = requestSpan(message)
+        span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes })
         requestSpans.set(message.group, span)
       } else if (message.kind === 'task') {
         span = tracer.startSpan(

@@ -56,7 +56,9 @@ export async function resourceRoutes(app, { db }) {
 
   // A slow request: its query is a task of the request, cancelled if the client leaves.
   app.get('/resources/report', { schema: msQuery }, async (request) => {
-    const rows = await request.taskGroup.createTask((signal) => db.query('SELECT report', { ms: request.query.ms, signal }))
+    const rows = await request.taskGroup.createTask((signal) => db.query('SELECT report', { ms: request.query.ms, signal }), {
+      name: 'report query', // how the live tree (runtime.inspect()) and the logs name it
+    })
     return { rows }
   })
 

@@ -33,9 +33,12 @@ describe.each(frameworks)('dashboard ($name)', ({ file, stats }) => {
     expect(upstream.counts.requests).toBe(3)
   })
 
-  it('answers 404 when the upstream does', async () => {
-    const { server } = await setup(0)
-    expect((await request(`${server.url}/dashboard/42`)).status).toBe(404)
+  it('answers 404 when the upstream does, naming no internal address', async () => {
+    const { upstream, server } = await setup(0)
+    const { status, body } = await request(`${server.url}/dashboard/42`)
+    expect(status).toBe(404)
+    expect(JSON.stringify(body)).toContain('not found')
+    expect(JSON.stringify(body)).not.toContain(upstream.url.replace('http://', ''))
   })
 
   it('runs the three calls at once, and aborts them all when the client disconnects', async () => {

@@ -86,6 +86,38 @@ describe('demo server', () => {
     expect(stats.eventLoop).toMatchObject({ delay: { p99: expect.any(Number) }, recent: { p99: expect.any(Number) } })
   })
 
+  it("names the resource manager's work in the live tree, rounds durations, and keeps the charts' last minute for a late page", async () => {
+    const { url } = await startDemo()
+    const slow = request(`${url}/resources/report?ms=60000`).catch(() => undefined) // cancelled when the demo closes
+    await vi.waitFor(
+      async () =>
+        expect((await request(`${url}/inspect`)).body.requests).toMatchObject([
+          { url: '/resources/report?ms=60000', tasks: [{ name: 'report query' }] },
+        ]),
+      { interval: 20 },
+    )
+    void slow
+    const stats = (await request(`${url}/stats`)).body
+    for (const task of stats.background.tasks) expect(Number.isInteger(task.durationMs)).toBe(true)
+    // Samples are taken by the server, a page or not: a page opened now gets the ones it missed.
+    await vi.waitFor(async () => expect((await request(`${url}/history`)).body.length).toBeGreaterThanOrEqual(2), { interval: 50 })
+    const samples = (await request(`${url}/history`)).body
+    expect(samples[0]).toEqual({
+      seq: 1,
+      at: expect.any(Number),
+      requests: expect.any(Number),
+      tasks: expect.any(Number),
+      queued: 0,
+      running: 0,
+      threads: expect.any(Number),
+      delayP99: expect.any(Number),
+      delayMax: expect.any(Number),
+    })
+    expect(samples.map((sample: { seq: number }) => sample.seq)).toEqual(samples.map((_: unknown, i: number) => i + 1))
+    const last = samples.at(-1).seq
+    expect((await request(`${url}/history?after=${last}`)).body.every((sample: { seq: number }) => sample.seq > last)).toBe(true)
+  })
+
   it('mounts every Fastify scenario', async () => {
     const { url } = await startDemo()
     expect((await request(`${url}/dashboard/1`)).body.user.name).toBe('Ada Lovelace')

@@ -19,6 +19,7 @@ const examples: Array<[file: string, path: string]> = [
   ['pipeline/fastify.mjs', '/nope'],
   ['resource-manager/fastify.mjs', '/resources'],
   ['demo/server.mjs', '/stats'],
+  ['opentelemetry/console.mjs', '/dashboard/1'],
 ]
 
 describe('examples run directly with node', () => {

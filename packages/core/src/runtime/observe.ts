@@ -1,7 +1,7 @@
 // What `runtime.stats()` counts (request totals, background outcomes, event-loop delay and
 // utilisation) and the shape of `runtime.inspect()`: the live tree of request groups, their tasks,
 // and background tasks.
-import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { kCancelKind, kLiveTasks, kStartedAt } from '../internal/symbols.js'
 import type { BackgroundRegistry, BackgroundSnapshot } from '../primitives/background-registry.js'
 import type { BackgroundTaskStatus } from '../primitives/background-task.js'
@@ -38,17 +38,21 @@ export interface RuntimeStats {
    * zero (and no thread started to report them) until the pool is first used.
    */
   pool: ThreadpoolStats
-  /** Event-loop delay and utilisation, measured from the first `stats()` call in this process. */
+  /** Event-loop delay (measured from the first `stats()` call in this process) and utilisation (since the process started). */
   eventLoop: EventLoopStats
   /** True once shutdown began. */
   draining: boolean
 }
 
-/** Event-loop figures of {@link RuntimeStats}, since the first `stats()` call in this process. */
+/** Event-loop figures of {@link RuntimeStats}. */
 export interface EventLoopStats {
-  /** How late the event loop ran its timers, in ms (p50, p99, max); all 0 until the first sample. */
+  /**
+   * How late the event loop ran its timers, in ms (p50, p99, max), since the first `stats()` call
+   * in this process: the delay itself, the monitor's 10 ms sampling interval subtracted, so an idle
+   * loop reads about 0. All 0 until the first sample.
+   */
   delay: { p50: number; p99: number; max: number }
-  /** The share of time the event loop was busy, from 0 to 1. */
+  /** The share of time the event loop was busy since the process started, from 0 to 1 (0 before the loop first ran). */
   utilization: number
 }
 
@@ -127,22 +131,25 @@ export function backgroundStats(registry: BackgroundRegistry, closureTasks: Back
   }
 }
 
-// One monitor per process, started by the first `stats()`: the event loop is the process's.
+// One delay monitor per process, started by the first `stats()`: the event loop is the process's.
 let delay: IntervalHistogram | undefined
-let busySince: EventLoopUtilization | undefined
+/** The monitor's sampling interval (ms). Every sample it records includes the interval itself. */
+const resolutionMs = 10
 
-/** @internal The event-loop figures; the first call starts measuring (its timer never keeps the process alive). */
+/** @internal The event-loop figures; the first call starts measuring delay (its timer never keeps the process alive). */
 export function eventLoopStats(): EventLoopStats {
   if (delay === undefined) {
-    delay = monitorEventLoopDelay()
+    delay = monitorEventLoopDelay({ resolution: resolutionMs })
     delay.enable()
-    busySince = performance.eventLoopUtilization()
   }
-  const ms = (ns: number): number => Math.round(ns / 1e4) / 100
+  // The delay itself: the sampling interval subtracted (as @fastify/under-pressure does), so an
+  // idle loop reads ~0 ms, not ~10.
+  const ms = (ns: number): number => Math.round(Math.max(0, ns / 1e6 - resolutionMs) * 100) / 100
   const sampled = delay.count > 0
   return {
     delay: sampled ? { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) } : { p50: 0, p99: 0, max: 0 },
-    utilization: performance.eventLoopUtilization(busySince).utilization,
+    // Since the event loop started (0 before it did): never the share of the call's own work alone.
+    utilization: performance.eventLoopUtilization().utilization,
   }
 }
 

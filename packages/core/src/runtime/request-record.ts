@@ -11,6 +11,17 @@ import { unanswered } from './escaped-cancellation.js'
 import { log, type RuntimeLogger, reportFailure } from './logger.js'
 import { type HttpRequest, type HttpResponse, type ResponseLifecycleHandlers, ResponseWatch } from './response-lifecycle.js'
 
+/**
+ * @internal A request group's name: `'GET /report'`, or the part of it the request has; undefined
+ * when it has neither (a bare `IncomingMessage` has `method: null`), never `'null '`.
+ */
+export function requestName(req: HttpRequest): string | undefined {
+  const method = typeof req.method === 'string' ? req.method : ''
+  const url = typeof req.url === 'string' ? req.url : ''
+  if (method !== '' && url !== '') return `${method} ${url}`
+  return method || url || undefined
+}
+
 /** @internal What a request record tells the runtime. */
 export interface RequestOwner {
   /**

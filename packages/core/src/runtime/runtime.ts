@@ -11,7 +11,7 @@ import type { ThreadpoolOptions } from '../threadpool/types.js'
 import { AppPool } from './app-pool.js'
 import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger.js'
 import { backgroundStats, eventLoopStats, inspectTree, RequestTotals, type RuntimeInspection, type RuntimeStats } from './observe.js'
-import { type RequestOwner, RequestRecord } from './request-record.js'
+import { type RequestOwner, RequestRecord, requestName } from './request-record.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
 import { type DrainableServer, drainFor } from './server-drain.js'
 
@@ -163,7 +163,7 @@ export class Runtime {
     if (options !== undefined) checkRequestGroupOptions(options)
     const existing = (res as Scoped)[kRequestGroup]
     if (existing !== undefined) return existing
-    const group = new TaskGroup({ name: `${req.method} ${req.url}`, limit: options?.limit, timeout: options?.timeout })
+    const group = new TaskGroup({ name: requestName(req), limit: options?.limit, timeout: options?.timeout })
     ;(res as Scoped)[kRequestGroup] = group
     const record = new RequestRecord(group, req, res, options?.logger ?? this.logger, options?.onError, this.#owner)
     this.#live.add(record)

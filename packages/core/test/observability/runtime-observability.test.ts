@@ -214,6 +214,21 @@ describe('runtime.stats() totals', () => {
     await child.waitFor(/stats read: number/)
     expect(await child.exited).toBe(0)
   })
+
+  it('reports the delay itself (the sampling interval subtracted) and utilisation since start, not of the first call alone', async () => {
+    // A fresh process: the monitor is per process. Every sample the monitor records includes its
+    // 10 ms interval, so an idle loop read ≥ 10 ms before the interval was subtracted; and a first
+    // stats() measured utilisation over its own synchronous work only, reading 1.
+    const child = runNode(fileURLToPath(new URL('./fixtures/event-loop-idle.mjs', import.meta.url)))
+    const [, json] = await child.waitFor(/readings: (.+)/)
+    expect(await child.exited).toBe(0)
+    const { first, idle } = JSON.parse(json as string)
+    expect(first.utilization).toBeGreaterThan(0)
+    expect(first.utilization).toBeLessThan(1)
+    expect(idle.delay.p50).toBeLessThan(10)
+    expect(idle.delay.p99).toBeGreaterThanOrEqual(idle.delay.p50)
+    expect(idle.delay.max).toBeGreaterThanOrEqual(idle.delay.p99)
+  })
 })
 
 describe('runtime.inspect()', () => {

@@ -2,7 +2,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { createRuntime, type Runtime, TaskGroup } from '@taskscope/core'
 import { requestBinding } from '@taskscope/core/adapter'
-import { untilAborted } from '@taskscope/test-support'
+import { memoryLogger, untilAborted } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
 
 interface FakeRequest {
@@ -29,7 +29,8 @@ function setup() {
 describe('requestBinding', () => {
   it('mounts a runtime once per request; the getters read it and create the group once', async () => {
     const { binding, make, res } = setup()
-    const runtime = createRuntime()
+    const log = memoryLogger()
+    const runtime = createRuntime({ logger: log.logger })
     const req = make()
     expect(binding.mount(req, runtime, res)).toBe(true)
     expect(binding.mount(req, runtime, res)).toBe(false) // the same middleware again: nothing to do
@@ -42,6 +43,8 @@ describe('requestBinding', () => {
     expect(runtime.stats().requests.active).toBe(1)
     group.cancel()
     await runtime.close({ timeout: 0 })
+    // Its response never ends (nothing serves it): the summary says so, naming it without method or URL.
+    expect(log.entries.at(-1)).toMatchObject({ level: 'warn', message: expect.stringContaining('request "request" (still running)') })
   })
 
   it('refuses a second, different runtime on one request with ERR_TASKSCOPE_ALREADY_REGISTERED', async () => {
@@ -73,7 +76,8 @@ describe('requestBinding', () => {
 
   it('applies route options to the group; refuses them once the group exists or before the mount', async () => {
     const { binding, make, res } = setup()
-    const runtime = createRuntime()
+    const log = memoryLogger()
+    const runtime = createRuntime({ logger: log.logger })
     expect(() => binding.setRouteOptions(make(), { limit: 1 })).toThrow(expect.objectContaining({ code: 'ERR_TASKSCOPE_NOT_REGISTERED' }))
     const req = make()
     binding.mount(req, runtime, res)
@@ -87,5 +91,6 @@ describe('requestBinding', () => {
     req.taskGroup.cancel()
     await Promise.allSettled([first, second])
     await runtime.close({ timeout: 0 })
+    expect(log.entries.at(-1)).toMatchObject({ level: 'warn', message: expect.stringContaining('request "request" (still running)') })
   })
 })

@@ -1,6 +1,7 @@
 // The shutdown summary names the work the shutdown cut short, and warns only then: a background
 // loop the app stopped itself while shutting down is a clean shutdown (logged at info).
 import http from 'node:http'
+import net from 'node:net'
 import { setInterval as every } from 'node:timers/promises'
 import { cancellationStatus } from '@taskscope/core'
 import { deferred, untilAborted } from '@taskscope/test-support'
@@ -77,5 +78,16 @@ describe('the shutdown summary', () => {
       expect(warning.message).toContain(name)
     }
     expect(warning.message).not.toContain('own loop')
+  })
+  it('names a request that has no method or URL (a bare IncomingMessage) "request", never "null "', async () => {
+    const req = new http.IncomingMessage(new net.Socket())
+    expect(req.method).toBe(null)
+    const group = runtime.requestGroup(req, new http.ServerResponse(req))
+    group.createTask(untilAborted)
+    const summary = await runtime.close({ timeout: 50 })
+    expect(summary.unfinished).toEqual([expect.objectContaining({ kind: 'request', name: 'request' })])
+    const warning = log.entries.at(-1)!
+    expect(warning.message).toContain('request "request"')
+    expect(warning.message).not.toContain('null')
   })
 })
