@@ -12,7 +12,7 @@ import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions,
 import * as kit from '@taskscope/core/adapter'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { handlerDeadline, silenceLog, tieHandlerTimeout } from './lifecycle.js'
+import { handlerDeadline, silenceLog, tieHandlerTimeout, writingLogger } from './lifecycle.js'
 
 declare module 'fastify' {
   /** `request.after(work)` and `request.waitUntil(work)`: work after the response, in the app's background tasks. */
@@ -40,7 +40,8 @@ declare module 'fastify' {
 
 /**
  * Options of {@link concurrencyPlugin}: the runtime's options. `logger` defaults to `fastify.log`
- * (each request logs through `request.log`, so entries carry the request id).
+ * (each request logs through `request.log`, so entries carry the request id; through this logger
+ * when Fastify's own logger is off, as it is by default).
  */
 export interface FastifyConcurrencyOptions extends RuntimeOptions {}
 
@@ -60,7 +61,7 @@ const binding = kit.requestBinding<FastifyRequest>({
   adapter: '@taskscope/fastify',
   install: 'register it at the root, before your routes',
   request: (request) => request.raw,
-  groupOptions: (request) => ({ logger: request.log, ...handlerDeadline(request) }),
+  groupOptions: (request) => ({ logger: writingLogger(request.log), ...handlerDeadline(request) }),
   created: tieHandlerTimeout,
   route: (request) => request.routeOptions.url,
 })
@@ -100,7 +101,12 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   // The kit logged it (one line, no stack; at debug once the client is gone): Fastify's error
   // handler, which runs next, must not log it again.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
-    const answer = kit.answerCancellation(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
+    const answer = kit.answerCancellation(error, {
+      req: request.raw,
+      res: reply.raw,
+      group: binding.group(request),
+      logger: writingLogger(request.log) ?? runtime.logger,
+    })
     if (answer !== undefined) silenceLog(reply)
     if (answer !== undefined && answer !== 'end') reply.code(answer.status)
     done()
