@@ -2,16 +2,7 @@
 // and the shutdown inside Nest's lifecycle. Written without decorators (Nest's decorators are
 // called as functions), so that it builds the same with or without `experimentalDecorators`.
 
-import {
-  type BeforeApplicationShutdown,
-  type DynamicModule,
-  Global,
-  Inject,
-  Logger,
-  Module,
-  type OnModuleInit,
-  type Provider,
-} from '@nestjs/common'
+import { type DynamicModule, Global, Inject, Logger, Module, type Provider } from '@nestjs/common'
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core'
 import { BackgroundTasks, Threadpool } from '@taskscope/core'
 import { codedError, errorCodes } from '@taskscope/core/adapter'
@@ -93,7 +84,7 @@ const exported = [TaskscopeRuntime, BackgroundTasks, Threadpool, TaskscopeExcept
  * await app.listen(3000)
  * ```
  */
-export class TaskscopeModule implements OnModuleInit, BeforeApplicationShutdown {
+export class TaskscopeModule {
   readonly #installation: Installation
 
   /** @internal Made by Nest. */
@@ -153,13 +144,13 @@ export class TaskscopeModule implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  /** @internal Ties the HTTP server (created by now) to the runtime's shutdown. */
+  /** @internal Nest's `onModuleInit`: ties the HTTP server (created by now) to the runtime's shutdown. */
   onModuleInit(): void {
     this.#installation.attachServer()
   }
 
   /**
-   * @internal `app.close()`: the bounded shutdown, before Nest disposes of the server. New
+   * @internal Nest's `beforeApplicationShutdown` (`app.close()`): the bounded shutdown, before Nest disposes of the server. New
    * requests get 503, in-flight ones finish, background tasks drain up to `shutdownTimeout`,
    * leftovers are cancelled, the pool is closed, and the summary is logged.
    */
