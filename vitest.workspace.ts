@@ -18,7 +18,7 @@ const projects: TestProjectInlineConfiguration[] = [
   { ...project('nestjs', './packages/nestjs'), oxc: { decorator: { legacy: true } } },
   project('integration', './integration-tests'),
   project('bench', './bench'),
-  project('examples', './examples'),
+  { ...project('examples', './examples'), oxc: { decorator: { legacy: true } } }, // examples/nestjs
 ]
 
 export default projects
