@@ -4,12 +4,26 @@ import { inspect } from 'node:util'
 import type { LoggerService } from '@nestjs/common'
 import type { RuntimeLogger } from '@taskscope/core'
 
+/** The message, the error's message and the other fields, on one line. Never throws: fields may be anything. */
 function line(fields: object, message: string | undefined): string {
-  const { err, ...rest } = fields as { err?: unknown }
   let text = message ?? ''
-  if (err !== undefined) text += `: ${err instanceof Error ? err.message : inspect(err, { depth: 1 })}`
-  if (Reflect.ownKeys(rest).length > 0) text += ` ${inspect(rest, { depth: 3, breakLength: Infinity })}`
+  try {
+    const { err, ...rest } = fields as { err?: unknown }
+    if (err !== undefined) text += `: ${err instanceof Error ? err.message : inspect(err, { depth: 1 })}`
+    if (Reflect.ownKeys(rest).length > 0) text += ` ${inspect(rest, { depth: 3, breakLength: Infinity })}`
+  } catch (error) {
+    text += ` (fields not shown: ${String((error as Error | undefined)?.message ?? error)})`
+  }
   return text
+}
+
+function stackOf(fields: object): string | undefined {
+  try {
+    const { err } = fields as { err?: unknown }
+    return err instanceof Error && typeof err.stack === 'string' ? err.stack : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -28,8 +42,7 @@ export function nestLogger(logger: LoggerService): RuntimeLogger {
     info: (fields, message) => logger.log(line(fields, message)),
     warn: (fields, message) => logger.warn(line(fields, message)),
     error(fields, message) {
-      const { err } = fields as { err?: unknown }
-      const stack = err instanceof Error ? err.stack : undefined
+      const stack = stackOf(fields)
       if (stack === undefined) logger.error(line(fields, message))
       else logger.error(line(fields, message), stack)
     },
