@@ -1,6 +1,7 @@
 // TaskscopeModule on real Nest apps, on both platforms, over real sockets: what controllers and
 // services see, injection by class without emitted metadata, disconnects, failures, shutdown.
 import {
+  Body,
   type CallHandler,
   Controller,
   type ExecutionContext,
@@ -12,6 +13,7 @@ import {
   Module,
   type NestInterceptor,
   Param,
+  Post,
   Req,
   UseInterceptors,
 } from '@nestjs/common'
@@ -65,6 +67,11 @@ class TestController {
     const user = this.users.find(id)
     const group = req.taskGroup
     return { user: await user, sameGroup: currentTaskGroup() === group, isGroup: group instanceof TaskGroup }
+  }
+
+  @Post('deep') async deep(@Body() body: { big: string }, @Req() req: TaskscopeRequest) {
+    const inService = await this.users.find('deep')
+    return { size: body.big.length, same: currentTaskGroup() === req.taskGroup, inService }
   }
 
   @Get('wait') async wait(@Req() req: TaskscopeRequest) {
@@ -149,6 +156,13 @@ describe.each(platforms)('TaskscopeModule on %s', (platform) => {
     const { status, json } = await httpRequest(port, { path: '/users/7' }).response
     expect(status).toBe(200)
     expect(json()).toEqual({ user: { id: '7' }, sameGroup: true, isGroup: true })
+  })
+
+  it("is the request's group in a POST handler too, after the body was read", async () => {
+    const { port } = await start(platform)
+    const { status, json } = await httpRequest(port, { method: 'POST', path: '/deep', body: { big: 'x'.repeat(100_000) } }).response
+    expect(status).toBe(201)
+    expect(json()).toEqual({ size: 100_000, same: true, inService: { id: 'deep' } })
   })
 
   it('injects the runtime, its background tasks and a pool that starts on first use, by class', async () => {
