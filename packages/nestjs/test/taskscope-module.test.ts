@@ -251,6 +251,19 @@ describe.each(platforms)('TaskscopeModule on %s', (platform) => {
     expect(log.errors()).toEqual([])
   })
 
+  it('a request still running at the shutdown deadline is cancelled with ShutdownError and answers 503', async () => {
+    const { app, port, probes, log } = await start(platform, { shutdownTimeout: 50 })
+    const inFlight = httpRequest(port, { path: '/wait' })
+    await probes.handlerEntered.promise
+    apps.splice(apps.indexOf(app), 1)
+    const closing = app.close()
+    const response = await inFlight.response
+    expect(response.status).toBe(503)
+    expect(await probes.taskSaw.promise).toBeInstanceOf(ShutdownError)
+    await closing
+    expect(log.errors()).toEqual([])
+  })
+
   it('background tasks still running at the deadline are cancelled with ShutdownError, said at warn', async () => {
     const { app, log } = await start(platform, { shutdownTimeout: 20 })
     const seen = deferred<unknown>()
