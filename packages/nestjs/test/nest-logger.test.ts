@@ -34,6 +34,7 @@ const makers: Record<string, () => unknown> = {
     return cycle
   },
   thenable: () => ({
+    // biome-ignore lint/suspicious/noThenProperty: an odd thenable is the point
     then() {
       throw new Error('thenable')
     },
