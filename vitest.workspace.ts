@@ -13,9 +13,12 @@ const projects: TestProjectInlineConfiguration[] = [
   project('express', './packages/express'),
   project('koa', './packages/koa'),
   project('bullmq', './packages/bullmq'),
+  // Nest apps are written with legacy decorators (TypeScript's experimentalDecorators); without
+  // emitted metadata, as SWC and esbuild builds often are, so the tests inject by explicit token.
+  { ...project('nestjs', './packages/nestjs'), oxc: { decorator: { legacy: true } } },
   project('integration', './integration-tests'),
   project('bench', './bench'),
-  project('examples', './examples'),
+  { ...project('examples', './examples'), oxc: { decorator: { legacy: true } } }, // examples/nestjs
 ]
 
 export default projects

@@ -1,4 +1,5 @@
-// Suite 3: HTTP overhead, autocannon over loopback. For each framework, in one server process:
+// Suite 3: HTTP overhead, autocannon over loopback. For each framework (and NestJS on Express and
+// on Fastify, with TaskscopeModule in place of the adapter), in one server process:
 // hello-world bare vs with the adapter installed but unused, and a handler fanning out 3 async
 // calls in the request's taskGroup (adapter app) vs the same with a hand-written Promise.all (bare
 // app). The load generator runs here, the servers in a child process; the variants alternate
@@ -10,7 +11,7 @@
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { adapterMissing, FRAMEWORKS } from '../fixtures/http-apps.mjs'
+import { adapterMissing, HTTP_FRAMEWORKS as FRAMEWORKS } from '../fixtures/http-apps.mjs'
 import { load } from '../lib/load.mjs'
 import { median, spread } from '../lib/stats.mjs'
 
@@ -108,6 +109,7 @@ export async function run({ quick, log }) {
       // CPU per request, as a throughput-equivalent ratio (baseline CPU ÷ this row's CPU).
       const cpuRatio = (a, b) => median(cpu[b].map((x, i) => x / cpu[a][i]))
       const us = (k) => `${median(cpu[k]).toFixed(0)} µs CPU/req`
+      const installed = fw.startsWith('nestjs') ? 'TaskscopeModule installed, unused' : 'adapter installed, unused'
       const hello = ratio('helloAdapter', 'helloBare')
       const fan = ratio('fanoutGroup', 'fanoutBare')
       const row = (c, impl, k, r, vs, extra) => ({
@@ -127,7 +129,7 @@ export async function run({ quick, log }) {
         row(`${fw}: hello world`, `bare app (${us('helloBare')})`, 'helloBare', 1, 'bare app'),
         row(
           `${fw}: hello world`,
-          `adapter installed, unused (${us('helloAdapter')}; CPU ratio ${cpuRatio('helloAdapter', 'helloBare').toFixed(2)}×)`,
+          `${installed} (${us('helloAdapter')}; CPU ratio ${cpuRatio('helloAdapter', 'helloBare').toFixed(2)}×)`,
           'helloAdapter',
           hello,
           'bare app',

@@ -72,6 +72,8 @@ export const errorCodes = {
   groupCreated: 'ERR_TASKSCOPE_GROUP_CREATED',
   /** An Error: the work given to `group.start()` returned before it called `ready()`. */
   taskNotStarted: 'ERR_TASK_NOT_STARTED',
+  /** An Error: `@taskscope/nestjs` found no HTTP platform it can install on (not Express or Fastify, no HTTP server, or the matching adapter package missing). */
+  unsupportedPlatform: 'ERR_TASKSCOPE_UNSUPPORTED_PLATFORM',
 } as const
 
 /** One of the codes in {@link errorCodes}. */

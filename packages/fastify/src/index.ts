@@ -19,7 +19,7 @@ import {
 import * as kit from '@taskscope/core/adapter'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import fp from 'fastify-plugin'
-import { handlerDeadline, silenceLog, tieHandlerTimeout } from './lifecycle.js'
+import { handlerDeadline, silenceLog, tieHandlerTimeout, writingLogger } from './lifecycle.js'
 
 declare module 'fastify' {
   /** `request.after(work)` and `request.waitUntil(work)`: work after the response, in the app's background tasks. */
@@ -55,7 +55,8 @@ declare module 'fastify' {
 
 /**
  * Options of {@link concurrencyPlugin}: the runtime's options. `logger` defaults to `fastify.log`
- * (each request logs through `request.log`, so entries carry the request id).
+ * (each request logs through `request.log`, so entries carry the request id; through this logger
+ * when Fastify's own logger is off, as it is by default).
  */
 export interface FastifyConcurrencyOptions extends RuntimeOptions {}
 
@@ -75,7 +76,7 @@ const binding = kit.requestBinding<FastifyRequest>({
   adapter: '@taskscope/fastify',
   install: 'register it at the root, before your routes',
   request: (request) => request.raw,
-  groupOptions: (request) => ({ logger: request.log, ...handlerDeadline(request) }),
+  groupOptions: (request) => ({ logger: writingLogger(request.log), ...handlerDeadline(request) }),
   created: tieHandlerTimeout,
   route: (request) => request.routeOptions.url,
 })
@@ -146,7 +147,7 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   // handler, which runs next, must not log it again. One caused by a task's failure (from a hook:
   // a handler's was swapped for the failure above) answers the failure's status, and Fastify logs it.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
-    const answer = kit.answerEscaped(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: request.log })
+    const answer = kit.answerEscaped(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: writingLogger(request.log) ?? runtime.logger })
     if (typeof answer === 'object' && 'fail' in answer) {
       if (answer.fail !== error) reply.code(statusOf(answer.fail))
       return done()

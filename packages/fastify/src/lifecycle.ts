@@ -33,6 +33,15 @@ export function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest): vo
   else signal.addEventListener('abort', onTimeout, { once: true })
 }
 
+/**
+ * `request.log` when Fastify's logger writes, else undefined (the runtime's logger then takes
+ * over): with `logger: false`, Fastify's default and NestJS's, `request.log` drops everything, and
+ * a failure nobody observed must still be said somewhere.
+ */
+export function writingLogger(log: FastifyBaseLogger): FastifyBaseLogger | undefined {
+  return typeof log.level === 'string' && log.level !== 'silent' ? log : undefined
+}
+
 const noop = (): void => {}
 const silent = {
   level: 'silent',

@@ -3,9 +3,10 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import type net from 'node:net'
+import { inspect } from 'node:util'
 import { BackgroundTasks, CancelledError, ClosedError, ShutdownError, TaskGroup, TimeoutError } from '@taskscope/core'
 import concurrencyPluginDefault, { concurrencyPlugin } from '@taskscope/fastify'
-import { rawConnect as connect, deferred, untilAborted } from '@taskscope/test-support'
+import { rawConnect as connect, deferred, memoryLogger, untilAborted } from '@taskscope/test-support'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -192,6 +193,27 @@ describe('request lifecycle over real sockets', () => {
       expect.objectContaining({ level: 30, msg: expect.stringMatching(/^client went away/), reqId: expect.any(String) }),
     ])
     expect(JSON.stringify(lines.slice(from))).not.toMatch(/"stack"/)
+  })
+})
+
+describe("with Fastify's logger off (its default, and NestJS's)", () => {
+  it("logs a request's unobserved failure through the plugin's logger, not the silent request.log", async () => {
+    const log = memoryLogger()
+    const app = Fastify()
+    apps.push(app)
+    await app.register(concurrencyPlugin, { logger: log.logger })
+    const failed = deferred<void>()
+    app.get('/', async (request) => {
+      request.taskGroup.createTask(async () => {
+        failed.resolve()
+        throw new Error('nobody awaited me')
+      })
+      await failed.promise
+      return 'ok'
+    })
+    const logged = log.next('error')
+    expect((await app.inject('/')).statusCode).toBe(200)
+    expect(inspect((await logged).fields.err)).toContain('nobody awaited me')
   })
 })
 
