@@ -147,7 +147,12 @@ const plugin: FastifyPluginAsync<FastifyConcurrencyOptions> = async function tas
   // handler, which runs next, must not log it again. One caused by a task's failure (from a hook:
   // a handler's was swapped for the failure above) answers the failure's status, and Fastify logs it.
   fastify.addHook('onError', function escapedCancellation(request, reply, error, done) {
-    const answer = kit.answerEscaped(error, { req: request.raw, res: reply.raw, group: binding.group(request), logger: writingLogger(request.log) ?? runtime.logger })
+    const answer = kit.answerEscaped(error, {
+      req: request.raw,
+      res: reply.raw,
+      group: binding.group(request),
+      logger: writingLogger(request.log) ?? runtime.logger,
+    })
     if (typeof answer === 'object' && 'fail' in answer) {
       if (answer.fail !== error) reply.code(statusOf(answer.fail))
       return done()

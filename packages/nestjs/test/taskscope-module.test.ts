@@ -1,6 +1,7 @@
 // TaskscopeModule on real Nest apps, on both platforms, over real sockets: what controllers and
 // services see, injection by class without emitted metadata, disconnects, failures, shutdown.
 import {
+  BadGatewayException,
   Body,
   type CallHandler,
   Controller,
@@ -99,6 +100,25 @@ class TestController {
     })
   }
 
+  // A sibling fails while the first task still runs: the escaped cancellation is the sibling's failure.
+  @Get('sibling/:kind') async sibling(@Param('kind') kind: string, @Req() req: TaskscopeRequest) {
+    const slow = req.taskGroup.createTask((signal) => untilAborted(signal))
+    const failing = req.taskGroup.createTask(async () => {
+      await Promise.resolve()
+      throw kind === 'http' ? new BadGatewayException('feed service is down') : new Error('feed service is down')
+    })
+    return { slow: await slow, failing: await failing }
+  }
+
+  @Get('closed') async closed(@Req() req: TaskscopeRequest) {
+    const group = new TaskGroup()
+    group.createTask(async () => {
+      throw new ForbiddenException('not yours either')
+    })
+    await group.close()
+    return { never: true }
+  }
+
   @Get('boom') async boom(@Req() req: TaskscopeRequest) {
     return await req.taskGroup.createTask(async () => {
       throw new Error('boom')
@@ -176,7 +196,7 @@ describe.each(platforms)('TaskscopeModule on %s', (platform) => {
     expect(taskscope.stats().pool.threads).toBe(0) // injected, not started
     expect(await users.pool.run((a: number, b: number) => a + b, [2, 3])).toBe(5)
     expect(taskscope.stats().pool.threads).toBeGreaterThan(0)
-    expect(taskscope.inspect()).toEqual({ requests: [], background: [] })
+    expect(taskscope.inspect()).toEqual({ requests: [], background: [], backgroundStore: 'available' })
   })
 
   it('cancels what the handler awaits when the client goes away: no error logged, no 500', async () => {
@@ -216,6 +236,20 @@ describe.each(platforms)('TaskscopeModule on %s', (platform) => {
     expect(boom.status).toBe(500)
     expect(boom.json()).toEqual({ statusCode: 500, message: 'Internal server error' })
     expect(log.errors().map((line) => line.message)).toEqual([expect.stringContaining('boom')])
+  })
+
+  it("a sibling's failure answers as that failure, never 499: its HttpException status, or Nest's 500 logged once", async () => {
+    const { port, log } = await start(platform)
+    const gateway = await httpRequest(port, { path: '/sibling/http' }).response
+    expect(gateway.status).toBe(502)
+    expect(gateway.json()).toMatchObject({ statusCode: 502, message: 'feed service is down' })
+    const closed = await httpRequest(port, { path: '/closed' }).response
+    expect(closed.status).toBe(403)
+    expect(log.errors()).toEqual([])
+    const plain = await httpRequest(port, { path: '/sibling/plain' }).response
+    expect(plain.status).toBe(500)
+    await flush(5)
+    expect(log.errors().map((line) => line.message)).toEqual([expect.stringContaining('feed service is down')])
   })
 
   it('a group timeout that escapes the handler answers 504, not 500', async () => {
