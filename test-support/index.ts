@@ -24,4 +24,5 @@ export {
   rawConnect,
   rawHttpRequest,
 } from './sockets.ts'
+export { type PostgresServer, postgresBinDir, postgresMissing, startPostgres } from './postgres.ts'
 export { collectUnhandled, collectWarnings } from './unhandled.ts'
