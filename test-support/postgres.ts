@@ -51,7 +51,8 @@ export function postgresBinDir(): string | undefined {
 
 /** Why no PostgreSQL server can be started here, or undefined when one can. */
 export function postgresMissing(): string | undefined {
-  if (postgresBinDir() === undefined) return 'PostgreSQL server binaries (initdb, postgres) are not on the PATH nor in /usr/lib/postgresql/*/bin; Debian: apt-get install postgresql'
+  if (postgresBinDir() === undefined)
+    return 'PostgreSQL server binaries (initdb, postgres) are not on the PATH nor in /usr/lib/postgresql/*/bin; Debian: apt-get install postgresql'
   return undefined
 }
 
@@ -71,9 +72,12 @@ function unprivilegedUser(): { uid: number; gid: number } | undefined {
   try {
     return { uid: id('-u'), gid: id('-g') }
   } catch (error) {
-    throw new Error('This process is root and PostgreSQL refuses to run as root: a `postgres` system user is needed (apt-get install postgresql creates it)', {
-      cause: error,
-    })
+    throw new Error(
+      'This process is root and PostgreSQL refuses to run as root: a `postgres` system user is needed (apt-get install postgresql creates it)',
+      {
+        cause: error,
+      },
+    )
   }
 }
 

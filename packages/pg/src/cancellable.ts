@@ -25,7 +25,8 @@ function kindOf(value: object): Kind {
   const candidate = value as Record<string, unknown>
   if (typeof candidate.query !== 'function' || typeof candidate.connect !== 'function') return undefined
   if ('processID' in candidate && 'secretKey' in candidate && 'connectionParameters' in candidate) return 'client'
-  if ('totalCount' in candidate && 'idleCount' in candidate && 'waitingCount' in candidate && typeof candidate.end === 'function') return 'pool'
+  if ('totalCount' in candidate && 'idleCount' in candidate && 'waitingCount' in candidate && typeof candidate.end === 'function')
+    return 'pool'
   return undefined
 }
 

@@ -151,7 +151,7 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
  */
 export function queryUnderSignal(client: PgClient, signal: AbortSignal, config: unknown, values: unknown, callback: Callback): void {
   const guard = (client as Guarded)[kGuard]
-  if (guard === undefined) {
+  if (guard === undefined || isRollback(config)) {
     try {
       client.query(config, values, callback)
     } catch (error) {
@@ -181,7 +181,7 @@ export function guardClient(client: PgClient): void {
     enumerable: false,
     value: function query(this: Guarded, config: unknown, values?: unknown, callback?: unknown): unknown {
       const signal = currentSignal()
-      if (signal === undefined || config == null || isSubmittable(config) || this.pipeline === true) {
+      if (signal === undefined || config == null || isSubmittable(config) || this.pipeline === true || isRollback(config)) {
         if (guard.tail === undefined || config == null) return original.apply(this, arguments as unknown as unknown[])
         return afterTail(this, guard, arguments as unknown as unknown[])
       }
@@ -231,6 +231,26 @@ function afterTail(client: Guarded, guard: Guard, args: unknown[]): unknown {
     return undefined
   }
   return slot.previous!.then(handOver)
+}
+
+/** ROLLBACK or ABORT (also `ROLLBACK TO SAVEPOINT`), after any leading comments. */
+const rollback = /^\s*(?:(?:\/\*[\s\S]*?\*\/|--[^\n]*(?:\n|$))\s*)*(?:rollback|abort)\b/i
+
+/**
+ * Whether a query unwinds a transaction. Those are never cancelled (nor refused in a scope already
+ * cancelled): the `ROLLBACK` that follows a cancelled statement is what makes the connection
+ * usable again, and it runs in the very scope that was cancelled.
+ */
+export function isRollback(config: unknown): boolean {
+  let text: unknown = config
+  if (typeof config === 'object' && config !== null) {
+    try {
+      text = (config as { text?: unknown }).text
+    } catch {
+      return false
+    }
+  }
+  return typeof text === 'string' && rollback.test(text.slice(0, 1024))
 }
 
 /** A query object node-postgres hands the connection to (pg's Query, pg-cursor, pg-query-stream...). */
