@@ -9,8 +9,8 @@ import { guardPool, isGuardedPool, type PgPool } from './pool-queries.js'
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (value === undefined) return 'undefined'
-  if (typeof value === 'function') return `function ${(value as { name?: string }).name || '(anonymous)'}`
   try {
+    if (typeof value === 'function') return `function ${(value as { name?: unknown }).name || '(anonymous)'}`
     const shown = inspect(value, { depth: 0, breakLength: Infinity, maxArrayLength: 3, maxStringLength: 40 })
     return typeof value === 'object' ? shown : `${shown} (${typeof value})`
   } catch {

@@ -26,7 +26,7 @@ export interface PgClient {
 
 /** node-postgres's Query: built with the same arguments as `client.query()`, handed to it as a submittable. */
 interface PgQuery {
-  submit(connection: unknown): Error | undefined | void
+  submit(connection: unknown): Error | undefined
 }
 type QueryConstructor = new (config: unknown, values: unknown, callback: (error: Error | null, result: unknown) => void) => PgQuery
 
@@ -179,11 +179,19 @@ export function guardClient(client: PgClient): void {
     configurable: true,
     writable: true,
     enumerable: false,
-    value: function query(this: Guarded, config: unknown, values?: unknown, callback?: unknown): unknown {
+    value: function query(this: Guarded, ...args: unknown[]): unknown {
+      let [config, values, callback] = args
       const signal = currentSignal()
-      if (signal === undefined || config == null || isSubmittable(config) || this.pipeline === true || isRollback(config)) {
-        if (guard.tail === undefined || config == null) return original.apply(this, arguments as unknown as unknown[])
-        return afterTail(this, guard, arguments as unknown as unknown[])
+      if (
+        signal === undefined ||
+        config == null ||
+        isSubmittable(config) ||
+        this.pipeline === true ||
+        isRollback(config) ||
+        !readable(config)
+      ) {
+        if (guard.tail === undefined || config == null) return original.apply(this, args)
+        return afterTail(this, guard, args)
       }
       if (typeof values === 'function') {
         callback = values
@@ -253,7 +261,22 @@ export function isRollback(config: unknown): boolean {
   return typeof text === 'string' && rollback.test(text.slice(0, 1024))
 }
 
+/** Whether a config can be read without throwing (node-postgres itself reports one that cannot). */
+function readable(config: unknown): boolean {
+  if (typeof config !== 'object' || config === null) return true
+  try {
+    void (config as { submit?: unknown }).submit
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** A query object node-postgres hands the connection to (pg's Query, pg-cursor, pg-query-stream...). */
 function isSubmittable(config: unknown): boolean {
-  return typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function'
+  try {
+    return typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function'
+  } catch {
+    return false
+  }
 }

@@ -105,10 +105,11 @@ export function guardPool(pool: PgPool, existingClients: readonly unknown[]): vo
     configurable: true,
     writable: true,
     enumerable: false,
-    value: function (this: PgPool, config: unknown, values?: unknown, callback?: unknown): unknown {
+    value: function (this: PgPool, ...args: unknown[]): unknown {
+      let [config, values, callback] = args
       const signal = currentSignal()
       if (signal === undefined || typeof config === 'function' || config == null || isSubmittableConfig(config)) {
-        return query.apply(this, arguments as unknown as unknown[])
+        return query.apply(this, args)
       }
       if (typeof values === 'function') {
         callback = values
@@ -125,6 +126,11 @@ export function guardPool(pool: PgPool, existingClients: readonly unknown[]): vo
   })
 }
 
+/** A submittable (cursor, stream), or a config that throws when read: either goes to pg-pool untouched. */
 function isSubmittableConfig(config: unknown): boolean {
-  return typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function'
+  try {
+    return typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function'
+  } catch {
+    return true
+  }
 }
