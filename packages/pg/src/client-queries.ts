@@ -8,7 +8,7 @@
 //   has signalled the backend by then), and every query handed to this client meanwhile waits for
 //   that too, so nothing else can be on the backend when the signal lands.
 import { currentSignal } from '@taskscope/core'
-import { sendCancelRequest } from './cancel-request.js'
+import { prepareCancelRequest, sendCancelRequest } from './cancel-request.js'
 import { cancellationOf } from './cancellation.js'
 
 /** A node-postgres `Client` as far as this module needs it. */
@@ -37,6 +37,9 @@ const kGuard = Symbol('taskscope.pg.clientGuard')
 /** The per-client state: when set, `tail` settles once every guarded query handed over so far is done. */
 interface Guard {
   tail: Promise<void> | undefined
+  /** When a query of this client was first submitted (its backend was running by then), per backend. */
+  backendSince: number | undefined
+  backendPid: number | null
   readonly Query: QueryConstructor
   readonly query: (...args: unknown[]) => unknown
 }
@@ -94,7 +97,8 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
       settle(cancellationOf(signal))
       return
     }
-    cancelled = sendCancelRequest(client as { host: string; port: number; processID: number; secretKey: number })
+    const { host, port, processID, secretKey } = client as { host: string; port: number; processID: number; secretKey: number }
+    cancelled = sendCancelRequest({ host, port, processID, secretKey, since: guard.backendSince ?? performance.now() })
   }
   const start = (): void => {
     if (signal.aborted) {
@@ -116,6 +120,8 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
           else settle(error, result)
         }
         if (cancelled === undefined) finish()
+        // Even when the backend already took our signal, the server sends it twice (to the backend
+        // and to its process group): only once the cancel connection has closed is neither left.
         else void cancelled.then(finish)
       })
       const submit = query.submit
@@ -123,6 +129,11 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
         // The backend is about to run it: from here on a cancel request may be sent, never before.
         if (signal.aborted) return cancellationOf(signal)
         submitted = true
+        if (guard.backendSince === undefined || guard.backendPid !== client.processID) {
+          guard.backendSince = performance.now()
+          guard.backendPid = client.processID
+        }
+        prepareCancelRequest(client.host, client.port, guard.backendSince)
         return submit.call(this, connection)
       }
       guard.query.call(client, query)
@@ -173,7 +184,7 @@ export function guardClient(client: PgClient): void {
   const original = client.query
   const Query = (client.constructor as { Query?: QueryConstructor }).Query
   if (typeof Query !== 'function') return // not node-postgres's JavaScript client (pg-native): left as it is
-  const guard: Guard = { tail: undefined, Query, query: original }
+  const guard: Guard = { tail: undefined, backendSince: undefined, backendPid: null, Query, query: original }
   Object.defineProperty(guarded, kGuard, { value: guard, enumerable: false })
   Object.defineProperty(guarded, 'query', {
     configurable: true,
