@@ -14,7 +14,6 @@ import {
   firstSuccessful,
   runUntilFirstComplete,
   shield,
-  type Task,
   TaskGroup,
   TimeoutError,
 } from '@taskscope/core'
@@ -67,10 +66,8 @@ describe('currentSignal()', () => {
 
   it("is the task's own signal, across awaits, timers, immediates, ticks and callbacks, also for zero-parameter work", async () => {
     await using group = new TaskGroup()
-    let withParameter!: Task<(AbortSignal | undefined)[]>
-    let withoutParameter!: Task<(AbortSignal | undefined)[]>
-    withParameter = group.createTask((_signal) => signalsAcross())
-    withoutParameter = group.createTask(() => signalsAcross())
+    const withParameter = group.createTask((_signal) => signalsAcross())
+    const withoutParameter = group.createTask(() => signalsAcross())
     const [seen, seenZero] = await Promise.all([withParameter, withoutParameter])
     expect(new Set(seen)).toEqual(new Set([withParameter.signal]))
     expect(new Set(seenZero)).toEqual(new Set([withoutParameter.signal]))
