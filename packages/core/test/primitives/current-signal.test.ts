@@ -306,7 +306,7 @@ describe('shield()', () => {
     ['null', null],
     ['a string', 'fn'],
     ['a promise', Promise.resolve(1)],
-    ['a thenable', { then: (resolve: (v: number) => void) => resolve(1) }],
+    ['a thenable', Object.fromEntries([['then', (resolve: (v: number) => void) => resolve(1)]])],
     ['a Proxy of a plain object', new Proxy({}, {})],
     [
       'an object with throwing getters',
