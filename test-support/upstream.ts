@@ -20,6 +20,8 @@ export interface UpstreamCall {
 export interface Upstream {
   /** `http://127.0.0.1:<port>` */
   readonly url: string
+  /** The ids of the requests received so far, in order. */
+  readonly received: readonly string[]
   /**
    * The call with this id (made on first use, so a test may wait for it before it is sent). Paths:
    * `/hold/<id>` sends nothing and holds the request; `/headers-then-hold/<id>` sends the headers
@@ -47,6 +49,7 @@ interface CallState extends UpstreamCall {
  */
 export async function startUpstream(): Promise<Upstream> {
   const calls = new Map<string, CallState>()
+  const received: string[] = []
   const call = (id: string): CallState => {
     let state = calls.get(id)
     if (state === undefined) {
@@ -76,6 +79,7 @@ export async function startUpstream(): Promise<Upstream> {
   const server = http.createServer((req, res) => {
     const [, kind, id = ''] = (req.url ?? '/').split('/')
     const state = call(id)
+    received.push(id)
     state.response = res
     res.on('close', () => {
       if (!res.writableFinished) state.closedAt.resolve()
@@ -93,6 +97,6 @@ export async function startUpstream(): Promise<Upstream> {
     }
   })
   const port = await listenOnLoopback(server)
-  const upstream: Upstream = { url: `http://127.0.0.1:${port}`, call, close: () => closeServer(server) }
+  const upstream: Upstream = { url: `http://127.0.0.1:${port}`, received, call, close: () => closeServer(server) }
   return closeLater(upstream)
 }
