@@ -70,7 +70,7 @@ export function prepareCancelRequest(host: string, port: number, backendSince: n
   })
 }
 
-/** The connection kept ready for this server if it can cancel a backend running since `backendSince` (it is taken), or a new one. */
+/** The connection kept ready for this server if it can cancel a backend running since `backendSince` (it is taken, and another opened), or a new one. */
 function takeConnection(host: string, port: number, backendSince: number): { socket: Socket; connected: boolean } {
   const key = `${host}:${port}`
   const spare = spares.get(key)
@@ -78,6 +78,8 @@ function takeConnection(host: string, port: number, backendSince: number): { soc
     spares.delete(key)
     spare.socket.removeAllListeners('error')
     spare.socket.ref()
+    // The next one, opened now: ready (and able to see every backend running now) for the next cancel.
+    prepareCancelRequest(host, port, performance.now())
     return spare
   }
   return { socket: open(host, port), connected: false }
