@@ -74,7 +74,7 @@ export function prepareCancelRequest(host: string, port: number, backendSince: n
 function takeConnection(host: string, port: number, backendSince: number): { socket: Socket; connected: boolean } {
   const key = `${host}:${port}`
   const spare = spares.get(key)
-  if (spare !== undefined && spare.connected && !spare.socket.destroyed && spare.openedAt > backendSince) {
+  if (spare?.connected && !spare.socket.destroyed && spare.openedAt > backendSince) {
     spares.delete(key)
     spare.socket.removeAllListeners('error')
     spare.socket.ref()
