@@ -89,6 +89,7 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
   }
   let submitted = false
   let ended = false
+  let onEnded: (() => void) | undefined
   let cancelled: Promise<Error | undefined> | undefined
   const onAbort = (): void => {
     if (ended) return
@@ -98,7 +99,27 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
       return
     }
     const { host, port, processID, secretKey } = client as { host: string; port: number; processID: number; secretKey: number }
-    cancelled = sendCancelRequest({ host, port, processID, secretKey, since: guard.backendSince ?? performance.now() })
+    const key = { host, port, processID, secretKey, since: guard.backendSince ?? performance.now() }
+    cancelled = (async () => {
+      // A signal that reaches the backend before it has read the query is dropped (PostgreSQL
+      // ignores a cancel while it waits for a command): while the query runs on, ask again, each
+      // request sent only while it still runs and answered (closed) before the next.
+      for (let wait = 5; ; wait = Math.min(wait * 2, 1_000)) {
+        const failure = await sendCancelRequest(key)
+        if (failure !== undefined || ended) return failure
+        const runsOn = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            onEnded = undefined
+            resolve(true)
+          }, wait)
+          onEnded = () => {
+            clearTimeout(timer)
+            resolve(false)
+          }
+        })
+        if (!runsOn || ended) return undefined
+      }
+    })()
   }
   const start = (): void => {
     if (signal.aborted) {
@@ -111,6 +132,7 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
     try {
       query = new guard.Query(config, values, (error, result) => {
         ended = true
+        onEnded?.()
         signal.removeEventListener('abort', onAbort)
         const finish = (undelivered?: Error): void => {
           slot.done()
