@@ -16,6 +16,7 @@ const projects: TestProjectInlineConfiguration[] = [
   // Nest apps are written with legacy decorators (TypeScript's experimentalDecorators); without
   // emitted metadata, as SWC and esbuild builds often are, so the tests inject by explicit token.
   { ...project('nestjs', './packages/nestjs'), oxc: { decorator: { legacy: true } } },
+  project('pg', './packages/pg'),
   project('integration', './integration-tests'),
   project('bench', './bench'),
   { ...project('examples', './examples'), oxc: { decorator: { legacy: true } } }, // examples/nestjs

@@ -304,7 +304,9 @@ const cancellationCodes = new Set<string>([
 /**
  * True for a cancellation: a {@link CancelledError} (any subclass, also from another copy of this
  * package), a DOMException named `AbortError` or `TimeoutError` (what `fetch` and
- * `AbortSignal.timeout` throw), and Node's own `AbortError` (code `ABORT_ERR`).
+ * `AbortSignal.timeout` throw), Node's own `AbortError` (code `ABORT_ERR`), and the TypeError
+ * `fetch` fails with when its request was aborted by `cancellationInterceptor()` (`fetch failed` or
+ * `terminated`, whose `cause` is one of the above).
  *
  * @example
  * ```ts
@@ -312,6 +314,17 @@ const cancellationCodes = new Set<string>([
  * ```
  */
 export function isCancellation(error: unknown): boolean {
+  if (isDirectCancellation(error)) return true
+  // fetch reports a dispatch aborted under it as a network error, the reason as its cause.
+  try {
+    if (!(error instanceof TypeError)) return false
+    return isDirectCancellation((error as { cause?: unknown }).cause)
+  } catch {
+    return false // a hostile `cause` getter or prototype: not ours
+  }
+}
+
+function isDirectCancellation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
   try {
     if (error instanceof CancelledError) return true
