@@ -70,6 +70,20 @@ export const errorCodes = {
   groupCreated: 'ERR_TASKSCOPE_GROUP_CREATED',
   /** An Error: the work given to `group.start()` returned before it called `ready()`. */
   taskNotStarted: 'ERR_TASK_NOT_STARTED',
+  /** A TypeError: `new` on a class users get from a factory (`Task`, `BackgroundTask`, `Runtime`...; Node's own code). */
+  illegalConstructor: 'ERR_ILLEGAL_CONSTRUCTOR',
+} as const
+
+/**
+ * Every process-warning code taskscope emits (`process.emitWarning`), in one table beside
+ * {@link errorCodes}: match on `warning.code` in a `process.on('warning')` listener.
+ */
+export const warningCodes = {
+  /**
+   * `ThreadpoolStrayWarning`: a pool task left a stray rejection or throw behind in its worker
+   * thread after it had answered; the thread was replaced.
+   */
+  threadpoolStray: 'TASKSCOPE_THREADPOOL_STRAY',
 } as const
 
 /** One of the codes in {@link errorCodes}. */
@@ -279,6 +293,8 @@ identify(QueueFullError, 'QueueFullError', errorCodes.queueFull, { statusCode: 5
 export class WorkerCrashedError extends Error {
   /** `'ERR_WORKER_CRASHED'` */
   declare readonly code: string
+  /** The worker thread's exit code, when the worker exited (undefined when it died another way). */
+  declare readonly exitCode?: number
   /** false: never show the message to a client. */
   declare readonly expose: boolean
   constructor(message = 'The worker running the task died', options?: ErrorOptions) {

@@ -100,6 +100,9 @@ describe('@taskscope/core package', () => {
     expect(() => construct(core.BackgroundTask)).toThrow(/Illegal constructor: a BackgroundTask/)
     const Runtime = core.createRuntime().constructor
     expect(() => construct(Runtime)).toThrow(/Illegal constructor: a Runtime is made by createRuntime\(\)/)
+    for (const Class of [core.Task, core.BackgroundTask, Runtime]) {
+      expect(() => construct(Class)).toThrow(expect.objectContaining({ name: 'TypeError', code: core.errorCodes.illegalConstructor }))
+    }
   })
 
   it('keeps internal members off the public classes (they are keyed by unexported symbols)', async () => {

@@ -17,8 +17,8 @@ export function invalidType(what: string, expected: string, value: unknown): Cod
 }
 
 /** The TypeError of `new Task()` and the like: a class users get from a factory, never construct. */
-export function illegalConstructor(name: string, factory: string): TypeError {
-  return new TypeError(`Illegal constructor: a ${name} is made by ${factory}`)
+export function illegalConstructor(name: string, factory: string): CodedError<TypeError> {
+  return codedError(TypeError, errorCodes.illegalConstructor, `Illegal constructor: a ${name} is made by ${factory}`)
 }
 
 export function outOfRange(what: string, expected: string, value: unknown): CodedError<RangeError> {

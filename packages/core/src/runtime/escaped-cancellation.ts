@@ -2,7 +2,7 @@
 // A cancellation is never a failure, so it must end as a quiet 499 (or its own status, such as
 // 503 on shutdown), never as a logged 500; once the client is gone there is nobody to answer.
 import { STATUS_CODES } from 'node:http'
-import { isCancellation } from '../errors.js'
+import { errorCodes, isCancellation } from '../errors.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
@@ -79,7 +79,7 @@ export function answerCancellation(error: unknown, context: EscapedCancellationC
   const gone =
     (res as { destroyed?: boolean }).destroyed === true ||
     req.socket?.destroyed === true ||
-    (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
+    (group?.signal.reason as { code?: unknown } | undefined)?.code === errorCodes.clientClosedRequest
   const { code, message, expose } = error as { code?: unknown; message?: unknown; expose?: unknown }
   const fields = { statusCode: status, code, message }
   if (gone) log(logger, 'debug', fields, 'request cancelled: the client went away')

@@ -1,6 +1,6 @@
 // One task of a Threadpool, from `run()` to its outcome, and the meaning of tinypool's rejections.
 import type { TransferListItem } from 'node:worker_threads'
-import { type CancelledError, codedError, errorCodes, TimeoutError, WorkerCrashedError } from '../errors.js'
+import { type CancelledError, codedError, errorCodes, TimeoutError, WorkerCrashedError, warningCodes } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
@@ -119,7 +119,7 @@ export function readReply(name: string, reply: TaskReply): { ok: boolean; value:
     const message = `The Threadpool task "${stray.task}" left an ${stray.kind} behind in its worker thread after it answered; the thread was replaced`
     process.emitWarning(message, {
       type: 'ThreadpoolStrayWarning',
-      code: 'TASKSCOPE_THREADPOOL_STRAY',
+      code: warningCodes.threadpoolStray,
       detail: cause instanceof Error ? (cause.stack ?? String(cause)) : String(cause),
     })
   }
@@ -141,7 +141,7 @@ export function explainRejection(name: string, error: unknown): Error {
     const message = `The arguments of the Threadpool task "${name}" could not be cloned to a worker thread: ${error.message}`
     return codedError(TypeError, errorCodes.threadpoolDataClone, message, { cause: error })
   }
-  const exitCode = error instanceof WorkerCrashedError ? (error as { exitCode?: unknown }).exitCode : undefined
+  const exitCode = error instanceof WorkerCrashedError ? error.exitCode : undefined
   if (typeof exitCode === 'number') {
     const crashed = new WorkerCrashedError(`The worker running the Threadpool task "${name}" exited with code ${exitCode}`, {
       cause: exitCode,
