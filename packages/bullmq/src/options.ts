@@ -10,26 +10,51 @@ import { type RedisConnection, type ResolvedConnection, resolveConnection } from
 export interface BullmqBackgroundTasksOptions {
   /** Where Redis is: a `redis://` URL or ioredis options. Every process of the app uses the same. */
   connection: RedisConnection
-  /** The BullMQ queue's name, shared by every process of the app. Default: `'taskscope'`. */
+  /**
+   * The BullMQ queue's name, shared by every process of the app.
+   * @default `'taskscope'`
+   */
   queue?: string
-  /** BullMQ's key prefix. Default: `'bull'`. */
+  /**
+   * BullMQ's key prefix.
+   * @default `'bull'`
+   */
   prefix?: string
-  /** The tasks this process can run (and read back by name). Default: none. */
+  /**
+   * The tasks this process can run (and read back by name).
+   * @default none
+   */
   tasks?: readonly TaskDefinition[]
-  /** Jobs this process runs at once; 0: it only adds and reads. Default: 1 when `tasks` is not empty, else 0. */
+  /**
+   * Jobs this process runs at once; 0: it only adds and reads.
+   * @default 1 when `tasks` is not empty, else 0
+   */
   concurrency?: number
   /**
    * Called in the process that ran a job with each failed attempt, and with Redis trouble (a lost
-   * connection, Redis down at start) with `task` undefined. Default: `console.error`.
+   * connection, Redis down at start) with `task` undefined.
+   * @default `console.error`
    */
   onError?: (error: unknown, task: { id: string; name: string } | undefined) => void
-  /** BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled. Default: 30000. */
+  /**
+   * BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled.
+   * @default 30000
+   */
   lockDuration?: number
-  /** BullMQ's `stalledInterval` (ms): how often stalled jobs are looked for and returned to the queue. Default: 30000. */
+  /**
+   * BullMQ's `stalledInterval` (ms): how often stalled jobs are looked for and returned to the queue.
+   * @default 30000
+   */
   stalledInterval?: number
-  /** BullMQ's `maxStalledCount`: how many times a job may stall before it fails. Default: 1. */
+  /**
+   * BullMQ's `maxStalledCount`: how many times a job may stall before it fails.
+   * @default 1
+   */
   maxStalledCount?: number
-  /** Finished jobs kept in Redis for `get()` (BullMQ's `removeOnComplete` / `removeOnFail` counts). Default: 1000 / 5000. */
+  /**
+   * Finished jobs kept in Redis for `get()` (BullMQ's `removeOnComplete` / `removeOnFail` counts).
+   * @default 1000 / 5000
+   */
   keep?: { completed?: number; failed?: number }
 }
 
@@ -92,12 +117,18 @@ export interface BullmqAddOptions extends TaskAddOptions {
   /**
    * The BullMQ job id (the handle's `id`): a non-empty string, not an integer, without `:`.
    * Adding an id that exists in the queue returns that job instead of adding another.
-   * Default: a random UUID.
+   * @default a random UUID
    */
   id?: string
-  /** How many times the job may run before it fails for good (BullMQ's `attempts`). Default: 1. */
+  /**
+   * How many times the job may run before it fails for good (BullMQ's `attempts`).
+   * @default 1
+   */
   attempts?: number
-  /** The delay between attempts (BullMQ's `backoff`). Default: none. */
+  /**
+   * The delay between attempts (BullMQ's `backoff`).
+   * @default none
+   */
   backoff?: BullmqBackoff
 }
 

@@ -1,17 +1,13 @@
-/**
- * The error classes of taskscope. Every class has an explicit `name` and a stable string `code`;
- * match on `code` (it survives duplicated package copies, where `instanceof` does not).
- * HTTP-facing classes also carry `statusCode` and `expose`.
- *
- * `expose` follows the http-errors rule that Koa applies: true only below status 500. The 499
- * cancellations expose their (generic) message; every other error taskscope creates is
- * `expose: false`, because its message names internals (tasks, groups, the pool): Koa then answers
- * with the status text only. Errors thrown by your own code (in a task or in a worker thread) keep
- * whatever `expose` you gave them. Fastify and Express ignore `expose`: see the README, "Errors and
- * what clients see".
- *
- * @module
- */
+// The error classes of taskscope. Every class has an explicit `name` and a stable string `code`;
+// match on `code` (it survives duplicated package copies, where `instanceof` does not).
+// HTTP-facing classes also carry `statusCode` and `expose`.
+//
+// `expose` follows the http-errors rule that Koa applies: true only below status 500. The 499
+// cancellations expose their (generic) message; every other error taskscope creates is
+// `expose: false`, because its message names internals (tasks, groups, the pool): Koa then answers
+// with the status text only. Errors thrown by your own code (in a task or in a worker thread) keep
+// whatever `expose` you gave them. Fastify and Express ignore `expose`: see the README, "Errors and
+// what clients see".
 
 /**
  * Every error code taskscope uses, in one table: match on `error.code` (it survives duplicated

@@ -1,3 +1,5 @@
+// `createRuntime()` and the `Runtime`: the framework-agnostic HTTP runtime behind the adapters
+// (request groups, the shared pool and background registry, stats, inspection and shutdown).
 import { ShutdownError } from '../errors.js'
 import { LinkedList } from '../internal/linked-list.js'
 import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbols.js'
@@ -24,18 +26,20 @@ export type { RuntimeCloseSummary } from './shutdown.js'
 /** Options of {@link createRuntime} (and of every adapter). */
 export interface RuntimeOptions {
   /**
-   * The worker pool. Default: the process-wide shared pool (`getThreadpool()`, the one
-   * `runInThreadpool` uses), started on first use and closed on shutdown. Options: a pool of the
-   * runtime's own with those options, created on first use of `runtime.threadpool` and closed on
-   * shutdown. An existing {@link Threadpool}: used as is and left open (its owner closes it).
+   * The worker pool. Options: a pool of the runtime's own with those options, created on first
+   * use of `runtime.threadpool` and closed on shutdown. An existing {@link Threadpool}: used as is
+   * and left open (its owner closes it).
+   * @default the process-wide shared pool (`getThreadpool()`, the one `runInThreadpool` uses),
+   * started on first use and closed on shutdown
    */
   threadpool?: Threadpool | ThreadpoolOptions
   /**
    * The app's background tasks: a {@link BackgroundTasks}, its options, or another registry with
    * the same calls (`BullmqBackgroundTasks` from `@taskscope/bullmq`, for durable jobs on many
-   * machines). Either way `close()` shuts it down. Default: a new registry whose failures are
-   * logged at error. `runtime.backgroundTasks` is the object passed (typed as the embedded
-   * registry: keep your own reference to a distributed one for its own methods).
+   * machines). Either way `close()` shuts it down. `runtime.backgroundTasks` is the object passed
+   * (typed as the embedded registry: keep your own reference to a distributed one for its own
+   * methods).
+   * @default a new registry whose failures are logged at error
    */
   backgroundTasks?: BackgroundTasks | BackgroundRegistry | BackgroundTasksOptions
   /**
@@ -45,13 +49,19 @@ export interface RuntimeOptions {
    * @default 5000
    */
   shutdownTimeout?: number
-  /** Where the runtime logs (pino-compatible). Default: warnings and errors to the console. */
+  /**
+   * Where the runtime logs (pino-compatible).
+   * @default warnings and errors to the console
+   */
   logger?: RuntimeLogger
 }
 
 /** Options of {@link Runtime.requestGroup}. */
 export interface RequestGroupOptions {
-  /** The request's logger (Fastify's `request.log`, pino-http's `req.log`). Default: the runtime's. */
+  /**
+   * The request's logger (Fastify's `request.log`, pino-http's `req.log`).
+   * @default the runtime's
+   */
   logger?: RuntimeLogger
   /** Receives the `TaskGroupError` of failures nobody observed, instead of logging it at error. */
   onError?: (error: unknown) => void

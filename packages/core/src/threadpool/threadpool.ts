@@ -1,9 +1,5 @@
-/**
- * `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
- * a bounded queue, faithful errors and a graceful close.
- *
- * @module
- */
+// `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
+// a bounded queue, faithful errors and a graceful close.
 import { performance } from 'node:perf_hooks'
 import type { Tinypool } from 'tinypool'
 import { type CancelledError, ClosedError, QueueFullError, ShutdownError } from '../errors.js'
