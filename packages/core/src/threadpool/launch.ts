@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'
 import type { PoolWorkerData } from './protocol.js'
-import type { SourceChannel } from './source-channel.js'
+import type { SourceChannel } from './side-channel.js'
 import type { ThreadpoolSettings } from './types.js'
 import { tsxApiUrl } from './typescript-loader.js'
 

@@ -11,8 +11,8 @@ import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validate
 import { armTask, createTask, disarmTask, type Outcome, type PoolTask, rejectionOutcome, replyOutcome, toMessage } from './pool-task.js'
 import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
 import type { TaskReply } from './protocol.js'
-import { openSourceChannel, type SourceChannel } from './source-channel.js'
-import { DurationHistogram } from './stats.js'
+import { openSourceChannel, type SourceChannel } from './side-channel.js'
+import { DurationHistogram } from './duration-histogram.js'
 import { sampleThreads } from './thread-stats.js'
 import { ThreadWatch } from './thread-watch.js'
 import type {
