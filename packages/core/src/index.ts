@@ -64,7 +64,7 @@ export type {
 } from './runtime/runtime.js'
 // HTTP runtime
 export { createRuntime } from './runtime/runtime.js'
-export type { DrainableServer } from './runtime/server-drain.js'
+export type { DrainableServer } from './runtime/server-drain/server-drain.js'
 export type { UnfinishedWork } from './runtime/shutdown-report.js'
 export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
 // Threadpool

@@ -30,7 +30,7 @@ describe('@taskscope/core package', () => {
 
   it('ships declarations for every module it builds', () => {
     const built = ['index', 'adapter', 'errors', 'primitives/task-group', 'primitives/task', 'primitives/async-lazy']
-    for (const file of [...built, 'threadpool/threadpool', 'threadpool/worker/entry', 'runtime/runtime', 'runtime/adapter-kit']) {
+    for (const file of [...built, 'threadpool/threadpool', 'threadpool/worker/entry', 'runtime/runtime', 'runtime/middleware-handle']) {
       expect(existsSync(`${pkgDir}dist/${file}.js`), file).toBe(true)
       expect(existsSync(`${pkgDir}dist/${file}.d.ts`), file).toBe(true)
     }

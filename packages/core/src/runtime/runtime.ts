@@ -14,7 +14,7 @@ import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger
 import { backgroundStats, eventLoopStats, inspectTree, RequestTotals, type RuntimeInspection, type RuntimeStats } from './observe.js'
 import { type RequestOwner, RequestRecord } from './request-record.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
-import { type DrainableServer, drainFor } from './server-drain.js'
+import { type DrainableServer, drainFor } from './server-drain/server-drain.js'
 
 type Scoped = { [kRequestGroup]?: TaskGroup }
 

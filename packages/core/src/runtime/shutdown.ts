@@ -11,11 +11,11 @@ import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { AppPool } from './app-pool.js'
-import type { Http2ServerDrain } from './h2-server-drain.js'
 import { log } from './logger.js'
 import type { RequestRecord } from './request-record.js'
 import type { Runtime } from './runtime.js'
-import type { ServerDrain } from './server-drain.js'
+import type { Http2ServerDrain } from './server-drain/h2-server-drain.js'
+import type { ServerDrain } from './server-drain/server-drain.js'
 import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
 
 /**

@@ -10,9 +10,9 @@
 // attached with connections already open: then each request is looked at, to pick those up.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as TlsServer } from 'node:tls'
-import { deferred } from '../internal/deferred.js'
-import { invalidType } from '../internal/validation.js'
-import { shuttingDownAnswer } from './escaped-cancellation.js'
+import { deferred } from '../../internal/deferred.js'
+import { invalidType } from '../../internal/validation.js'
+import { shuttingDownAnswer } from '../escaped-cancellation.js'
 import { type DrainableHttp2Server, Http2ServerDrain, isHttp2Server } from './h2-server-drain.js'
 import { Http1Connections } from './http1-connections.js'
 

@@ -9,7 +9,7 @@ import { type HttpAnswer, plainText, shuttingDownAnswer } from './escaped-cancel
 import type { RuntimeInspection } from './observe.js'
 import type { HttpRequest } from './response-lifecycle.js'
 import type { Runtime, RuntimeCloseOptions, RuntimeCloseSummary, RuntimeStats } from './runtime.js'
-import type { DrainableServer } from './server-drain.js'
+import type { DrainableServer } from './server-drain/server-drain.js'
 
 /** The app-level handle on a middleware: the runtime and its shortcuts. */
 export interface RuntimeHandle {

@@ -8,7 +8,7 @@
 // for a session once it has closed. A secure server created with `allowHTTP1` also serves HTTP/1
 // connections: those drain as a node:https server's do (see Http1Connections).
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2'
-import { deferred } from '../internal/deferred.js'
+import { deferred } from '../../internal/deferred.js'
 import { Http1Connections, type HttpConnection } from './http1-connections.js'
 
 /** The HTTP/2 server {@link Http2ServerDrain} works with. */
