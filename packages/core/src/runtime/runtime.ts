@@ -1,6 +1,7 @@
 // `createRuntime()` and the `Runtime`: the framework-agnostic HTTP runtime behind the adapters
 // (request groups, the shared pool and background registry, stats, inspection and shutdown).
 import { ShutdownError } from '../errors.js'
+import { shutdownChannel } from '../internal/channels.js'
 import { LinkedList } from '../internal/linked-list.js'
 import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbols.js'
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
@@ -256,8 +257,17 @@ export class Runtime {
     const timeout = validateLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
     if (this.#draining) return
     this.#draining = true
-    const scope = { requests: this.#live, servers: this.#servers, pool: this.#pool, closureTasks: this.#closureTasks }
-    this.#shutdown = new Shutdown(this, timeout ?? this.shutdownTimeout, scope)
+    this.#shutdown = new Shutdown(timeout ?? this.shutdownTimeout, {
+      requests: this.#live,
+      servers: this.#servers,
+      pool: this.#pool,
+      closureTasks: this.#closureTasks,
+      registry: this.backgroundTasks,
+      logger: this.logger,
+      publish: (summary) => {
+        if (shutdownChannel.hasSubscribers) shutdownChannel.publish({ ...summary, runtime: this })
+      },
+    })
   }
 
   /**
