@@ -4,6 +4,7 @@
 import { STATUS_CODES } from 'node:http'
 import { errorCodes, isCancellation } from '../errors.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import { type HttpAnswer, plainText } from './draining-answer.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
 
@@ -30,16 +31,6 @@ export function cancellationStatus(error: unknown): number | undefined {
   }
   return (error as { name?: unknown }).name === 'TimeoutError' ? 504 : 499
 }
-
-/** A short plain-text answer for an adapter to send: status, headers, body. */
-export interface HttpAnswer {
-  status: number
-  headers: Record<string, string>
-  body: string
-}
-
-/** The Content-Type of every answer taskscope writes itself. */
-export const plainText = 'text/plain; charset=utf-8'
 
 /**
  * How to answer a cancellation that escaped a handler: an {@link HttpAnswer} to send, or `'end'`
@@ -88,13 +79,3 @@ export function answerCancellation(error: unknown, context: EscapedCancellationC
   const body = expose === true && typeof message === 'string' ? message : (STATUS_CODES[status] ?? 'Client Closed Request')
   return { status, headers: { 'Content-Type': plainText }, body }
 }
-
-/** The answer to a request that arrives while the app shuts down (Fastify's return503OnClosing). */
-export const shuttingDownAnswer = {
-  status: 503,
-  body: 'Service Unavailable: the server is shutting down',
-  /** Headers for the response; `Connection: close` is added for HTTP/1 only (HTTP/2 forbids it). */
-  headers(httpVersionMajor: number): Record<string, string> {
-    return httpVersionMajor === 1 ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' }
-  },
-} as const

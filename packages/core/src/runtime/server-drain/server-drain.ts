@@ -12,7 +12,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as TlsServer } from 'node:tls'
 import { deferred } from '../../internal/deferred.js'
 import { invalidType } from '../../internal/validation.js'
-import { shuttingDownAnswer } from '../escaped-cancellation.js'
+import { shuttingDown } from '../draining-answer.js'
+import { closeAndWait } from './close-wait.js'
 import { type DrainableHttp2Server, Http2ServerDrain, isHttp2Server } from './h2-server-drain.js'
 import { Http1Connections } from './http1-connections.js'
 
@@ -126,11 +127,7 @@ export class ServerDrain {
       if (this.#adopt !== undefined) server.removeListener('request', this.#adopt)
       this.#closed.resolve()
     }
-    server.once('close', closed) // when every connection has ended
-    server.close((error) => {
-      // Not listening (never, or already closing on the caller's order): done once no connection is left.
-      if (error) server.getConnections((_, count) => count === 0 && closed())
-    })
+    closeAndWait(server, closed)
     server.closeIdleConnections()
   }
 
@@ -166,12 +163,8 @@ function refuseRequests(server: DrainableHttpServer): () => void {
 
 /** The answer to a request that arrives while the server drains. */
 function refuse(req: IncomingMessage, res: ServerResponse): void {
-  const { status, body } = shuttingDownAnswer
-  res.writeHead(status, {
-    ...shuttingDownAnswer.headers(1),
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-  })
+  const { status, headers, body } = shuttingDown(1)
+  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) })
   res.end(body)
   req.resume()
 }
