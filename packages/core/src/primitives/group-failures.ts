@@ -2,8 +2,8 @@
 // TaskGroupError.
 import { TaskGroupError } from '../errors.js'
 import { kError, kObserved } from '../internal/symbols.js'
-import type { ChildGroups } from './child-groups.js'
 import type { Task } from './task.js'
+import type { ChildGroups } from './task-group-children.js'
 
 /** @internal The TaskGroupError of the failed tasks nobody observed, or undefined when there is none. */
 export function unobservedFailures(

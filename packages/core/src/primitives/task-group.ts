@@ -31,14 +31,14 @@ import {
   validateSignal,
   validateString,
 } from '../internal/validation.js'
-import { ChildGroups, childOutcome } from './child-groups.js'
 import { enterGroup } from './current-task-group.js'
 import { unobservedFailures } from './group-failures.js'
-import { type StartWork, startTask } from './group-start.js'
-import { GroupWatch } from './group-watch.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
+import { ChildGroups, childOutcome } from './task-group-children.js'
 import type { CancelKind, ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
 import { runTaskGroup } from './task-group-run.js'
+import { type StartWork, startTask } from './task-group-start.js'
+import { GroupWatch } from './task-group-watch.js'
 import { type QueuedTask, TaskQueue } from './task-queue.js'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
