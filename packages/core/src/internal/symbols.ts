@@ -34,10 +34,6 @@ export const kWhenSettled = Symbol('taskscope.whenSettled')
 
 /** TaskGroup (as a task's owner): bookkeeping when a task settles. */
 export const kTaskSettled = Symbol('taskscope.taskSettled')
-/** TaskGroup: a child group learns that its parent must close it now. */
-export const kCloseAsChild = Symbol('taskscope.closeAsChild')
-/** TaskGroup: a child group tells its parent it was cancelled by a failure. */
-export const kChildFailed = Symbol('taskscope.childFailed')
 /** TaskGroup: waits for every task, refuses new ones, and returns the failures nobody observed. */
 export const kJoin = Symbol('taskscope.join')
 /** TaskGroup: the cancellation that `close()` and `TaskGroup.run` rethrow (the parent signal's or the timeout's). */

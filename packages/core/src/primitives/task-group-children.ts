@@ -1,8 +1,7 @@
 // The child groups of a TaskGroup (`group.child()`): each one is a task of its parent, which
 // settles when the child has closed. Made on the first `child()` call: a group without children
 // pays for none of this.
-import { type CancelledError, isCancellation } from '../errors.js'
-import { kCancel, kCloseAsChild } from '../internal/symbols.js'
+import { isCancellation } from '../errors.js'
 import type { Task } from './task.js'
 import type { TaskGroup } from './task-group.js'
 
@@ -16,7 +15,7 @@ export function childOutcome(closing: Promise<void>, byUser: boolean): Promise<v
   return byUser ? closing.then(undefined, keepCancellation) : closing
 }
 
-/** @internal A group's child groups, by their task in the group. */
+/** @internal A group's child groups, by their task in the group: the bookkeeping; the group closes and cancels them itself. */
 export class ChildGroups {
   #live = new Map<Task<unknown>, TaskGroup>()
   // Every child's task, settled or not: a child's failures are reported as its parent's own.
@@ -42,13 +41,8 @@ export class ChildGroups {
     return this.#live.delete(task)
   }
 
-  /** The parent waits for nothing else: nothing of it can add tasks to its children any more. */
-  closeAll(): void {
-    for (const child of this.#live.values()) child[kCloseAsChild]()
-  }
-
-  /** The parent was cancelled: so is every child. */
-  cancelAll(reason: CancelledError): void {
-    for (const child of this.#live.values()) child[kCancel](reason, 'parent')
+  /** The children that have not closed yet (the parent closes or cancels them). */
+  [Symbol.iterator](): IterableIterator<TaskGroup> {
+    return this.#live.values()
   }
 }

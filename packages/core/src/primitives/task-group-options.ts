@@ -37,6 +37,3 @@ export interface ChildTaskGroupOptions {
   /** A name for errors and logs; also the name of the child's task in the parent. */
   name?: string
 }
-
-/** @internal Why a group was cancelled. */
-export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'

@@ -1,6 +1,16 @@
+// `TaskGroup`: a scope for concurrent tasks. The class holds the group's state and every decision
+// about it; each satellite below does one job for it, and is given the group (or what it needs of
+// it) as an argument:
+//   task-group-options.ts   the public options of a group and of a child group
+//   task-group-run.ts       `TaskGroup.run`: how it settles once its body returned or threw
+//   task-group-start.ts     `group.start()`: the ready() handshake (anyio's, Trio's start)
+//   task-group-watch.ts     what cancels a group from outside: its parent signal and its timeout
+//   task-group-children.ts  the bookkeeping of its child groups (`group.child()`)
+//   task-queue.ts           tasks waiting for a slot under `limit`
+//   task.ts                 one task; current-task-group.ts: the group the running code is in
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
-import { CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
+import { CancelledError, ClosedError, TaskGroupError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { groupCancelChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
@@ -10,8 +20,6 @@ import {
   kAbort,
   kCancel,
   kCancelKind,
-  kChildFailed,
-  kCloseAsChild,
   kCloseNow,
   kCreate,
   kCurrentGroup,
@@ -19,6 +27,7 @@ import {
   kImposedCancellation,
   kJoin,
   kLiveTasks,
+  kObserved,
   kStart,
   kTaskSettled,
 } from '../internal/symbols.js'
@@ -32,17 +41,20 @@ import {
   validateString,
 } from '../internal/validation.js'
 import { enterGroup } from './current-task-group.js'
-import { unobservedFailures } from './group-failures.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
 import { ChildGroups, childOutcome } from './task-group-children.js'
-import type { CancelKind, ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
-import { runTaskGroup } from './task-group-run.js'
+import type { ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
+import { runIn } from './task-group-run.js'
 import { type StartWork, startTask } from './task-group-start.js'
 import { GroupWatch } from './task-group-watch.js'
 import { type QueuedTask, TaskQueue } from './task-queue.js'
 
+/** Why a group was cancelled (read by `runtime.stats()` through `kCancelKind`). */
+export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
+
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
 const noTasks: readonly Task<unknown>[] = []
+const noChildren: readonly TaskGroup[] = []
 const closedCleanly = Object.freeze({ error: undefined })
 
 /**
@@ -130,8 +142,9 @@ export class TaskGroup implements AsyncDisposable {
    * )
    * ```
    */
-  static run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
-    return runTaskGroup(TaskGroup, fn, options)
+  static async run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') throw invalidType('The "fn" argument', 'a function', fn)
+    return runIn(new TaskGroup(options), fn)
   }
 
   /** Aborts when the group is cancelled (by `cancel()`, a failure, the parent signal or the timeout). */
@@ -284,7 +297,7 @@ export class TaskGroup implements AsyncDisposable {
     if (this.#cancellation !== undefined) child[kCancel](this.#reason!, 'parent')
     task[kStart]()
     // Made while this group waits for nothing but its children: nothing else will close it.
-    if (this.#joining !== undefined && live.size === children.size) child[kCloseAsChild]()
+    if (this.#joining !== undefined && live.size === children.size) child.#closeAsChild()
     return child
   }
 
@@ -307,8 +320,8 @@ export class TaskGroup implements AsyncDisposable {
     return (this.#closing ??= this.#closeBy(true))
   }
 
-  /** @internal The parent closes its child. */
-  [kCloseAsChild](): void {
+  /** The parent closes its child. */
+  #closeAsChild(): void {
     this.#closing ??= this.#closeBy(false)
   }
 
@@ -323,8 +336,8 @@ export class TaskGroup implements AsyncDisposable {
     return this
   }
 
-  /** @internal A child was cancelled by a failure: so is this group (unless it is a supervisor). */
-  [kChildFailed](reason: CancelledError): void {
+  /** A child was cancelled by a failure: so is this group (unless it is a supervisor). */
+  #childFailed(reason: CancelledError): void {
     if (this.#failFast) this[kCancel](reason, 'failure')
   }
 
@@ -347,7 +360,9 @@ export class TaskGroup implements AsyncDisposable {
   async #joinOnce(): Promise<TaskGroupError | undefined> {
     while (this.size > 0) {
       // Only children left: nothing of this group can add tasks to them any more.
-      if (this.size === this.#children?.size) this.#children.closeAll()
+      if (this.size === this.#children?.size) {
+        for (const child of this.#children) child.#closeAsChild()
+      }
       this.#idle = deferred()
       await this.#idle.promise
     }
@@ -360,7 +375,19 @@ export class TaskGroup implements AsyncDisposable {
     this.#watch?.detach()
     const failures = this.#failures
     this.#failures = undefined
-    return failures === undefined ? undefined : unobservedFailures(failures, this.name, this.#children)
+    return failures === undefined ? undefined : this.#unobservedFailures(failures)
+  }
+
+  /** The TaskGroupError of the failed tasks nobody observed, or undefined when there is none. */
+  #unobservedFailures(failures: Task<unknown>[]): TaskGroupError | undefined {
+    const unobserved = failures.filter((task) => !task[kObserved])
+    if (unobserved.length === 0) return undefined
+    // A child's failures are listed as this group's own, not wrapped in the child's TaskGroupError.
+    const children = this.#children
+    const errors = unobserved.flatMap((task) => (children?.isChild(task) ? (task[kError] as TaskGroupError).errors : [task[kError]]))
+    const names = unobserved.map((task) => task.name).join(', ')
+    const count = `${unobserved.length} task${unobserved.length === 1 ? '' : 's'}`
+    return new TaskGroupError(errors, `${count} of the group${this.name ? ` "${this.name}"` : ''} failed: ${names}`)
   }
 
   /**
@@ -442,9 +469,9 @@ export class TaskGroup implements AsyncDisposable {
     if (this.#live !== undefined && this.#live.size > 0) {
       const made = this.#reason!
       for (const task of this.#live) task[kAbort](made)
-      this.#children?.cancelAll(made)
+      for (const child of this.#children ?? noChildren) child[kCancel](made, 'parent')
     }
-    if (kind === 'failure') this.#parentGroup?.[kChildFailed](this.#reason!)
+    if (kind === 'failure' && this.#parentGroup !== undefined) this.#parentGroup.#childFailed(this.#reason!)
   }
 
   #closedError(): ClosedError {
