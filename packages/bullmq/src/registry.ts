@@ -4,7 +4,15 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { type BackgroundRegistry, type BackgroundShutdownOptions, ClosedError, type TaskDefinition } from '@taskscope/core'
-import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
+import {
+  codedError,
+  copyOptions,
+  errorCodes,
+  invalidType,
+  isTaskDefinition,
+  validateTaskData,
+  validateTimeLimit,
+} from '@taskscope/core/adapter'
 import { Queue } from 'bullmq'
 import { cancelJob } from './cancellation.js'
 import { closeClient } from './connection.js'
@@ -15,10 +23,7 @@ import {
   type BullmqAddOptions,
   type BullmqBackgroundTasksOptions,
   backoffOption,
-  copyOptions,
-  durationOption,
   integerOption,
-  invalidType,
   jobIdOption,
   type RegistrySettings,
   registrySettings,
@@ -210,8 +215,8 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   shutdown(options?: BackgroundShutdownOptions): Promise<BullmqShutdownReport> {
     if (this.#shutdown !== undefined) return this.#shutdown
     const opts = copyOptions(options, 'The shutdown options')
-    const timeout = durationOption(opts.timeout, 'The "timeout" option') ?? 5000
-    const grace = durationOption(opts.grace, 'The "grace" option') ?? 1000
+    const timeout = validateTimeLimit(opts.timeout, 'The "timeout" option') ?? 5000
+    const grace = validateTimeLimit(opts.grace, 'The "grace" option') ?? 1000
     this.#control.closing()
     return (this.#shutdown = this.#close(timeout, grace))
   }

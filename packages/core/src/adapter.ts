@@ -1,13 +1,26 @@
 /**
- * The kit for adapter authors: what the Fastify, Express and Koa adapters share, so that a new
- * adapter maps its framework's hooks onto these calls and decides nothing on its own. App code
- * needs none of it: use `@taskscope/core`.
+ * The kit for packages built on taskscope: what the Fastify, Express and Koa adapters share, so
+ * that a new adapter maps its framework's hooks onto these calls and decides nothing on its own,
+ * and the option validation every package uses (`@taskscope/bullmq` too), so that a bad option
+ * gets the same coded error, worded the same way, whichever package refused it. App code needs
+ * none of it: use `@taskscope/core`.
  *
  * @module
  */
 
 export type { CodedError, ErrorCode } from './errors.js'
 export { codedError, errorCodes } from './errors.js'
+export {
+  copyOptions,
+  invalidType,
+  invalidValue,
+  outOfRange,
+  validateBoolean,
+  validateFunction,
+  validateInteger,
+  validateString,
+  validateTimeLimit,
+} from './internal/validation.js'
 export { isTaskDefinition, validateTaskData } from './primitives/define-task.js'
 export type { HttpAnswer } from './runtime/draining-answer.js'
 export { drainingAnswer, shuttingDownAnswer } from './runtime/draining-answer.js'

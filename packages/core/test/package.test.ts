@@ -72,9 +72,18 @@ describe('@taskscope/core package', () => {
     )
   })
 
-  it('"./adapter" holds the kit for adapter authors', () => {
+  it('"./adapter" holds the kit for adapter authors, and the option validation of every package', () => {
     expect(Object.keys(adapter).sort()).toEqual(
       [
+        'copyOptions',
+        'invalidType',
+        'invalidValue',
+        'outOfRange',
+        'validateBoolean',
+        'validateFunction',
+        'validateInteger',
+        'validateString',
+        'validateTimeLimit',
         'alreadyRegisteredError',
         'answerCancellation',
         'asLogger',

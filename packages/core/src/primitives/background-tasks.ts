@@ -2,7 +2,7 @@
 import { ClosedError, ShutdownError } from '../errors.js'
 import type { Work } from '../internal/run-work.js'
 import { kCreate, kObserved, kOutcomes, kWhenSettled } from '../internal/symbols.js'
-import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
+import { copyOptions, outOfRange, validateFunction, validateInteger, validateTimeLimit } from '../internal/validation.js'
 import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, backgroundTaskName } from './background-task.js'
 import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
 
@@ -195,9 +195,9 @@ export class BackgroundTasks implements AsyncDisposable {
   shutdown(options?: BackgroundShutdownOptions): Promise<BackgroundShutdownReport> {
     if (this.#shutdown !== undefined) return this.#shutdown
     const opts = copyOptions(options, 'The shutdown options')
-    // Infinity means "as long as it takes" (validateDuration reads it as "no timer").
-    const timeout = opts.timeout === Infinity ? Infinity : (validateDuration(opts.timeout, 'The "timeout" option') ?? 5000)
-    const grace = opts.grace === Infinity ? Infinity : (validateDuration(opts.grace, 'The "grace" option') ?? 1000)
+    // Infinity means "as long as it takes".
+    const timeout = validateTimeLimit(opts.timeout, 'The "timeout" option') ?? 5000
+    const grace = validateTimeLimit(opts.grace, 'The "grace" option') ?? 1000
     return (this.#shutdown = this.#drain(timeout, grace))
   }
 

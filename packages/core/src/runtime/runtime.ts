@@ -4,7 +4,7 @@ import { ShutdownError } from '../errors.js'
 import { shutdownChannel } from '../internal/channels.js'
 import { LinkedList } from '../internal/linked-list.js'
 import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbols.js'
-import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
+import { copyOptions, hasMethods, illegalConstructor, invalidType, validateTimeLimit } from '../internal/validation.js'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import { TaskGroup } from '../primitives/task-group.js'
@@ -127,7 +127,7 @@ export class Runtime {
     if (token !== kToken) throw illegalConstructor('Runtime', 'createRuntime()')
     const opts = copyOptions(options, 'The runtime options')
     this.logger = validateLogger(opts.logger, 'The "logger" option') ?? defaultLogger
-    this.shutdownTimeout = validateLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
+    this.shutdownTimeout = validateTimeLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
     this.backgroundTasks = this.#toBackgroundTasks(opts.backgroundTasks)
     this.#pool = new AppPool(opts.threadpool)
   }
@@ -254,7 +254,7 @@ export class Runtime {
    * invalid `timeout`.
    */
   drain(options?: RuntimeCloseOptions): void {
-    const timeout = validateLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
+    const timeout = validateTimeLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
     if (this.#draining) return
     this.#draining = true
     this.#shutdown = new Shutdown(timeout ?? this.shutdownTimeout, {
