@@ -8,8 +8,13 @@
  * @module
  */
 
+// Errors: coded errors of built-in classes, from the one table.
+
 export type { CodedError, ErrorCode } from './errors.js'
 export { codedError, errorCodes } from './errors.js'
+
+// Option validation: the checks every package runs, with the same coded errors and messages.
+
 export {
   copyOptions,
   invalidType,
@@ -22,17 +27,26 @@ export {
   validateTimeLimit,
 } from './internal/validation.js'
 export { isTaskDefinition, validateTaskData } from './primitives/define-task.js'
-export type { HttpAnswer } from './runtime/draining-answer.js'
-export { drainingAnswer, shuttingDownAnswer } from './runtime/draining-answer.js'
-export type { CancellationAnswer, EscapedCancellationContext } from './runtime/escaped-cancellation.js'
-export { answerCancellation, cancellationStatus } from './runtime/escaped-cancellation.js'
-export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
-export { asLogger } from './runtime/logger.js'
-export type { RuntimeHandle } from './runtime/middleware-handle.js'
-export { rejectUncalled, withRuntimeHandle } from './runtime/middleware-handle.js'
+
+// A request's life: its binding to the runtime, its route options, the response's end.
+
 export type { RequestBinding, RequestBindingOptions } from './runtime/request-binding.js'
 export { alreadyRegisteredError, requestBinding } from './runtime/request-binding.js'
 export type { HttpRequest, HttpResponse, ResponseLifecycleHandlers } from './runtime/response-lifecycle.js'
 export { watchResponse } from './runtime/response-lifecycle.js'
 export type { RouteGroupOptions } from './runtime/route-options.js'
 export { validateRouteOptions } from './runtime/route-options.js'
+
+// What an adapter answers: an escaped cancellation, the 503 while draining.
+
+export type { HttpAnswer } from './runtime/draining-answer.js'
+export { drainingAnswer, shuttingDownAnswer } from './runtime/draining-answer.js'
+export type { CancellationAnswer, EscapedCancellationContext } from './runtime/escaped-cancellation.js'
+export { answerCancellation, cancellationStatus } from './runtime/escaped-cancellation.js'
+
+// The middleware: its factory's guard, its handle on the runtime, the logger it is given.
+
+export type { LogMethod, RuntimeLogger } from './runtime/logger.js'
+export { asLogger } from './runtime/logger.js'
+export type { RuntimeHandle } from './runtime/middleware-handle.js'
+export { rejectUncalled, withRuntimeHandle } from './runtime/middleware-handle.js'
