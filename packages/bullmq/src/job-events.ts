@@ -3,7 +3,7 @@
 import { CancelledError, ClosedError } from '@taskscope/core'
 import { type ConnectionOptions, type Queue, QueueEvents } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { type BullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
+import { type AnyBullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
 import { fromLogLines, fromWire } from './wire.js'
 
 export class JobEvents {
@@ -11,9 +11,10 @@ export class JobEvents {
   readonly #prefix: string
   readonly #connection: ConnectionOptions
   readonly #control: Redis
-  readonly #handles: Map<string, BullmqTask<any>>
+  readonly #handles: Map<string, AnyBullmqTask>
   readonly #trouble: (error: unknown) => void
-  #reader: Queue | undefined
+  /** The registry's Queue, to read jobs back (the registry owns and closes it). */
+  readonly #reader: Queue
   #events: Promise<QueueEvents> | undefined
   #closed = false
 
@@ -22,20 +23,17 @@ export class JobEvents {
     prefix: string,
     connection: ConnectionOptions,
     control: Redis,
-    handles: Map<string, BullmqTask<any>>,
+    reader: Queue,
+    handles: Map<string, AnyBullmqTask>,
     trouble: (error: unknown) => void,
   ) {
     this.#queue = queue
     this.#prefix = prefix
     this.#connection = connection
     this.#control = control
+    this.#reader = reader
     this.#handles = handles
     this.#trouble = trouble
-  }
-
-  /** The Queue used to read jobs back (set by the registry: it owns the Queue). */
-  set reader(queue: Queue) {
-    this.#reader = queue
   }
 
   /** Resolves once this process listens to the queue's events (from now on, none is missed). */
@@ -68,8 +66,8 @@ export class JobEvents {
   }
 
   /** Brings a handle up to the job's state in the queue (after `get()`, or an add of an existing id). */
-  async refresh(handle: BullmqTask<any>): Promise<void> {
-    const job = await this.#reader!.getJob(handle.id)
+  async refresh(handle: AnyBullmqTask): Promise<void> {
+    const job = await this.#reader.getJob(handle.id)
     if (job === undefined || job === null) {
       return this.#settle(handle.id, 'rejected', new Error(`The job "${handle.id}" is no longer in the queue`))
     }
@@ -87,7 +85,7 @@ export class JobEvents {
   }
 
   /** The job could not be stored: its handle rejects with the reason. */
-  fail(handle: BullmqTask<any>, error: unknown): void {
+  fail(handle: AnyBullmqTask, error: unknown): void {
     this.#settle(handle.id, 'rejected', error)
   }
 
@@ -97,7 +95,7 @@ export class JobEvents {
     if (handle === undefined) return
     let lines: string[] = []
     try {
-      lines = (await this.#reader!.getJobLogs(id, -1, -1)).logs
+      lines = (await this.#reader.getJobLogs(id, -1, -1)).logs
     } catch (error) {
       this.#trouble(error)
     }

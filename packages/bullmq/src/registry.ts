@@ -29,7 +29,7 @@ import {
   registrySettings,
 } from './options.js'
 import { Runner, type RunnerReport } from './runner.js'
-import { BullmqTask, type BullmqTaskStatus, kToken } from './task-handle.js'
+import { type AnyBullmqTask, BullmqTask, type BullmqTaskStatus, kToken } from './task-handle.js'
 
 /** What {@link BullmqBackgroundTasks.shutdown} found, counting the jobs running in this process when it was called. */
 export interface BullmqShutdownReport extends RunnerReport {}
@@ -64,7 +64,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   readonly #queue: Queue
   readonly #events: JobEvents
   readonly #runner: Runner | undefined
-  readonly #handles = new Map<string, BullmqTask<any>>()
+  readonly #handles = new Map<string, AnyBullmqTask>()
   readonly #stores = new Map<string, Promise<void>>()
   #shutdown: Promise<BullmqShutdownReport> | undefined
 
@@ -76,8 +76,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const trouble = this.#control.trouble
     this.#queue = new Queue(queue, { connection: connection.options, prefix })
     this.#queue.on('error', trouble)
-    this.#events = new JobEvents(queue, prefix, connection.options, this.#control.client, this.#handles, trouble)
-    this.#events.reader = this.#queue
+    this.#events = new JobEvents(queue, prefix, connection.options, this.#control.client, this.#queue, this.#handles, trouble)
     if (settings.concurrency > 0) {
       this.#runner = new Runner({
         queue,
@@ -241,7 +240,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     return report
   }
 
-  async #store(handle: BullmqTask<any>, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
+  async #store(handle: AnyBullmqTask, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
     await this.#control.connected()
     // Listen first: the job's events cannot be missed, however fast another process runs it.
     await this.#events.subscribed()
@@ -273,7 +272,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     await this.#cancelJob(id, reason)
   }
 
-  #cancel = (handle: BullmqTask<any>, reason: unknown): Promise<void> => this.#cancelJob(handle.id, reason)
+  #cancel = (handle: AnyBullmqTask, reason: unknown): Promise<void> => this.#cancelJob(handle.id, reason)
 
   async #cancelJob(id: string, reason: unknown): Promise<void> {
     await this.#stores.get(id)
