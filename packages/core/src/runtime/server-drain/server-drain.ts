@@ -40,16 +40,8 @@ export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrai
  * has ended, {@link ServerDrain.force} closes what is left. Used by `runtime.attach(server)`.
  *
  * Throws a TypeError when `server` is not a `node:http`/`node:https` Server (HTTP/2 servers
- * have no `closeIdleConnections`: they get an `Http2ServerDrain`).
- *
- * @example
- * ```ts
- * const drain = new ServerDrain(server)
- * drain.begin()
- * const timer = setTimeout(() => drain.force(), 5_000)
- * await drain.closed
- * clearTimeout(timer)
- * ```
+ * have no `closeIdleConnections`: they get an `Http2ServerDrain`). The shutdown begins the drain,
+ * forces it past the deadline, and waits for `closed`.
  */
 export class ServerDrain {
   /** The server being drained. */
