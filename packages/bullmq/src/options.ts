@@ -1,35 +1,68 @@
 // The options of BullmqBackgroundTasks and of its add(), and their validation: every error names
 // the option and shows the value received.
 
-import { inspect } from 'node:util'
 import type { TaskAddOptions, TaskDefinition } from '@taskscope/core'
-import { codedError, errorCodes, isTaskDefinition } from '@taskscope/core/adapter'
+import {
+  copyOptions,
+  invalidType,
+  invalidValue,
+  isTaskDefinition,
+  outOfRange,
+  validateFunction,
+  validateInteger,
+  validateString,
+} from '@taskscope/core/adapter'
 import { type RedisConnection, type ResolvedConnection, resolveConnection } from './connection.js'
 
 /** Options of {@link BullmqBackgroundTasks}. */
 export interface BullmqBackgroundTasksOptions {
   /** Where Redis is: a `redis://` URL or ioredis options. Every process of the app uses the same. */
   connection: RedisConnection
-  /** The BullMQ queue's name, shared by every process of the app. Default: `'taskscope'`. */
+  /**
+   * The BullMQ queue's name, shared by every process of the app.
+   * @default `'taskscope'`
+   */
   queue?: string
-  /** BullMQ's key prefix. Default: `'bull'`. */
+  /**
+   * BullMQ's key prefix.
+   * @default `'bull'`
+   */
   prefix?: string
-  /** The tasks this process can run (and read back by name). Default: none. */
+  /**
+   * The tasks this process can run (and read back by name).
+   * @default none
+   */
   tasks?: readonly TaskDefinition[]
-  /** Jobs this process runs at once; 0: it only adds and reads. Default: 1 when `tasks` is not empty, else 0. */
+  /**
+   * Jobs this process runs at once; 0: it only adds and reads.
+   * @default 1 when `tasks` is not empty, else 0
+   */
   concurrency?: number
   /**
    * Called in the process that ran a job with each failed attempt, and with Redis trouble (a lost
-   * connection, Redis down at start) with `task` undefined. Default: `console.error`.
+   * connection, Redis down at start) with `task` undefined.
+   * @default `console.error`
    */
   onError?: (error: unknown, task: { id: string; name: string } | undefined) => void
-  /** BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled. Default: 30000. */
+  /**
+   * BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled.
+   * @default 30000
+   */
   lockDuration?: number
-  /** BullMQ's `stalledInterval` (ms): how often stalled jobs are looked for and returned to the queue. Default: 30000. */
+  /**
+   * BullMQ's `stalledInterval` (ms): how often stalled jobs are looked for and returned to the queue.
+   * @default 30000
+   */
   stalledInterval?: number
-  /** BullMQ's `maxStalledCount`: how many times a job may stall before it fails. Default: 1. */
+  /**
+   * BullMQ's `maxStalledCount`: how many times a job may stall before it fails.
+   * @default 1
+   */
   maxStalledCount?: number
-  /** Finished jobs kept in Redis for `get()` (BullMQ's `removeOnComplete` / `removeOnFail` counts). Default: 1000 / 5000. */
+  /**
+   * Finished jobs kept in Redis for `get()` (BullMQ's `removeOnComplete` / `removeOnFail` counts).
+   * @default 1000 / 5000
+   */
   keep?: { completed?: number; failed?: number }
 }
 
@@ -60,12 +93,11 @@ export function registrySettings(options: BullmqBackgroundTasksOptions): Registr
   if (options === undefined) throw invalidType('The BullmqBackgroundTasks options', 'an object with a "connection"', options)
   const opts = copyOptions(options, 'The BullmqBackgroundTasks options')
   const connection = resolveConnection(opts.connection)
-  const queue = stringOption(opts.queue, 'The "queue" option') ?? 'taskscope'
-  const prefix = stringOption(opts.prefix, 'The "prefix" option') ?? 'bull'
+  const queue = validateString(opts.queue, 'The "queue" option', true) ?? 'taskscope'
+  const prefix = validateString(opts.prefix, 'The "prefix" option', true) ?? 'bull'
   const definitions = definitionsOption(opts.tasks)
   const concurrency = integerOption(opts.concurrency, 'The "concurrency" option', 0) ?? (definitions.size > 0 ? 1 : 0)
-  if (opts.onError !== undefined && typeof opts.onError !== 'function')
-    throw invalidType('The "onError" option', 'a function', opts.onError)
+  const onError = opts.onError === undefined ? defaultOnError : validateFunction<OnError>(opts.onError, 'The "onError" option')
   const keep = copyOptions(opts.keep, 'The "keep" option')
   return {
     connection,
@@ -73,7 +105,7 @@ export function registrySettings(options: BullmqBackgroundTasksOptions): Registr
     prefix,
     definitions,
     concurrency,
-    onError: opts.onError ?? defaultOnError,
+    onError,
     keep: {
       completed: integerOption(keep.completed, 'The "keep.completed" option', 0) ?? 1000,
       failed: integerOption(keep.failed, 'The "keep.failed" option', 0) ?? 5000,
@@ -92,54 +124,24 @@ export interface BullmqAddOptions extends TaskAddOptions {
   /**
    * The BullMQ job id (the handle's `id`): a non-empty string, not an integer, without `:`.
    * Adding an id that exists in the queue returns that job instead of adding another.
-   * Default: a random UUID.
+   * @default a random UUID
    */
   id?: string
-  /** How many times the job may run before it fails for good (BullMQ's `attempts`). Default: 1. */
+  /**
+   * How many times the job may run before it fails for good (BullMQ's `attempts`).
+   * @default 1
+   */
   attempts?: number
-  /** The delay between attempts (BullMQ's `backoff`). Default: none. */
+  /**
+   * The delay between attempts (BullMQ's `backoff`).
+   * @default none
+   */
   backoff?: BullmqBackoff
 }
 
-const show = (value: unknown): string => {
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`
-  const shown = inspect(value, { depth: 0, breakLength: Infinity, maxArrayLength: 3, maxStringLength: 40 })
-  return typeof value === 'object' || value === undefined ? shown : `${shown} (${typeof value})`
-}
-
-export const invalidType = (what: string, expected: string, value: unknown): TypeError =>
-  codedError(TypeError, errorCodes.invalidArgType, `${what} must be ${expected}. Received ${show(value)}`)
-
-export const invalidValue = (what: string, expected: string, value: unknown): TypeError =>
-  codedError(TypeError, errorCodes.invalidArgValue, `${what} must be ${expected}. Received ${show(value)}`)
-
-const outOfRange = (what: string, expected: string, value: unknown): RangeError =>
-  codedError(RangeError, errorCodes.outOfRange, `${what} must be ${expected}. Received ${show(value)}`)
-
-/** Copies a caller's options bag after checking it is an object. */
-export function copyOptions<T extends object>(options: T | undefined, what: string): Partial<T> {
-  if (options === undefined) return {}
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidType(what, 'an object', options)
-  return { ...options }
-}
-
+/** An integer from `min` to 2^31-1 (what BullMQ's counts and delays take). */
 export function integerOption(value: unknown, what: string, min: number): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number') throw invalidType(what, 'a number', value)
-  if (!Number.isInteger(value) || value < min || value > 2 ** 31 - 1)
-    throw outOfRange(what, `an integer from ${min} to ${2 ** 31 - 1}`, value)
-  return value
-}
-
-/** A duration in ms for shutdown: an integer from 0, or Infinity (wait as long as it takes). */
-export function durationOption(value: unknown, what: string): number | undefined {
-  return value === Infinity ? Infinity : integerOption(value, what, 0)
-}
-
-export function stringOption(value: unknown, what: string): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value === '') throw invalidType(what, 'a non-empty string', value)
-  return value
+  return validateInteger(value, what, min, false, 2 ** 31 - 1)
 }
 
 /** A BullMQ custom job id: a non-empty string, not an integer (BullMQ's own ids), without `:` (its key separator). */

@@ -10,7 +10,15 @@ import {
   ClosedError,
   type TaskDefinition,
 } from '@taskscope/core'
-import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
+import {
+  codedError,
+  copyOptions,
+  errorCodes,
+  invalidType,
+  isTaskDefinition,
+  validateTaskData,
+  validateTimeLimit,
+} from '@taskscope/core/adapter'
 import { Queue } from 'bullmq'
 import { closeAllowanceMs, within } from './bounded.js'
 import { cancelJob } from './cancellation.js'
@@ -22,10 +30,7 @@ import {
   type BullmqAddOptions,
   type BullmqBackgroundTasksOptions,
   backoffOption,
-  copyOptions,
-  durationOption,
   integerOption,
-  invalidType,
   jobIdOption,
   type RegistrySettings,
   registrySettings,
@@ -236,8 +241,8 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   shutdown(options?: BackgroundShutdownOptions): Promise<BullmqShutdownReport> {
     if (this.#shutdown !== undefined) return this.#shutdown
     const opts = copyOptions(options, 'The shutdown options')
-    const timeout = durationOption(opts.timeout, 'The "timeout" option') ?? 5000
-    const grace = durationOption(opts.grace, 'The "grace" option') ?? 1000
+    const timeout = validateTimeLimit(opts.timeout, 'The "timeout" option') ?? 5000
+    const grace = validateTimeLimit(opts.grace, 'The "grace" option') ?? 1000
     this.#control.closing()
     return (this.#shutdown = this.#close(timeout, grace))
   }

@@ -1,5 +1,6 @@
 // The handle of a distributed background task: its id, its status as this process last heard
 // it, a PromiseLike of its result, and `cancel()`.
+import { codedError, errorCodes } from '@taskscope/core/adapter'
 
 /** Where a distributed background task is in its life. */
 export type BullmqTaskStatus = 'queued' | 'running' | 'fulfilled' | 'rejected' | 'cancelled'
@@ -58,7 +59,13 @@ export class BullmqTask<R = unknown> implements PromiseLike<R> {
     status: BullmqTaskStatus,
     cancel: (task: BullmqTask<R>, reason: unknown) => Promise<void>,
   ) {
-    if (token !== kToken) throw new TypeError('Illegal constructor: a BullmqTask is made by backgroundTasks.add() or get()')
+    if (token !== kToken) {
+      throw codedError(
+        TypeError,
+        errorCodes.illegalConstructor,
+        'Illegal constructor: a BullmqTask is made by backgroundTasks.add() or get()',
+      )
+    }
     this.id = id
     this.name = name
     this.#status = status

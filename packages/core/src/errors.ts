@@ -1,17 +1,13 @@
-/**
- * The error classes of taskscope. Every class has an explicit `name` and a stable string `code`;
- * match on `code` (it survives duplicated package copies, where `instanceof` does not).
- * HTTP-facing classes also carry `statusCode` and `expose`.
- *
- * `expose` follows the http-errors rule that Koa applies: true only below status 500. The 499
- * cancellations expose their (generic) message; every other error taskscope creates is
- * `expose: false`, because its message names internals (tasks, groups, the pool): Koa then answers
- * with the status text only. Errors thrown by your own code (in a task or in a worker thread) keep
- * whatever `expose` you gave them. Fastify and Express ignore `expose`: see the README, "Errors and
- * what clients see".
- *
- * @module
- */
+// The error classes of taskscope. Every class has an explicit `name` and a stable string `code`;
+// match on `code` (it survives duplicated package copies, where `instanceof` does not).
+// HTTP-facing classes also carry `statusCode` and `expose`.
+//
+// `expose` follows the http-errors rule that Koa applies: true only below status 500. The 499
+// cancellations expose their (generic) message; every other error taskscope creates is
+// `expose: false`, because its message names internals (tasks, groups, the pool): Koa then answers
+// with the status text only. Errors thrown by your own code (in a task or in a worker thread) keep
+// whatever `expose` you gave them. Fastify and Express ignore `expose`: see the README, "Errors and
+// what clients see".
 
 /**
  * Every error code taskscope uses, in one table: match on `error.code` (it survives duplicated
@@ -74,6 +70,20 @@ export const errorCodes = {
   taskNotStarted: 'ERR_TASK_NOT_STARTED',
   /** An Error: `@taskscope/nestjs` found no HTTP platform it can install on (not Express or Fastify, no HTTP server, or the matching adapter package missing). */
   unsupportedPlatform: 'ERR_TASKSCOPE_UNSUPPORTED_PLATFORM',
+  /** A TypeError: `new` on a class users get from a factory (`Task`, `BackgroundTask`, `Runtime`...; Node's own code). */
+  illegalConstructor: 'ERR_ILLEGAL_CONSTRUCTOR',
+} as const
+
+/**
+ * Every process-warning code taskscope emits (`process.emitWarning`), in one table beside
+ * {@link errorCodes}: match on `warning.code` in a `process.on('warning')` listener.
+ */
+export const warningCodes = {
+  /**
+   * `ThreadpoolStrayWarning`: a pool task left a stray rejection or throw behind in its worker
+   * thread after it had answered; the thread was replaced.
+   */
+  threadpoolStray: 'TASKSCOPE_THREADPOOL_STRAY',
 } as const
 
 /** One of the codes in {@link errorCodes}. */
@@ -283,6 +293,8 @@ identify(QueueFullError, 'QueueFullError', errorCodes.queueFull, { statusCode: 5
 export class WorkerCrashedError extends Error {
   /** `'ERR_WORKER_CRASHED'` */
   declare readonly code: string
+  /** The worker thread's exit code, when the worker exited (undefined when it died another way). */
+  declare readonly exitCode?: number
   /** false: never show the message to a client. */
   declare readonly expose: boolean
   constructor(message = 'The worker running the task died', options?: ErrorOptions) {

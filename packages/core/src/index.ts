@@ -8,8 +8,9 @@
  * @module
  */
 
+// Errors: one table of codes; match on `error.code`.
+
 export type { CodedError, ErrorCode } from './errors.js'
-// Errors
 export {
   CancelledError,
   ClientDisconnectedError,
@@ -23,10 +24,29 @@ export {
   TimeoutError,
   WorkerCrashedError,
 } from './errors.js'
+
+// Task groups and their tasks.
+
+export { createTaskGroup } from './primitives/create-task-group.js'
+export { currentSignal, shield } from './primitives/current-signal.js'
+export { currentTaskGroup } from './primitives/current-task-group.js'
+export type { TaskOptions, TaskStatus, TaskWork } from './primitives/task.js'
+export { Task } from './primitives/task.js'
+export { TaskGroup } from './primitives/task-group.js'
+export type { ChildTaskGroupOptions, TaskGroupOptions } from './primitives/task-group-options.js'
+export type { StartWork } from './primitives/task-group-start.js'
+
+// Races, events and lazy values.
+
 export type { WaitOptions } from './primitives/async-event.js'
 export { AsyncEvent } from './primitives/async-event.js'
 export type { AsyncLazyOptions, AsyncLazyState, LazyGetOptions } from './primitives/async-lazy.js'
 export { AsyncLazy } from './primitives/async-lazy.js'
+export type { RaceEntry, RaceOptions } from './primitives/race.js'
+export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
+
+// Background tasks, and tasks defined by name for a distributed registry.
+
 export type { BackgroundHandle, BackgroundRegistry, BackgroundSnapshot, BackgroundTaskSummary } from './primitives/background-registry.js'
 export type { BackgroundTaskOptions, BackgroundTaskStatus } from './primitives/background-task.js'
 export { BackgroundTask, createBackgroundTask } from './primitives/background-task.js'
@@ -37,20 +57,29 @@ export type {
   BackgroundTasksOptions,
 } from './primitives/background-tasks.js'
 export { BackgroundTasks } from './primitives/background-tasks.js'
-export { createTaskGroup } from './primitives/create-task-group.js'
-export { currentSignal, shield } from './primitives/current-signal.js'
-export { currentTaskGroup } from './primitives/current-task-group.js'
 export type { TaskAddOptions, TaskDefinition, TaskFunction } from './primitives/define-task.js'
 export { defineTask } from './primitives/define-task.js'
-export type { StartWork } from './primitives/group-start.js'
-export type { RaceEntry, RaceOptions } from './primitives/race.js'
-export { firstSuccessful, runUntilFirstComplete } from './primitives/race.js'
 export type { Register, RegisteredBackgroundTasks } from './primitives/register.js'
-export type { TaskOptions, TaskStatus, TaskWork } from './primitives/task.js'
-// Primitives
-export { Task } from './primitives/task.js'
-export { TaskGroup } from './primitives/task-group.js'
-export type { ChildTaskGroupOptions, TaskGroupOptions } from './primitives/task-group-options.js'
+
+// The threadpool.
+
+export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
+export { Threadpool } from './threadpool/threadpool.js'
+export type {
+  DurationStats,
+  ThreadpoolCloseOptions,
+  ThreadpoolOptions,
+  ThreadpoolRunOptions,
+  ThreadpoolSettings,
+  ThreadpoolStats,
+  ThreadpoolTaskContext,
+  ThreadpoolThreadStats,
+} from './threadpool/types.js'
+export type { PoolFunction, WorkerTask } from './threadpool/worker-task.js'
+export { workerTask } from './threadpool/worker-task.js'
+
+// The HTTP runtime.
+
 export type { AfterResponseMethods, AfterWork } from './runtime/after-response.js'
 export type { DispatchInterceptor, InterceptedDispatch } from './runtime/cancellation-interceptor.js'
 export { cancellationInterceptor } from './runtime/cancellation-interceptor.js'
@@ -66,22 +95,6 @@ export type {
   RuntimeOptions,
   RuntimeStats,
 } from './runtime/runtime.js'
-// HTTP runtime
 export { createRuntime } from './runtime/runtime.js'
-export type { DrainableServer } from './runtime/server-drain.js'
+export type { DrainableServer } from './runtime/server-drain/server-drain.js'
 export type { UnfinishedWork } from './runtime/shutdown-report.js'
-export { getThreadpool, runInThreadpool } from './threadpool/shared-threadpool.js'
-// Threadpool
-export { Threadpool } from './threadpool/threadpool.js'
-export type {
-  DurationStats,
-  ThreadpoolCloseOptions,
-  ThreadpoolOptions,
-  ThreadpoolRunOptions,
-  ThreadpoolSettings,
-  ThreadpoolStats,
-  ThreadpoolTaskContext,
-  ThreadpoolThreadStats,
-} from './threadpool/types.js'
-export type { PoolFunction, WorkerTask } from './threadpool/worker-task.js'
-export { workerTask } from './threadpool/worker-task.js'

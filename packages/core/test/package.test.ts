@@ -30,7 +30,7 @@ describe('@taskscope/core package', () => {
 
   it('ships declarations for every module it builds', () => {
     const built = ['index', 'adapter', 'errors', 'primitives/task-group', 'primitives/task', 'primitives/async-lazy']
-    for (const file of [...built, 'threadpool/threadpool', 'threadpool/worker/entry', 'runtime/runtime', 'runtime/adapter-kit']) {
+    for (const file of [...built, 'threadpool/threadpool', 'threadpool/worker/entry', 'runtime/runtime', 'runtime/middleware-handle']) {
       expect(existsSync(`${pkgDir}dist/${file}.js`), file).toBe(true)
       expect(existsSync(`${pkgDir}dist/${file}.d.ts`), file).toBe(true)
     }
@@ -75,9 +75,18 @@ describe('@taskscope/core package', () => {
     )
   })
 
-  it('"./adapter" holds the kit for adapter authors', () => {
+  it('"./adapter" holds the kit for adapter authors, and the option validation of every package', () => {
     expect(Object.keys(adapter).sort()).toEqual(
       [
+        'copyOptions',
+        'invalidType',
+        'invalidValue',
+        'outOfRange',
+        'validateBoolean',
+        'validateFunction',
+        'validateInteger',
+        'validateString',
+        'validateTimeLimit',
         'alreadyRegisteredError',
         'answerCancellation',
         'answerEscaped',
@@ -107,6 +116,9 @@ describe('@taskscope/core package', () => {
     expect(() => construct(core.BackgroundTask)).toThrow(/Illegal constructor: a BackgroundTask/)
     const Runtime = core.createRuntime().constructor
     expect(() => construct(Runtime)).toThrow(/Illegal constructor: a Runtime is made by createRuntime\(\)/)
+    for (const Class of [core.Task, core.BackgroundTask, Runtime]) {
+      expect(() => construct(Class)).toThrow(expect.objectContaining({ name: 'TypeError', code: core.errorCodes.illegalConstructor }))
+    }
   })
 
   it('keeps internal members off the public classes (they are keyed by unexported symbols)', async () => {

@@ -1,3 +1,4 @@
+// A promise with its resolve and reject functions (`Promise.withResolvers`, which Node 20 lacks).
 export interface Deferred<T> {
   promise: Promise<T>
   resolve: (value: T | PromiseLike<T>) => void

@@ -1,3 +1,4 @@
+// `AsyncEvent`: a flag that tasks wait on until it is set (and that can be cleared), with a signal and a timeout.
 import { TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { type Deferred, deferred } from '../internal/deferred.js'

@@ -1,3 +1,4 @@
+// `AsyncLazy`: a value computed once on first use, shared by concurrent callers, with expiry.
 import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { CancelledError } from '../errors.js'
@@ -7,7 +8,10 @@ import { copyOptions, validateDuration, validateFunction, validateSignal } from 
 
 /** Options of {@link AsyncLazy}. */
 export interface AsyncLazyOptions {
-  /** A value expires this many ms after it was computed; the next `get` computes afresh. Default: never. */
+  /**
+   * A value expires this many ms after it was computed; the next `get` computes afresh.
+   * @default never
+   */
   ttl?: number
 }
 

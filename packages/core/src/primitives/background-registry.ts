@@ -1,3 +1,4 @@
+// `BackgroundRegistry`: what the runtime needs of a background registry (in-process or distributed).
 import type { BackgroundTaskStatus } from './background-task.js'
 import type { BackgroundShutdownOptions, BackgroundShutdownReport } from './background-tasks.js'
 import type { TaskAddOptions, TaskDefinition } from './define-task.js'

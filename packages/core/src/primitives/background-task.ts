@@ -1,3 +1,4 @@
+// `BackgroundTask` and `createBackgroundTask()`: one piece of work that outlives its caller.
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
@@ -14,7 +15,10 @@ export type BackgroundTaskStatus = 'running' | 'fulfilled' | 'rejected' | 'cance
 
 /** Options of {@link createBackgroundTask} and {@link BackgroundTasks.add}. */
 export interface BackgroundTaskOptions {
-  /** A name for logs and `list()`. Default: the function's name, else `background`. */
+  /**
+   * A name for logs and `list()`.
+   * @default the function's name, else `background`
+   */
   name?: string
 }
 

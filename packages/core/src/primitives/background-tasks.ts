@@ -1,7 +1,8 @@
+// `BackgroundTasks`: the registry of an app's background tasks, drained on shutdown.
 import { ClosedError, ShutdownError } from '../errors.js'
 import type { Work } from '../internal/run-work.js'
 import { kCreate, kObserved, kWhenSettled } from '../internal/symbols.js'
-import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
+import { copyOptions, outOfRange, validateFunction, validateInteger, validateTimeLimit } from '../internal/validation.js'
 import type { BackgroundRegistry, BackgroundSnapshot } from './background-registry.js'
 import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, backgroundTaskName } from './background-task.js'
 import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
@@ -10,14 +11,15 @@ import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type Ta
 export interface BackgroundTasksOptions {
   /**
    * Called with each failure that nobody observed (by awaiting the task) when it happened.
-   * Default: `console.error`. The adapters pass the framework's logger.
+   * The adapters pass the framework's logger.
+   * @default `console.error`
    */
   onError?: (error: unknown, task: BackgroundTask) => void
   /**
    * How many finished tasks `get(id)` still finds, the oldest forgotten first (so a job-status
    * route needs no Map of its own). A finished task keeps its value or error, so lower this when
    * results are large; 0 forgets a task as soon as it settles. An integer from 0 to 1,000,000.
-   * Default: 1000.
+   * @default 1000
    */
   history?: number
 }
@@ -37,9 +39,15 @@ export interface BackgroundTaskInfo {
 
 /** Options of {@link BackgroundTasks.shutdown}. */
 export interface BackgroundShutdownOptions {
-  /** How long running tasks may take to finish before they are cancelled (Infinity: no limit). Default: 5000 ms. */
+  /**
+   * How long running tasks may take to finish before they are cancelled (Infinity: no limit).
+   * @default 5000 ms
+   */
   timeout?: number
-  /** How long cancelled tasks get to settle before they are reported abandoned (Infinity: no limit). Default: 1000 ms. */
+  /**
+   * How long cancelled tasks get to settle before they are reported abandoned (Infinity: no limit).
+   * @default 1000 ms
+   */
   grace?: number
 }
 
@@ -188,9 +196,9 @@ export class BackgroundTasks implements BackgroundRegistry, AsyncDisposable {
   shutdown(options?: BackgroundShutdownOptions): Promise<BackgroundShutdownReport> {
     if (this.#shutdown !== undefined) return this.#shutdown
     const opts = copyOptions(options, 'The shutdown options')
-    // Infinity means "as long as it takes" (validateDuration reads it as "no timer").
-    const timeout = opts.timeout === Infinity ? Infinity : (validateDuration(opts.timeout, 'The "timeout" option') ?? 5000)
-    const grace = opts.grace === Infinity ? Infinity : (validateDuration(opts.grace, 'The "grace" option') ?? 1000)
+    // Infinity means "as long as it takes".
+    const timeout = validateTimeLimit(opts.timeout, 'The "timeout" option') ?? 5000
+    const grace = validateTimeLimit(opts.grace, 'The "grace" option') ?? 1000
     return (this.#shutdown = this.#drain(timeout, grace))
   }
 

@@ -1,3 +1,4 @@
+// `createTaskGroup()`: a TaskGroup as an async generator, for `for await` scopes.
 import { TaskGroup } from './task-group.js'
 import type { TaskGroupOptions } from './task-group-options.js'
 

@@ -22,7 +22,8 @@ export interface TaskDefinition<D = any, R = unknown> {
 export interface TaskAddOptions {
   /**
    * The job's id (the handle's `id`). Adding an id that is still known returns the existing
-   * handle instead of starting the task again. Default: a random UUID.
+   * handle instead of starting the task again.
+   * @default a random UUID
    */
   id?: string
 }

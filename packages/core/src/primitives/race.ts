@@ -1,3 +1,4 @@
+// `runUntilFirstComplete()` and `firstSuccessful()`: races that cancel and await the losers.
 import { setMaxListeners } from 'node:events'
 import { CancelledError, TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'

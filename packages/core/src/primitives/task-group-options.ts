@@ -6,7 +6,10 @@ import type { TaskGroup } from './task-group.js'
 export interface TaskGroupOptions {
   /** A parent signal: when it aborts, the group is cancelled and `close()` rejects with the reason. */
   signal?: AbortSignal
-  /** At most this many tasks run at once; the rest wait in FIFO order. Default: Infinity. */
+  /**
+   * At most this many tasks run at once; the rest wait in FIFO order.
+   * @default Infinity
+   */
   limit?: number
   /** Cancels the group with a {@link TimeoutError} this many ms after it was created. */
   timeout?: number
@@ -26,11 +29,11 @@ export interface ChildTaskGroupOptions {
   timeout?: number
   /** At most this many of the child's tasks run at once. */
   limit?: number
-  /** Whether the child's first failure cancels its other tasks (and, through its parent, the parent's). Default: true. */
+  /**
+   * Whether the child's first failure cancels its other tasks (and, through its parent, the parent's).
+   * @default true
+   */
   failFast?: boolean
   /** A name for errors and logs; also the name of the child's task in the parent. */
   name?: string
 }
-
-/** @internal Why a group was cancelled. */
-export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'

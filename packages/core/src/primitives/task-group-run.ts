@@ -2,18 +2,10 @@
 // (the rules are those of its TSDoc, in task-group.ts).
 import { isCancellation, TaskGroupError } from '../errors.js'
 import { kImposedCancellation, kJoin } from '../internal/symbols.js'
-import { invalidType } from '../internal/validation.js'
 import type { TaskGroup } from './task-group.js'
-import type { TaskGroupOptions } from './task-group-options.js'
 
-/** @internal The implementation of `TaskGroup.run` (given the class, so that this module needs only its type). */
-export async function runTaskGroup<T>(
-  Group: new (options?: TaskGroupOptions) => TaskGroup,
-  fn: (group: TaskGroup) => T | PromiseLike<T>,
-  options: TaskGroupOptions | undefined,
-): Promise<Awaited<T>> {
-  if (typeof fn !== 'function') throw invalidType('The "fn" argument', 'a function', fn)
-  const group = new Group(options)
+/** @internal `TaskGroup.run` once it has made its group: runs `fn` with it, then settles by the rules. */
+export async function runIn<T>(group: TaskGroup, fn: (group: TaskGroup) => T | PromiseLike<T>): Promise<Awaited<T>> {
   let value: Awaited<T>
   try {
     value = await fn(group)

@@ -1,6 +1,16 @@
+// `TaskGroup`: a scope for concurrent tasks. The class holds the group's state and every decision
+// about it; each satellite below does one job for it, and is given the group (or what it needs of
+// it) as an argument:
+//   task-group-options.ts   the public options of a group and of a child group
+//   task-group-run.ts       `TaskGroup.run`: how it settles once its body returned or threw
+//   task-group-start.ts     `group.start()`: the ready() handshake (anyio's, Trio's start)
+//   task-group-watch.ts     what cancels a group from outside: its parent signal and its timeout
+//   task-group-children.ts  the bookkeeping of its child groups (`group.child()`)
+//   task-queue.ts           tasks waiting for a slot under `limit`
+//   task.ts                 one task; current-task-group.ts: the group the running code is in
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setMaxListeners } from 'node:events'
-import { type CancelledError, ClosedError, type TaskGroupError } from '../errors.js'
+import { type CancelledError, ClosedError, TaskGroupError } from '../errors.js'
 import { failureCancellation, toCancelledError } from '../internal/cancel.js'
 import { groupCancelChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
@@ -18,6 +28,7 @@ import {
   kImposedCancellation,
   kJoin,
   kLiveTasks,
+  kObserved,
   kStart,
   kTaskSettled,
 } from '../internal/symbols.js'
@@ -30,15 +41,17 @@ import {
   validateSignal,
   validateString,
 } from '../internal/validation.js'
-import { ChildGroups, childOutcome } from './child-groups.js'
 import { enterGroup } from './current-task-group.js'
-import { unobservedFailures } from './group-failures.js'
-import { type StartWork, startTask } from './group-start.js'
-import { GroupWatch } from './group-watch.js'
 import { Task, type TaskOptions, type TaskWork } from './task.js'
-import type { CancelKind, ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
-import { runTaskGroup } from './task-group-run.js'
+import { ChildGroups, childOutcome } from './task-group-children.js'
+import type { ChildTaskGroupOptions, TaskGroupOptions } from './task-group-options.js'
+import { runIn } from './task-group-run.js'
+import { type StartWork, startTask } from './task-group-start.js'
+import { GroupWatch } from './task-group-watch.js'
 import { type QueuedTask, TaskQueue } from './task-queue.js'
+
+/** Why a group was cancelled (read by `runtime.stats()` through `kCancelKind`). */
+export type CancelKind = 'user' | 'parent' | 'timeout' | 'failure'
 
 const startTaskNow = (task: Task<unknown>): void => task[kStart]()
 /** A group still to cancel, with the reason and why. */
@@ -131,8 +144,9 @@ export class TaskGroup implements AsyncDisposable {
    * )
    * ```
    */
-  static run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
-    return runTaskGroup(TaskGroup, fn, options)
+  static async run<T>(fn: (group: TaskGroup) => T | PromiseLike<T>, options?: TaskGroupOptions): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') throw invalidType('The "fn" argument', 'a function', fn)
+    return runIn(new TaskGroup(options), fn)
   }
 
   /** Aborts when the group is cancelled (by `cancel()`, a failure, the parent signal or the timeout). */
@@ -360,7 +374,19 @@ export class TaskGroup implements AsyncDisposable {
     this.#watch?.detach()
     const failures = this.#failures
     this.#failures = undefined
-    return failures === undefined ? undefined : unobservedFailures(failures, this.name, this.#children)
+    return failures === undefined ? undefined : this.#unobservedFailures(failures)
+  }
+
+  /** The TaskGroupError of the failed tasks nobody observed, or undefined when there is none. */
+  #unobservedFailures(failures: Task<unknown>[]): TaskGroupError | undefined {
+    const unobserved = failures.filter((task) => !task[kObserved])
+    if (unobserved.length === 0) return undefined
+    // A child's failures are listed as this group's own, not wrapped in the child's TaskGroupError.
+    const children = this.#children
+    const errors = unobserved.flatMap((task) => (children?.isChild(task) ? (task[kError] as TaskGroupError).errors : [task[kError]]))
+    const names = unobserved.map((task) => task.name).join(', ')
+    const count = `${unobserved.length} task${unobserved.length === 1 ? '' : 's'}`
+    return new TaskGroupError(errors, `${count} of the group${this.name ? ` "${this.name}"` : ''} failed: ${names}`)
   }
 
   /**

@@ -1,3 +1,4 @@
+// `Task`: one unit of work of a TaskGroup, from queued to settled.
 import { performance } from 'node:perf_hooks'
 import { type CancelledError, isCancellation } from '../errors.js'
 import { noop, toCancelledError } from '../internal/cancel.js'
@@ -19,7 +20,10 @@ export type TaskWork<T> = Work<T>
 
 /** Options of {@link TaskGroup.createTask}. */
 export interface TaskOptions {
-  /** A name for logs and errors. Default: the function's name, else `Task-<n>`. */
+  /**
+   * A name for logs and errors.
+   * @default the function's name, else `Task-<n>`
+   */
   name?: string
 }
 

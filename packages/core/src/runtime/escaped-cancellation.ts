@@ -8,6 +8,7 @@ import { errorCodes, isCancellation, TaskGroupError } from '../errors.js'
 import { isFailureCancellation } from '../internal/cancel.js'
 import { kAnsweredFailures, kCancelKind } from '../internal/symbols.js'
 import type { TaskGroup } from '../primitives/task-group.js'
+import { type HttpAnswer, plainText } from './draining-answer.js'
 import { log, type RuntimeLogger } from './logger.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
 
@@ -34,16 +35,6 @@ export function cancellationStatus(error: unknown): number | undefined {
   }
   return (error as { name?: unknown }).name === 'TimeoutError' ? 504 : 499
 }
-
-/** A short plain-text answer for an adapter to send: status, headers, body. */
-export interface HttpAnswer {
-  status: number
-  headers: Record<string, string>
-  body: string
-}
-
-/** The Content-Type of every answer taskscope writes itself. */
-export const plainText = 'text/plain; charset=utf-8'
 
 /**
  * How to answer a cancellation that escaped a handler: an {@link HttpAnswer} to send, or `'end'`
@@ -90,16 +81,6 @@ export function answerCancellation(error: unknown, context: EscapedCancellationC
   return { status, headers: { 'Content-Type': plainText }, body }
 }
 
-/** The answer to a request that arrives while the app shuts down (Fastify's return503OnClosing). */
-export const shuttingDownAnswer = {
-  status: 503,
-  body: 'Service Unavailable: the server is shutting down',
-  /** Headers for the response; `Connection: close` is added for HTTP/1 only (HTTP/2 forbids it). */
-  headers(httpVersionMajor: number): Record<string, string> {
-    return httpVersionMajor === 1 ? { 'Retry-After': '1', Connection: 'close' } : { 'Retry-After': '1' }
-  },
-} as const
-
 /**
  * What to do with an error that escaped a handler: `{ fail }` to pass `fail` on through the
  * framework's own error path (as if the handler had thrown it), or an {@link CancellationAnswer}.
@@ -113,7 +94,7 @@ function clientGone(req: HttpRequest, res: HttpResponse, group: TaskGroup | unde
   return (
     (res as { destroyed?: boolean }).destroyed === true ||
     req.socket?.destroyed === true ||
-    (group?.signal.reason as { code?: unknown } | undefined)?.code === 'ERR_CLIENT_CLOSED_REQUEST'
+    (group?.signal.reason as { code?: unknown } | undefined)?.code === errorCodes.clientClosedRequest
   )
 }
 

@@ -38,7 +38,10 @@ export interface RequestBindingOptions<T extends object> {
   groupOptions?(this: void, target: T): RequestGroupOptions
   /** Receives each new group (Fastify ties its `handlerTimeout` to it). */
   created?(this: void, group: TaskGroup, target: T): void
-  /** The route's pattern (`/orders/:id`), if the framework knows it: names `after` and `waitUntil` tasks. Default: the path. */
+  /**
+   * The route's pattern (`/orders/:id`), if the framework knows it: names `after` and `waitUntil` tasks.
+   * @default the path
+   */
   route?(this: void, target: T): string | undefined
 }
 

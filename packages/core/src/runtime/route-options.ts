@@ -5,7 +5,10 @@ import { copyOptions, describe, validateDuration, validateInteger } from '../int
 
 /** Options of a route's request groups. */
 export interface RouteGroupOptions {
-  /** At most this many of the request's tasks run at once; the rest queue (FIFO). Default: Infinity. */
+  /**
+   * At most this many of the request's tasks run at once; the rest queue (FIFO).
+   * @default Infinity
+   */
   limit?: number
   /** Past this many ms the request's tasks are cancelled with a TimeoutError (answered 504 if it escapes). */
   timeout?: number

@@ -1,7 +1,10 @@
+// `createRuntime()` and the `Runtime`: the framework-agnostic HTTP runtime behind the adapters
+// (request groups, the shared pool and background registry, stats, inspection and shutdown).
 import { ShutdownError } from '../errors.js'
+import { shutdownChannel } from '../internal/channels.js'
 import { LinkedList } from '../internal/linked-list.js'
 import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbols.js'
-import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
+import { copyOptions, hasMethods, illegalConstructor, invalidType, validateTimeLimit } from '../internal/validation.js'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
 import type { RegisteredBackgroundTasks } from '../primitives/register.js'
@@ -13,7 +16,7 @@ import { defaultLogger, log, type RuntimeLogger, validateLogger } from './logger
 import { backgroundStats, eventLoopStats, inspectTree, RequestTotals, type RuntimeInspection, type RuntimeStats } from './observe.js'
 import { type RequestOwner, RequestRecord, requestName } from './request-record.js'
 import type { HttpRequest, HttpResponse } from './response-lifecycle.js'
-import { type DrainableServer, drainFor } from './server-drain.js'
+import { type DrainableServer, drainFor } from './server-drain/server-drain.js'
 
 type Scoped = { [kRequestGroup]?: TaskGroup }
 
@@ -25,18 +28,19 @@ export type { RuntimeCloseSummary } from './shutdown.js'
 /** Options of {@link createRuntime} (and of every adapter). */
 export interface RuntimeOptions {
   /**
-   * The worker pool. Default: the process-wide shared pool (`getThreadpool()`, the one
-   * `runInThreadpool` uses), started on first use and closed on shutdown. Options: a pool of the
-   * runtime's own with those options, created on first use of `runtime.threadpool` and closed on
-   * shutdown. An existing {@link Threadpool}: used as is and left open (its owner closes it).
+   * The worker pool. Options: a pool of the runtime's own with those options, created on first
+   * use of `runtime.threadpool` and closed on shutdown. An existing {@link Threadpool}: used as is
+   * and left open (its owner closes it).
+   * @default the process-wide shared pool (`getThreadpool()`, the one `runInThreadpool` uses),
+   * started on first use and closed on shutdown
    */
   threadpool?: Threadpool | ThreadpoolOptions
   /**
    * The app's background tasks: a {@link BackgroundTasks}, its options, or another
    * {@link BackgroundRegistry} (`BullmqBackgroundTasks` from `@taskscope/bullmq`, for durable jobs
-   * on many machines). Either way `close()` shuts it down. Default: a new registry whose failures
-   * are logged at error. `runtime.backgroundTasks` is the object passed, typed as the registry
-   * declared in {@link Register} (the embedded one by default).
+   * on many machines). Either way `close()` shuts it down. `runtime.backgroundTasks` is the object
+   * passed, typed as the registry declared in {@link Register} (the embedded one by default).
+   * @default a new registry whose failures are logged at error
    */
   backgroundTasks?: BackgroundTasks | BackgroundRegistry | BackgroundTasksOptions
   /**
@@ -46,13 +50,19 @@ export interface RuntimeOptions {
    * @default 5000
    */
   shutdownTimeout?: number
-  /** Where the runtime logs (pino-compatible). Default: warnings and errors to the console. */
+  /**
+   * Where the runtime logs (pino-compatible).
+   * @default warnings and errors to the console
+   */
   logger?: RuntimeLogger
 }
 
 /** Options of {@link Runtime.requestGroup}. */
 export interface RequestGroupOptions {
-  /** The request's logger (Fastify's `request.log`, pino-http's `req.log`). Default: the runtime's. */
+  /**
+   * The request's logger (Fastify's `request.log`, pino-http's `req.log`).
+   * @default the runtime's
+   */
   logger?: RuntimeLogger
   /** Receives the `TaskGroupError` of failures nobody observed, instead of logging it at error. */
   onError?: (error: unknown) => void
@@ -124,7 +134,7 @@ export class Runtime {
     if (token !== kToken) throw illegalConstructor('Runtime', 'createRuntime()')
     const opts = copyOptions(options, 'The runtime options')
     this.logger = validateLogger(opts.logger, 'The "logger" option') ?? defaultLogger
-    this.shutdownTimeout = validateLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
+    this.shutdownTimeout = validateTimeLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
     this.#registry = this.#toRegistry(opts.backgroundTasks)
     this.#pool = new AppPool(opts.threadpool)
   }
@@ -251,17 +261,20 @@ export class Runtime {
    * invalid `timeout`.
    */
   drain(options?: RuntimeCloseOptions): void {
-    const timeout = validateLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
+    const timeout = validateTimeLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
     if (this.#draining) return
     this.#draining = true
-    const scope = {
+    this.#shutdown = new Shutdown(timeout ?? this.shutdownTimeout, {
       requests: this.#live,
       servers: this.#servers,
       pool: this.#pool,
-      registry: this.#registry,
       closureTasks: this.#closureTasks,
-    }
-    this.#shutdown = new Shutdown(this, timeout ?? this.shutdownTimeout, scope)
+      registry: this.#registry,
+      logger: this.logger,
+      publish: (summary) => {
+        if (shutdownChannel.hasSubscribers) shutdownChannel.publish({ ...summary, runtime: this })
+      },
+    })
   }
 
   /**

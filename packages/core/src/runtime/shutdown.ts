@@ -4,7 +4,6 @@
 // report what was cut short.
 import { performance } from 'node:perf_hooks'
 import { ShutdownError } from '../errors.js'
-import { shutdownChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import type { LinkedList } from '../internal/linked-list.js'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
@@ -12,16 +11,15 @@ import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { AppPool } from './app-pool.js'
-import type { Http2ServerDrain } from './h2-server-drain.js'
-import { log } from './logger.js'
+import { log, type RuntimeLogger } from './logger.js'
 import { registrySnapshot } from './observe.js'
 import type { RequestRecord } from './request-record.js'
-import type { Runtime } from './runtime.js'
-import type { ServerDrain } from './server-drain.js'
+import type { Http2ServerDrain } from './server-drain/h2-server-drain.js'
+import type { ServerDrain } from './server-drain/server-drain.js'
 import { mergeReports, runningBackgroundTasks, type UnfinishedWork, unfinishedMessage, unfinishedWork } from './shutdown-report.js'
 
 /**
- * What {@link Runtime.close} did; also logged: at warn, naming it, when the shutdown cut work short
+ * What `runtime.close()` did; also logged: at warn, naming it, when the shutdown cut work short
  * (`unfinished` is not empty), else at info.
  */
 export interface RuntimeCloseSummary {
@@ -41,8 +39,15 @@ export interface RuntimeCloseSummary {
   unfinished: UnfinishedWork[]
 }
 
-/** @internal What of the runtime the shutdown drains: live by reference. */
+/**
+ * @internal What of the runtime the shutdown drains (live by reference), where it logs, and how it
+ * announces its summary: the runtime hands these over instead of itself.
+ */
 export interface ShutdownScope {
+  /** Where the summary and the deadline are logged. */
+  logger: RuntimeLogger
+  /** Announces the summary (on `taskscope:shutdown`, for whoever listens). */
+  publish: (summary: RuntimeCloseSummary) => void
   /** The live request groups. */
   requests: LinkedList<RequestRecord>
   /** The attached servers. */
@@ -84,7 +89,7 @@ const registryCloseMs = 1000
 async function boundedShutdown(
   registry: BackgroundRegistry,
   phase: { timeout: number; grace: number },
-  runtime: Runtime,
+  logger: RuntimeLogger,
 ): Promise<BackgroundShutdownReport> {
   let report: Promise<BackgroundShutdownReport>
   try {
@@ -105,13 +110,12 @@ async function boundedShutdown(
   if (inTime && failure === undefined) return report
   const abandoned = registrySnapshot(registry).running.length
   const why = inTime ? 'its shutdown failed' : `its shutdown did not settle within ${bound} ms`
-  log(runtime.logger, 'error', { err: failure, abandoned }, `background registry: ${why}; tasks still running here are abandoned`)
+  log(logger, 'error', { err: failure, abandoned }, `background registry: ${why}; tasks still running here are abandoned`)
   return { completed: 0, failed: 0, cancelled: 0, abandoned }
 }
 
 /** @internal One runtime's shutdown, made when it begins. */
 export class Shutdown {
-  #runtime: Runtime
   #scope: ShutdownScope
   #expired = false // past the deadline, or closed: new groups start cancelled
   #idle: Deferred<void> | undefined
@@ -126,15 +130,14 @@ export class Shutdown {
   #backgroundPhase: Promise<BackgroundShutdownReport>
 
   /** Begins: `limit` is the shutdown timeout (ms; Infinity waits as long as it takes). */
-  constructor(runtime: Runtime, limit: number, scope: ShutdownScope) {
-    this.#runtime = runtime
+  constructor(limit: number, scope: ShutdownScope) {
     this.#scope = scope
     this.#limit = limit
     this.#grace = Math.min(graceMs, limit)
-    const registry = scope.registry
+    const { registry } = scope
     this.#running = runningBackgroundTasks(registry)
     const phase = { timeout: Math.min(limit, maxDelay), grace: this.#grace }
-    this.#backgroundPhase = boundedShutdown(registry, phase, runtime)
+    this.#backgroundPhase = boundedShutdown(registry, phase, scope.logger)
     const local = scope.closureTasks
     if (local !== undefined) {
       this.#running?.push(...(runningBackgroundTasks(local) ?? []))
@@ -163,7 +166,7 @@ export class Shutdown {
     const inFlight = await this.#requestsPhase
     const background = await this.#backgroundPhase
     const remaining = this.#limit - (performance.now() - this.#drainStart)
-    const pool = await appPool.close(Math.max(this.#grace, Math.min(remaining, maxDelay)), this.#runtime.logger)
+    const pool = await appPool.close(Math.max(this.#grace, Math.min(remaining, maxDelay)), this.#scope.logger)
     clearTimeout(this.#deadline)
     this.#expired = true
     const requests = { inFlight, cancelled: this.#cancelled, abandoned: live.size }
@@ -173,10 +176,10 @@ export class Shutdown {
     const summary: RuntimeCloseSummary = { durationMs, requests, background, pool, unfinished }
     // A registry that cannot list its tasks: only its counts tell what shutdown cut short.
     const unnamed = this.#running === undefined ? background.cancelled + background.abandoned : 0
-    const logger = this.#runtime.logger
+    const { logger, publish } = this.#scope
     if (unfinished.length + unnamed > 0) log(logger, 'warn', summary, unfinishedMessage(unfinished, unnamed))
     else log(logger, 'info', summary, 'shut down cleanly')
-    if (shutdownChannel.hasSubscribers) shutdownChannel.publish({ ...summary, runtime: this.#runtime })
+    publish(summary)
     return summary
   }
 
@@ -199,7 +202,7 @@ export class Shutdown {
     for (const group of live) group.cancel(new ShutdownError('The request did not complete before the shutdown deadline'))
     this.#cancelled += live.length
     this.#cut.push(...live)
-    if (live.length > 0) log(this.#runtime.logger, 'warn', { requests: live.length }, 'shutdown deadline passed: request tasks cancelled')
+    if (live.length > 0) log(this.#scope.logger, 'warn', { requests: live.length }, 'shutdown deadline passed: request tasks cancelled')
   }
 
   /** Resolves once no request group is alive and every attached server has closed. */

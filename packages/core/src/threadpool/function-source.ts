@@ -1,10 +1,6 @@
-/**
- * Main-thread side of function shipping: the source text of a function a Threadpool runs (or the
- * module and export of a workerTask handle), and a process-wide id for each, so a task message
- * carries a small number instead (workers ask for the entry of an id they have not met yet).
- *
- * @module
- */
+// Main-thread side of function shipping: the source text of a function a Threadpool runs (or the
+// module and export of a workerTask handle), and a process-wide id for each, so a task message
+// carries a small number instead (workers ask for the entry of an id they have not met yet).
 import { type CodedError, codedError, errorCodes } from '../errors.js'
 
 /** A function a pool can ship, as the main thread knows it. */

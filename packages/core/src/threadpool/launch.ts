@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'
 import type { PoolWorkerData } from './protocol.js'
-import type { SourceChannel } from './source-channel.js'
+import type { SideChannel } from './side-channel.js'
 import type { ThreadpoolSettings } from './types.js'
 import { tsxApiUrl } from './typescript-loader.js'
 
@@ -67,7 +67,7 @@ function withoutInputFlags(argv: readonly string[]): string[] {
 }
 
 /** Starts the tinypool behind a Threadpool with `settings`; its threads talk on `channel`. */
-export function startTinypool(settings: ThreadpoolSettings, channel: SourceChannel): Tinypool {
+export function startTinypool(settings: ThreadpoolSettings, channel: SideChannel): Tinypool {
   const { minThreads, maxThreads, idleTimeout, resourceLimits } = settings
   const argv = threadExecArgv()
   return new Tinypool({

@@ -1,7 +1,15 @@
 // Threadpool options: validation (every error names the option and shows the value) and defaults.
 import { availableParallelism } from 'node:os'
 import { MessagePort, type ResourceLimits, type TransferListItem } from 'node:worker_threads'
-import { copyOptions, invalidType, outOfRange, validateDuration, validateInteger, validateSignal } from '../internal/validation.js'
+import {
+  copyOptions,
+  invalidType,
+  outOfRange,
+  validateDuration,
+  validateInteger,
+  validateSignal,
+  validateTimeLimit,
+} from '../internal/validation.js'
 import type { ThreadpoolCloseOptions, ThreadpoolOptions, ThreadpoolRunOptions, ThreadpoolSettings } from './types.js'
 
 /** Queued tasks allowed per thread by default (the `maxQueue` option). */
@@ -58,7 +66,7 @@ export function validatePoolOptions(options: unknown, what: string): ThreadpoolO
   if (minThreads !== undefined && maxThreads !== undefined && minThreads > maxThreads) {
     throw outOfRange('The "minThreads" option', `at most the "maxThreads" option (${maxThreads})`, minThreads)
   }
-  const idleTimeout = opts.idleTimeout === Infinity ? Infinity : validateDuration(opts.idleTimeout, 'The "idleTimeout" option')
+  const idleTimeout = validateTimeLimit(opts.idleTimeout, 'The "idleTimeout" option')
   const maxQueue = validateInteger(opts.maxQueue, 'The "maxQueue" option', 0, true)
   if (maxQueue !== undefined && maxQueue !== Infinity && !Number.isSafeInteger(maxQueue)) {
     throw outOfRange('The "maxQueue" option', `an integer from 0 to ${Number.MAX_SAFE_INTEGER}, or Infinity`, maxQueue)
@@ -114,18 +122,9 @@ export function validateRunOptions(options: ThreadpoolRunOptions | undefined): {
   return {
     signal: validateSignal(opts.signal, 'The "signal" option'),
     timeout: validateDuration(opts.timeout, 'The "timeout" option'),
-    grace: validateGrace(opts.grace),
+    grace: validateTimeLimit(opts.grace, 'The "grace" option'),
     transfer: validateTransfer(opts.transfer),
   }
-}
-
-/** The `grace` run option: ms from 0 to 2^31-1, or Infinity (wait for the task however long it takes). */
-function validateGrace(value: unknown): number | undefined {
-  if (value === undefined || value === Infinity) return value
-  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidType('The "grace" option', 'a number of milliseconds', value)
-  if (!(value >= 0 && value <= maxDelay))
-    throw outOfRange('The "grace" option', `a number of milliseconds from 0 to ${maxDelay}, or Infinity`, value)
-  return value
 }
 
 /** The `timeout` of `close(options)`, validated. */

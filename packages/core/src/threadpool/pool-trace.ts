@@ -2,7 +2,8 @@
 // of threadpool.ts so the pool calls one function per event, and only when somebody listens.
 import { WorkerCrashedError } from '../errors.js'
 import { markOutcome, poolRunChannel, type TraceOutcome, traced, workerCrashChannel } from '../internal/channels.js'
-import type { Outcome, PoolTask } from './pool-task.js'
+import type { PoolTask } from './pool-task.js'
+import type { Outcome } from './reply-outcome.js'
 
 /** The context of a `taskscope:pool.run` event. */
 interface PoolRunContext extends TraceOutcome {

@@ -1,12 +1,8 @@
-/**
- * Errors across the thread boundary. Structured clone keeps an error's `message`, `stack` and
- * `cause` but loses its `name` (a custom class comes back as "Error"), its `code` and its own
- * properties. So the worker serializes what it threw into plain data with
- * {@link serializeThrown}, and the main thread rebuilds it with {@link deserializeThrown}. One
- * module, imported by both sides, so the two can never disagree about the format.
- *
- * @module
- */
+// Errors across the thread boundary. Structured clone keeps an error's `message`, `stack` and
+// `cause` but loses its `name` (a custom class comes back as "Error"), its `code` and its own
+// properties. So the worker serializes what it threw into plain data with
+// `serializeThrown`, and the main thread rebuilds it with `deserializeThrown`. One
+// module, imported by both sides, so the two can never disagree about the format.
 import { inspect, types } from 'node:util'
 
 const builtins = {

@@ -1,8 +1,4 @@
-/**
- * The process-wide Threadpool: `getThreadpool()` and `runInThreadpool(fn, ...args)`, Nexios' `run_in_threadpool`.
- *
- * @module
- */
+// The process-wide Threadpool: `getThreadpool()` and `runInThreadpool(fn, ...args)`, Nexios' `run_in_threadpool`.
 import { Threadpool } from './threadpool.js'
 import type { PoolFunction, WorkerTask } from './worker-task.js'
 

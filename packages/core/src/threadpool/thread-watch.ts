@@ -5,7 +5,7 @@
 // thread still listed when it exits died by itself: it is reported as an 'error' on the thread,
 // as tinypool's own child_process runtime does, and tinypool rejects its task and replaces it.
 import type { Tinypool, TinypoolWorker } from 'tinypool'
-import { exitError } from './pool-task.js'
+import { exitError } from './reply-outcome.js'
 
 export class ThreadWatch {
   #tinypool: Tinypool

@@ -1,22 +1,19 @@
-/**
- * `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
- * a bounded queue, faithful errors and a graceful close.
- *
- * @module
- */
+// `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
+// a bounded queue, faithful errors and a graceful close.
 import { performance } from 'node:perf_hooks'
 import type { Tinypool } from 'tinypool'
 import { type CancelledError, ClosedError, QueueFullError, ShutdownError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
+import { DurationHistogram } from './duration-histogram.js'
 import { startTinypool } from './launch.js'
 import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
-import { armTask, createTask, disarmTask, type Outcome, type PoolTask, rejectionOutcome, replyOutcome, toMessage } from './pool-task.js'
+import { PoolTask, toMessage } from './pool-task.js'
 import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
 import type { TaskReply } from './protocol.js'
-import { openSourceChannel, type SourceChannel } from './source-channel.js'
-import { DurationHistogram } from './stats.js'
+import { type Outcome, rejectionOutcome, replyOutcome } from './reply-outcome.js'
+import { openSideChannel, type SideChannel } from './side-channel.js'
 import { sampleThreads } from './thread-stats.js'
 import { ThreadWatch } from './thread-watch.js'
 import type {
@@ -52,7 +49,7 @@ import type { PoolFunction, WorkerTask } from './worker-task.js'
 export class Threadpool implements AsyncDisposable {
   #options: ThreadpoolSettings
   #tinypool: Tinypool
-  #channel: SourceChannel
+  #channel: SideChannel
   #threads: ThreadWatch
   #queue = new Set<PoolTask>() // a Set is a FIFO with O(1) removal of a cancelled task
   #running = new Set<PoolTask>()
@@ -79,7 +76,7 @@ export class Threadpool implements AsyncDisposable {
 
   constructor(options?: ThreadpoolOptions) {
     this.#options = Object.freeze(resolvePoolOptions(validatePoolOptions(options, 'The Threadpool options')))
-    this.#channel = openSourceChannel(() => this.#stopped)
+    this.#channel = openSideChannel(() => this.#stopped)
     this.#tinypool = startTinypool(this.#options, this.#channel)
     this.#threads = new ThreadWatch(this.#tinypool, () => this.#stopped)
     // A thread that died while idle is announced on taskscope:pool.worker.crash (ThreadWatch replaces it).
@@ -141,8 +138,8 @@ export class Threadpool implements AsyncDisposable {
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
       throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
     }
-    const task = createTask(message, name, transfer, signal, grace, performance.now())
-    if (signal !== undefined || timeout !== undefined) armTask(task, timeout, this.#cancelTask)
+    const task = new PoolTask(message, name, transfer, signal, grace, performance.now())
+    if (signal !== undefined || timeout !== undefined) task.arm(timeout, this.#cancelTask)
     this.#queue.add(task)
     if (traced(poolRunChannel)) poolRunQueued(this, task)
     this.#pump()
@@ -159,13 +156,10 @@ export class Threadpool implements AsyncDisposable {
 
   #dispatch(task: PoolTask): void {
     this.#running.add(task)
-    task.startedAt = performance.now()
+    const { message, signal } = task.dispatched()
     this.#waitTime.record(task.startedAt - task.queuedAt)
     if (traced(poolRunChannel)) poolRunDispatched(task)
-    if (task.signal !== undefined || task.timer !== undefined) task.controller = new AbortController()
-    const message = task.message
-    task.message = undefined
-    this.#tinypool.run(message, { signal: task.controller?.signal ?? null, transferList: task.transfer }).then(
+    this.#tinypool.run(message, { signal, transferList: task.transfer }).then(
       (reply: TaskReply) => this.#settle(task, ...replyOutcome(task, reply)),
       (error: unknown) => {
         if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
@@ -185,23 +179,19 @@ export class Threadpool implements AsyncDisposable {
   #cancel(task: PoolTask, error: CancelledError): void {
     if (task.settled || task.stopping !== undefined) return
     if (task.seq === undefined || !this.#running.has(task)) return this.#terminate(task, error)
-    task.stopping = error
-    this.#channel.abort(task.seq, error)
-    if (task.grace !== Infinity) task.graceTimer = setTimeout(() => this.#terminate(task, error), task.grace).unref()
+    task.stopWithGrace(error, this.#channel.abort, () => this.#terminate(task, error))
   }
 
   /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
   #terminate(task: PoolTask, error: CancelledError): void {
     if (task.settled) return
-    task.controller?.abort(error)
+    task.abortRun(error)
     this.#settle(task, 'cancelled', error)
     this.#threads.scan()
   }
 
   #settle(task: PoolTask, outcome: Outcome, value: unknown): void {
-    if (task.settled) return
-    task.settled = true
-    disarmTask(task)
+    if (!task.settle()) return
     if (this.#running.delete(task)) this.#runTime.record(performance.now() - task.startedAt)
     else this.#queue.delete(task)
     this.#counts[outcome]++

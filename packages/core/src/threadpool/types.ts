@@ -1,20 +1,28 @@
-/**
- * The public types of {@link Threadpool}: its options, run and close options, and stats.
- *
- * @module
- */
+// The public types of `Threadpool`: its options, run and close options, and stats.
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads'
 import type { Threadpool } from './threadpool.js'
 
 /** Options of {@link Threadpool}. Defaults suit a web server (see {@link ThreadpoolSettings}). */
 export interface ThreadpoolOptions {
-  /** Threads kept alive while idle (they never keep the process alive), 0 to 1024. Default: 1. */
+  /**
+   * Threads kept alive while idle (they never keep the process alive), 0 to 1024.
+   * @default 1
+   */
   minThreads?: number
-  /** Most threads running at once, 1 to 1024. Default: `max(1, availableParallelism() - 1)`. */
+  /**
+   * Most threads running at once, 1 to 1024.
+   * @default `max(1, availableParallelism() - 1)`
+   */
   maxThreads?: number
-  /** Ms an idle thread above `minThreads` is kept before it stops, up to 2^31-1. Default: 30_000; Infinity: never. */
+  /**
+   * Ms an idle thread above `minThreads` is kept before it stops, up to 2^31-1; Infinity: never.
+   * @default 30_000
+   */
   idleTimeout?: number
-  /** Most tasks waiting for a thread (a safe integer, or Infinity); past it `run` rejects with QueueFullError. Default: 64 per thread. */
+  /**
+   * Most tasks waiting for a thread (a safe integer, or Infinity); past it `run` rejects with QueueFullError.
+   * @default 64 per thread
+   */
   maxQueue?: number
   /**
    * Per-thread V8 limits (`worker_threads` `resourceLimits`); a thread exceeding them dies. In MB:

@@ -1,10 +1,6 @@
-/**
- * `workerTask`: a handle on a function exported by a module, for `Threadpool.run`. The worker
- * imports the module itself, so the function may use imports, closures over module state, and
- * anything else a normal module can; nothing is shipped but the URL and the export name.
- *
- * @module
- */
+// `workerTask`: a handle on a function exported by a module, for `Threadpool.run`. The worker
+// imports the module itself, so the function may use imports, closures over module state, and
+// anything else a normal module can; nothing is shipped but the URL and the export name.
 import { isAbsolute } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { invalidType, validateString } from '../internal/validation.js'

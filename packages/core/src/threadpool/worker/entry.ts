@@ -1,12 +1,8 @@
-/**
- * The tinypool worker of a Threadpool: this module runs inside each worker thread (tinypool
- * imports it by path as `dist/threadpool/worker/entry.js`; the main thread never imports it). Its
- * default export runs one task and never throws: whatever the task throws comes back as a
- * `TaskReply` (see ../protocol.ts), serialized with ../remote-error.ts. The task's function is
- * called with a `TaskContext` as `this` (task-context.ts); replies go out through reply-guard.ts.
- *
- * @module
- */
+// The tinypool worker of a Threadpool: this module runs inside each worker thread (tinypool
+// imports it by path as `dist/threadpool/worker/entry.js`; the main thread never imports it). Its
+// default export runs one task and never throws: whatever the task throws comes back as a
+// `TaskReply` (see ../protocol.ts), serialized with ../remote-error.ts. The task's function is
+// called with a `TaskContext` as `this` (task-context.ts); replies go out through reply-guard.ts.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { BroadcastChannel, MessagePort } from 'node:worker_threads'
 import { Tinypool } from 'tinypool'

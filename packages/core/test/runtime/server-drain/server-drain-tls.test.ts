@@ -8,8 +8,8 @@ import https from 'node:https'
 import type tls from 'node:tls'
 import { closeServer, connectionCount, deferred, listenOnLoopback } from '@taskscope/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runtime, useRuntimeServer } from './server-fixture.ts'
-import { cert, key } from './tls-fixture.ts'
+import { runtime, useRuntimeServer } from '../server-fixture.ts'
+import { cert, key } from '../tls-fixture.ts'
 
 useRuntimeServer()
 

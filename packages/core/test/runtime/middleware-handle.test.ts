@@ -1,7 +1,7 @@
 import http from 'node:http'
 import net from 'node:net'
 import { CancelledError, ClientDisconnectedError, createRuntime } from '@taskscope/core'
-import { answerCancellation, drainingAnswer, rejectUncalled, withRuntimeHandle } from '@taskscope/core/adapter'
+import { answerCancellation, rejectUncalled, withRuntimeHandle } from '@taskscope/core/adapter'
 import { memoryLogger } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
 
@@ -38,21 +38,6 @@ describe('rejectUncalled', () => {
 
   it('lets options, and anything else for the runtime to report, through', () => {
     for (const value of [undefined, {}, { shutdownTimeout: 1 }, 'x', null]) expect(() => rejectUncalled(value)).not.toThrow()
-  })
-})
-
-describe('drainingAnswer', () => {
-  it('is undefined until shutdown begins, then the 503 with Retry-After (and Connection: close over HTTP/1 only)', async () => {
-    const runtime = createRuntime()
-    const h1 = { httpVersionMajor: 1 } as http.IncomingMessage
-    expect(drainingAnswer(runtime, h1)).toBeUndefined()
-    await runtime.close()
-    expect(drainingAnswer(runtime, h1)).toEqual({
-      status: 503,
-      headers: { 'Retry-After': '1', Connection: 'close', 'Content-Type': 'text/plain; charset=utf-8' },
-      body: 'Service Unavailable: the server is shutting down',
-    })
-    expect(drainingAnswer(runtime, { httpVersionMajor: 2 } as http.IncomingMessage)?.headers).not.toHaveProperty('Connection')
   })
 })
 

@@ -9,9 +9,9 @@ import { ShutdownError, type TaskGroup } from '@taskscope/core'
 import { closeServer, connectionCount, deferred, listenOnLoopback, type RawConnection } from '@taskscope/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
 // The drains are internal: imported from the build by path, for their bookkeeping.
-import { Http2ServerDrain } from '../../dist/runtime/h2-server-drain.js'
-import { ServerDrain } from '../../dist/runtime/server-drain.js'
-import { connect, fixture, get, runtime, server, useRuntimeServer } from './server-fixture.ts'
+import { Http2ServerDrain } from '../../../dist/runtime/server-drain/h2-server-drain.js'
+import { ServerDrain } from '../../../dist/runtime/server-drain/server-drain.js'
+import { connect, fixture, get, runtime, server, useRuntimeServer } from '../server-fixture.ts'
 
 useRuntimeServer()
 

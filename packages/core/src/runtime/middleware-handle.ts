@@ -1,15 +1,14 @@
-// What every adapter does the same way at the app level: the handle on a middleware (`c.stats()`,
-// `c.close()`…), the guard against `app.use(concurrency)`, and the 503 while draining.
+// What every adapter's middleware factory does the same way: it refuses to be used uncalled
+// (`app.use(concurrency)`), and the middleware it returns carries the handle on the runtime
+// (`c.stats()`, `c.close()`…).
 import { IncomingMessage } from 'node:http'
 import { Http2ServerRequest } from 'node:http2'
 import { codedError, errorCodes } from '../errors.js'
 import type { RegisteredBackgroundTasks } from '../primitives/register.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
-import { type HttpAnswer, plainText, shuttingDownAnswer } from './escaped-cancellation.js'
 import type { RuntimeInspection } from './observe.js'
-import type { HttpRequest } from './response-lifecycle.js'
 import type { Runtime, RuntimeCloseOptions, RuntimeCloseSummary, RuntimeStats } from './runtime.js'
-import type { DrainableServer } from './server-drain.js'
+import type { DrainableServer } from './server-drain/server-drain.js'
 
 /** The app-level handle on a middleware: the runtime and its shortcuts. */
 export interface RuntimeHandle {
@@ -74,21 +73,4 @@ export function rejectUncalled(options: unknown): void {
   const message =
     'The options must be an object, not a request: it looks like you wrote app.use(concurrency); call it instead, app.use(concurrency())'
   throw codedError(TypeError, errorCodes.invalidArgType, message)
-}
-
-/**
- * The 503 for a request that arrives while `runtime` shuts down (`Retry-After: 1`, and
- * `Connection: close` over HTTP/1), or undefined when it is not shutting down: the adapter sends
- * it instead of running the app.
- *
- * @example
- * ```ts
- * const answer = drainingAnswer(runtime, req)
- * if (answer !== undefined) return void res.writeHead(answer.status, answer.headers).end(answer.body)
- * ```
- */
-export function drainingAnswer(runtime: Runtime, req: HttpRequest): HttpAnswer | undefined {
-  if (!runtime.draining) return undefined
-  const { status, body } = shuttingDownAnswer
-  return { status, headers: { ...shuttingDownAnswer.headers(req.httpVersionMajor), 'Content-Type': plainText }, body }
 }

@@ -8,8 +8,8 @@ import { entryOf } from './function-source.js'
 import { type AbortRequest, cancelRingSlots, type SourceAnswer, type SourceRequest } from './protocol.js'
 import { serializeThrown } from './remote-error.js'
 
-/** A pool's side channel: its `name` goes to the workers; `close()` when the pool stops. */
-export interface SourceChannel {
+/** A pool's side channel (function sources and abort requests): its `name` goes to the workers; `close()` when the pool stops. */
+export interface SideChannel {
   readonly name: string
   /** The cancellation ring the workers check (shared memory, see protocol.ts). */
   readonly cancelled: Int32Array
@@ -19,7 +19,7 @@ export interface SourceChannel {
 }
 
 /** Opens the channel; `stopped()` tells it that nobody is left to answer a request still in flight. */
-export function openSourceChannel(stopped: () => boolean): SourceChannel {
+export function openSideChannel(stopped: () => boolean): SideChannel {
   const name = `taskscope:threadpool:${randomUUID()}`
   const channel = new BroadcastChannel(name)
   channel.unref()

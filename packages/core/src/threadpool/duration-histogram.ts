@@ -1,4 +1,4 @@
-// Counters and latency histograms of a Threadpool (native perf_hooks histograms: ~50 ns a record).
+// `DurationHistogram`: the run and wait times of a Threadpool's tasks (a native perf_hooks histogram: ~50 ns a record).
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks'
 import type { DurationStats } from './types.js'
 

@@ -10,9 +10,10 @@
 // attached with connections already open: then each request is looked at, to pick those up.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Server as TlsServer } from 'node:tls'
-import { deferred } from '../internal/deferred.js'
-import { invalidType } from '../internal/validation.js'
-import { shuttingDownAnswer } from './escaped-cancellation.js'
+import { deferred } from '../../internal/deferred.js'
+import { invalidType } from '../../internal/validation.js'
+import { shuttingDown } from '../draining-answer.js'
+import { closeAndWait } from './close-wait.js'
 import { type DrainableHttp2Server, Http2ServerDrain, isHttp2Server } from './h2-server-drain.js'
 import { Http1Connections } from './http1-connections.js'
 
@@ -39,16 +40,8 @@ export function drainFor(server: DrainableServer): ServerDrain | Http2ServerDrai
  * has ended, {@link ServerDrain.force} closes what is left. Used by `runtime.attach(server)`.
  *
  * Throws a TypeError when `server` is not a `node:http`/`node:https` Server (HTTP/2 servers
- * have no `closeIdleConnections`: they get an `Http2ServerDrain`).
- *
- * @example
- * ```ts
- * const drain = new ServerDrain(server)
- * drain.begin()
- * const timer = setTimeout(() => drain.force(), 5_000)
- * await drain.closed
- * clearTimeout(timer)
- * ```
+ * have no `closeIdleConnections`: they get an `Http2ServerDrain`). The shutdown begins the drain,
+ * forces it past the deadline, and waits for `closed`.
  */
 export class ServerDrain {
   /** The server being drained. */
@@ -126,11 +119,7 @@ export class ServerDrain {
       if (this.#adopt !== undefined) server.removeListener('request', this.#adopt)
       this.#closed.resolve()
     }
-    server.once('close', closed) // when every connection has ended
-    server.close((error) => {
-      // Not listening (never, or already closing on the caller's order): done once no connection is left.
-      if (error) server.getConnections((_, count) => count === 0 && closed())
-    })
+    closeAndWait(server, closed)
     server.closeIdleConnections()
   }
 
@@ -166,12 +155,8 @@ function refuseRequests(server: DrainableHttpServer): () => void {
 
 /** The answer to a request that arrives while the server drains. */
 function refuse(req: IncomingMessage, res: ServerResponse): void {
-  const { status, body } = shuttingDownAnswer
-  res.writeHead(status, {
-    ...shuttingDownAnswer.headers(1),
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-  })
+  const { status, headers, body } = shuttingDown(1)
+  res.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) })
   res.end(body)
   req.resume()
 }

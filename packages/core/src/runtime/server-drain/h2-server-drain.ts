@@ -8,7 +8,8 @@
 // for a session once it has closed. A secure server created with `allowHTTP1` also serves HTTP/1
 // connections: those drain as a node:https server's do (see Http1Connections).
 import type { Http2SecureServer, Http2Server, ServerHttp2Session } from 'node:http2'
-import { deferred } from '../internal/deferred.js'
+import { deferred } from '../../internal/deferred.js'
+import { closeAndWait } from './close-wait.js'
 import { Http1Connections, type HttpConnection } from './http1-connections.js'
 
 /** The HTTP/2 server {@link Http2ServerDrain} works with. */
@@ -99,11 +100,7 @@ export class Http2ServerDrain {
       server.removeListener('secureConnection', this.#trackHttp1)
       this.#closed.resolve()
     }
-    server.once('close', closed) // when every connection has ended
-    server.close((error) => {
-      // Not listening (never, or already closing on the caller's order): done once no connection is left.
-      if (error) server.getConnections((_, count) => count === 0 && closed())
-    })
+    closeAndWait(server, closed)
     for (const session of this.#sessions) session.close()
     this.#http1.closeWhenDone()
   }

@@ -16,7 +16,7 @@ export function childOutcome(closing: Promise<void>, byUser: boolean): Promise<v
   return byUser ? closing.then(undefined, keepCancellation) : closing
 }
 
-/** @internal A group's child groups, by their task in the group. */
+/** @internal A group's child groups, by their task in the group: the bookkeeping; the group closes and cancels them itself. */
 export class ChildGroups {
   #live = new Map<Task<unknown>, TaskGroup>()
   // Every child's task, settled or not: a child's failures are reported as its parent's own.
