@@ -5,7 +5,7 @@
 import { type DynamicModule, Global, Inject, Logger, Module, type Provider } from '@nestjs/common'
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core'
 import { BackgroundTasks, Threadpool } from '@taskscope/core'
-import { codedError, errorCodes } from '@taskscope/core/adapter'
+import { copyOptions, validateFunction } from '@taskscope/core/adapter'
 import { TaskscopeExceptionFilter } from './cancellation-filter.js'
 import { type Installation, install } from './install.js'
 import { lazyThreadpool } from './lazy-threadpool.js'
@@ -16,15 +16,9 @@ import { TaskscopeRuntime } from './taskscope-runtime.js'
 
 const kInstallation = Symbol('taskscope.nestjs.installation')
 
-function checkOptions(options: unknown, what: string): void {
-  if (options === undefined || (typeof options === 'object' && options !== null && !Array.isArray(options))) return
-  const message = `${what} must be an object, received ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`
-  throw codedError(TypeError, errorCodes.invalidArgType, message)
-}
-
 async function installFor(host: HttpAdapterHost, options: TaskscopeModuleOptions | undefined): Promise<Installation> {
-  checkOptions(options, 'The options of TaskscopeModule')
-  const resolved = { ...options, logger: options?.logger ?? nestLogger(new Logger('Taskscope')) }
+  const opts = copyOptions(options, 'The options of TaskscopeModule')
+  const resolved = { ...opts, logger: opts.logger ?? nestLogger(new Logger('Taskscope')) }
   return install(host, resolved)
 }
 
@@ -104,7 +98,7 @@ export class TaskscopeModule {
    * ```
    */
   static forRoot(options?: TaskscopeModuleOptions): DynamicModule {
-    checkOptions(options, 'The options of TaskscopeModule.forRoot()')
+    copyOptions(options, 'The options of TaskscopeModule.forRoot()') // refuses anything but an object
     return {
       module: TaskscopeModule,
       global: true,
@@ -129,12 +123,11 @@ export class TaskscopeModule {
    * ```
    */
   static forRootAsync(options: TaskscopeModuleAsyncOptions): DynamicModule {
-    checkOptions(options, 'The options of TaskscopeModule.forRootAsync()')
-    const { useFactory, inject = [], imports = [] } = options ?? ({} as TaskscopeModuleAsyncOptions)
-    if (typeof useFactory !== 'function') {
-      const message = `The "useFactory" option of TaskscopeModule.forRootAsync() must be a function, received ${typeof useFactory}`
-      throw codedError(TypeError, errorCodes.invalidArgType, message)
-    }
+    const { useFactory: factory, inject = [], imports = [] } = copyOptions(options, 'The options of TaskscopeModule.forRootAsync()')
+    const useFactory = validateFunction<TaskscopeModuleAsyncOptions['useFactory']>(
+      factory,
+      'The "useFactory" option of TaskscopeModule.forRootAsync()',
+    )
     return {
       module: TaskscopeModule,
       global: true,

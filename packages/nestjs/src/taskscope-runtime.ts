@@ -8,7 +8,7 @@ import type {
   RuntimeStats,
   Threadpool,
 } from '@taskscope/core'
-import type { RuntimeHandle } from '@taskscope/core/adapter'
+import { codedError, errorCodes, type RuntimeHandle } from '@taskscope/core/adapter'
 import { kToken } from './symbols.js'
 
 /**
@@ -33,7 +33,9 @@ export class TaskscopeRuntime implements Omit<RuntimeHandle, 'attach'> {
 
   /** @internal */
   constructor(token: typeof kToken, runtime: Runtime) {
-    if (token !== kToken) throw new TypeError('TaskscopeRuntime is made by TaskscopeModule: inject it instead')
+    if (token !== kToken) {
+      throw codedError(TypeError, errorCodes.illegalConstructor, 'Illegal constructor: inject TaskscopeRuntime (TaskscopeModule makes it)')
+    }
     this.runtime = runtime
   }
 
