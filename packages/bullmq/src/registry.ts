@@ -1,5 +1,5 @@
 // BullmqBackgroundTasks: the registry's calls on a BullMQ queue. Its parts live next to it:
-// options.ts (settings), control.ts (our Redis client), job-events.ts (handles hear how their jobs
+// options.ts (settings), store.ts (Redis or PostgreSQL: connections, messages), job-events.ts (handles hear how their jobs
 // end), job-info.ts (get, list), cancellation.ts (cancel by id), runner.ts (the jobs run here).
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -7,8 +7,6 @@ import { type BackgroundRegistry, type BackgroundShutdownOptions, ClosedError, t
 import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
 import { Queue } from 'bullmq'
 import { cancelJob } from './cancellation.js'
-import { closeClient } from './connection.js'
-import { Control } from './control.js'
 import { JobEvents } from './job-events.js'
 import { type BullmqTaskInfo, listJobs, readJob } from './job-info.js'
 import {
@@ -24,19 +22,20 @@ import {
   registrySettings,
 } from './options.js'
 import { Runner, type RunnerReport } from './runner.js'
+import { openStore, type Store } from './store.js'
 import { BullmqTask, type BullmqTaskStatus, kToken } from './task-handle.js'
 
 /** What {@link BullmqBackgroundTasks.shutdown} found, counting the jobs running in this process when it was called. */
 export interface BullmqShutdownReport extends RunnerReport {}
 
 /**
- * The app's background tasks on BullMQ (Redis): the calls of the embedded `BackgroundTasks`, but
+ * The app's background tasks on BullMQ (Redis or PostgreSQL): the calls of the embedded `BackgroundTasks`, but
  * jobs are stored durably and run by any process of the app that defines the task and has
  * `concurrency > 0`. A process killed mid-job leaves the job to another; `job.cancel()` reaches
  * the job wherever it runs; `shutdown()` returns unfinished jobs to the queue. Pass it as the
  * `backgroundTasks` option of `createRuntime` or an adapter.
  *
- * Throws a TypeError/RangeError for invalid options. Redis down at start is reported to `onError`
+ * Throws a TypeError/RangeError for invalid options. The store down at start is reported to `onError`
  * (and rejects `ready()` and every add) with code `ERR_QUEUE_UNAVAILABLE`, naming the connection.
  *
  * @example
@@ -55,7 +54,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   /** The BullMQ queue's name. */
   readonly queueName: string
   readonly #settings: RegistrySettings
-  readonly #control: Control
+  readonly #store: Store
   readonly #queue: Queue
   readonly #events: JobEvents
   readonly #runner: Runner | undefined
@@ -67,17 +66,17 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const settings = (this.#settings = registrySettings(options))
     const { connection, queue, prefix } = settings
     this.queueName = queue
-    this.#control = new Control(connection, queue, settings.onError)
-    const trouble = this.#control.trouble
-    this.#queue = new Queue(queue, { connection: connection.options, prefix })
+    const store = (this.#store = openStore(connection, queue, prefix, settings.onError))
+    const trouble = store.trouble
+    this.#queue = new Queue(queue, { connection: store.connection, prefix }, store.backend)
     this.#queue.on('error', trouble)
-    this.#events = new JobEvents(queue, prefix, connection.options, this.#control.client, this.#handles, trouble)
+    this.#events = new JobEvents(queue, prefix, store, this.#handles, trouble)
     this.#events.reader = this.#queue
     if (settings.concurrency > 0) {
       this.#runner = new Runner({
         queue,
         prefix,
-        connection,
+        store,
         definitions: settings.definitions,
         concurrency: settings.concurrency,
         workerName: `${hostname()}:${process.pid}`,
@@ -98,7 +97,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    * Throws {@link ClosedError} once `shutdown()` was called; a TypeError with code
    * `ERR_TASK_NOT_DEFINED` for a function or a promise (closures cannot travel: use defineTask),
    * `ERR_TASK_DATA_NOT_JSON` when `data` does not survive JSON, `ERR_INVALID_ARG_*` for bad options.
-   * When the job cannot be stored (Redis unreachable), the handle rejects with that error.
+   * When the job cannot be stored (the store unreachable), the handle rejects with that error.
    *
    * @example
    * ```ts
@@ -124,14 +123,14 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     if (known !== undefined) return known
     const handle = new BullmqTask<R>(kToken, id, task.name, 'queued', this.#cancel)
     this.#handles.set(id, handle)
-    const store = this.#store(handle, data, { attempts, backoff })
+    const store = this.#storeJob(handle, data, { attempts, backoff })
     this.#stores.set(id, store)
     store.then(
       () => this.#stores.delete(id),
       (error) => {
         this.#stores.delete(id)
         this.#events.fail(handle, error)
-        this.#control.trouble(error)
+        this.#store.trouble(error)
       },
     )
     return handle
@@ -148,16 +147,17 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   }
 
   /**
-   * Resolves once Redis answers (and this process's worker is connected); rejects with code
-   * `ERR_QUEUE_UNAVAILABLE`, naming the connection, when Redis cannot be reached.
+   * Resolves once the store (Redis or PostgreSQL) answers and this process's worker is
+   * connected; rejects with code `ERR_QUEUE_UNAVAILABLE`, naming the store (never its password),
+   * when it cannot be reached.
    *
    * @example
    * ```ts
-   * await backgroundTasks.ready() // fail fast at boot when Redis is down
+   * await backgroundTasks.ready() // fail fast at boot when the store is down
    * ```
    */
   async ready(): Promise<void> {
-    await this.#control.connected()
+    await this.#store.connected()
     await this.#runner?.ready()
   }
 
@@ -174,7 +174,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    */
   async get(id: string): Promise<BullmqTaskInfo | undefined> {
     if (typeof id !== 'string') throw invalidType('The "id" argument', 'a string', id)
-    await this.#control.connected()
+    await this.#store.connected()
     return readJob(this.#queue, id)
   }
 
@@ -191,7 +191,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const opts = copyOptions(options, 'The list options')
     const limit = integerOption(opts.limit, 'The "limit" option', 1) ?? 1000
     const statuses = opts.status ?? ['queued', 'running']
-    await this.#control.connected()
+    await this.#store.connected()
     return listJobs(this.#queue, statuses, limit)
   }
 
@@ -200,7 +200,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    * aborts their signals with `ShutdownError`: those that end cancelled go back to the queue for
    * another process (`requeued`). After `grace` (1000 ms), what still runs is `abandoned` to
    * BullMQ's stalled-job recovery (it runs again elsewhere once its lock expires). Then closes
-   * every Redis connection. Idempotent; from the call on, `add()` throws {@link ClosedError}.
+   * every connection to the store. Idempotent; from the call on, `add()` throws {@link ClosedError}.
    *
    * @example
    * ```ts
@@ -212,7 +212,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const opts = copyOptions(options, 'The shutdown options')
     const timeout = durationOption(opts.timeout, 'The "timeout" option') ?? 5000
     const grace = durationOption(opts.grace, 'The "grace" option') ?? 1000
-    this.#control.closing()
+    this.#store.closing()
     return (this.#shutdown = this.#close(timeout, grace))
   }
 
@@ -225,19 +225,19 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const report = (await this.#runner?.shutdown(timeout, grace)) ?? { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
     // Adds already under way finish (or fail) before the connections close: a job is never half-added.
     await Promise.allSettled(this.#stores.values())
-    const away = !this.#control.ready // then closing politely would wait for Redis to come back
+    const away = !this.#store.ready // then closing politely would wait for the store to come back
     await this.#events.close(away)
-    // Bounded: with Redis away, BullMQ's close may wait for a connection that never comes.
+    // Bounded: with the store away, BullMQ's close may wait for a connection that never comes.
     let timer: NodeJS.Timeout | undefined
-    const closed = this.#queue.close().catch(this.#control.trouble)
+    const closed = this.#queue.close().catch(this.#store.trouble)
     await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.min(grace, 1000))))])
     clearTimeout(timer)
-    await closeClient(this.#control.client)
+    await this.#store.close(away)
     return report
   }
 
-  async #store(handle: BullmqTask<any>, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
-    await this.#control.connected()
+  async #storeJob(handle: BullmqTask<any>, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
+    await this.#store.connected()
     // Listen first: the job's events cannot be missed, however fast another process runs it.
     await this.#events.subscribed()
     await this.#queue.add(handle.name, data, {
@@ -253,7 +253,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    * Cancels the job with this id, from any process (no handle needed): a queued job is removed and
    * never runs; a running job's signal aborts in the process running it, and it ends
    * `'cancelled'`, not retried. Resolves once the request is delivered; does nothing for a finished
-   * or unknown job. Rejects when Redis cannot be reached.
+   * or unknown job. Rejects when the store cannot be reached.
    *
    * @example
    * ```ts
@@ -272,8 +272,8 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
 
   async #cancelJob(id: string, reason: unknown): Promise<void> {
     await this.#stores.get(id)
-    await this.#control.connected()
-    const outcome = await cancelJob(this.#queue, this.#control.client, this.#settings.prefix, id, reason)
+    await this.#store.connected()
+    const outcome = await cancelJob(this.#queue, this.#store, id, reason)
     if (outcome === 'removed') this.#events.removed(id)
   }
 }

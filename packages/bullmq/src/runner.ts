@@ -1,12 +1,10 @@
 // The side of a process that runs jobs: a BullMQ Worker whose processor calls the task's
-// function with a signal of our own, cancellation requests from other processes (Redis pub/sub →
-// `worker.cancelJob`), and the shutdown that returns unfinished jobs to the queue.
+// function with a signal of our own, cancellation requests from other processes (the store's
+// messaging → `worker.cancelJob`), and the shutdown that returns unfinished jobs to the queue.
 import { CancelledError, isCancellation, ShutdownError, type TaskDefinition } from '@taskscope/core'
 import { validateTaskData } from '@taskscope/core/adapter'
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq'
-import type { Redis } from 'ioredis'
-import { cancelChannel, parseCancelRequest } from './cancellation.js'
-import { closeClient, type ResolvedConnection } from './connection.js'
+import type { JobMessage, Store } from './store.js'
 import { cancelledFailure, toLogLine, toWire } from './wire.js'
 
 /** How long a job of a task this process does not define waits before another process may take it. */
@@ -17,7 +15,7 @@ const pendingCancelMs = 10_000
 export interface RunnerSettings {
   queue: string
   prefix: string
-  connection: ResolvedConnection
+  store: Store
   definitions: ReadonlyMap<string, TaskDefinition>
   concurrency: number
   workerName: string
@@ -53,7 +51,7 @@ interface Run {
 export class Runner {
   readonly #settings: RunnerSettings
   readonly #worker: Worker
-  readonly #subscriber: Redis
+  readonly #unsubscribe: Promise<() => Promise<void>>
   readonly #running = new Map<string, Run>()
   readonly #pendingCancels = new Map<string, { reason: string | undefined; timer: NodeJS.Timeout }>()
   #finished = new Set<Run>() // runs that ended during shutdown, to count
@@ -61,21 +59,24 @@ export class Runner {
 
   constructor(settings: RunnerSettings) {
     this.#settings = settings
-    const { queue, prefix, connection, concurrency } = settings
-    this.#worker = new Worker(queue, this.#process, {
-      connection: connection.options,
-      prefix,
-      concurrency,
-      name: settings.workerName,
-      ...(settings.lockDuration === undefined ? {} : { lockDuration: settings.lockDuration }),
-      ...(settings.stalledInterval === undefined ? {} : { stalledInterval: settings.stalledInterval }),
-      ...(settings.maxStalledCount === undefined ? {} : { maxStalledCount: settings.maxStalledCount }),
-    })
+    const { queue, prefix, store, concurrency } = settings
+    this.#worker = new Worker(
+      queue,
+      this.#process,
+      {
+        connection: store.connection,
+        prefix,
+        concurrency,
+        name: settings.workerName,
+        ...(settings.lockDuration === undefined ? {} : { lockDuration: settings.lockDuration }),
+        ...(settings.stalledInterval === undefined ? {} : { stalledInterval: settings.stalledInterval }),
+        ...(settings.maxStalledCount === undefined ? {} : { maxStalledCount: settings.maxStalledCount }),
+      },
+      store.backend,
+    )
     this.#worker.on('error', settings.trouble)
-    this.#subscriber = connection.create({ maxRetriesPerRequest: null })
-    this.#subscriber.on('error', settings.trouble)
-    this.#subscriber.on('message', this.#onCancelRequest)
-    this.#subscriber.subscribe(cancelChannel(prefix, queue)).catch(settings.trouble)
+    this.#unsubscribe = store.subscribe('cancel', this.#onCancelRequest)
+    this.#unsubscribe.catch(settings.trouble)
   }
 
   /** Jobs running in this process. */
@@ -86,6 +87,7 @@ export class Runner {
   /** Resolves once the worker and the cancel channel are connected (tests wait for it). */
   async ready(): Promise<void> {
     await this.#worker.waitUntilReady()
+    await this.#unsubscribe
   }
 
   // Three parameters: BullMQ passes its AbortSignal only to a processor that declares it.
@@ -154,10 +156,7 @@ export class Runner {
     }
   }
 
-  #onCancelRequest = (_channel: string, message: string): void => {
-    const request = parseCancelRequest(message)
-    if (request === undefined) return
-    const { id, reason } = request
+  #onCancelRequest = ({ id, reason }: JobMessage): void => {
     if (this.#worker.cancelJob(id, reason)) return
     // Not running here (yet): BullMQ may have handed it to us a moment ago, before our processor
     // started. Remember the request briefly, so the processor starts it cancelled.
@@ -195,12 +194,12 @@ export class Runner {
     // Let BullMQ record the outcome of what ended (its moveToCompleted/moveToFailed follow our processor).
     const abandoned = this.#running.size
     // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or Redis is away.
-    const force = abandoned > 0 || this.#subscriber.status !== 'ready'
+    const force = abandoned > 0 || !this.#settings.store.ready
     await this.#worker.close(force).catch(this.#settings.trouble)
     for (const run of this.#finished) report[run.outcome ?? 'failed']++
     report.abandoned = abandoned
     for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
-    await closeClient(this.#subscriber)
+    await this.#unsubscribe.then((stop) => stop()).catch(() => {})
     return report
   }
 
