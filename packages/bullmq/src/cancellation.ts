@@ -33,6 +33,7 @@ export async function cancelJob(queue: Queue, store: Store, id: string, reason: 
   }
   const request: CancelRequest = {
     id,
+    addedAt: job.timestamp,
     reason: reason === undefined ? undefined : reason instanceof Error ? reason.message : String(reason),
   }
   await store.publish('cancel', request)

@@ -17,20 +17,25 @@ export class Control {
   #troubleSeen = new Set<string>()
   #closing = false
 
-  constructor(connection: ResolvedConnection, queue: string, onError: OnError) {
+  /** `back` is called each time the connection is ready again after it was lost. */
+  constructor(connection: ResolvedConnection, queue: string, onError: OnError, back: () => void) {
     this.#label = connection.label
     this.#queue = queue
     this.#onError = onError
     this.client = connection.create()
     this.client.on('error', this.trouble)
     let connected = false
+    let lost = false
     this.client.on('ready', () => {
       connected = true
       this.#troubleSeen.clear()
+      if (lost && !this.#closing) back()
+      lost = false
     })
     this.client.on('close', () => {
       if (!connected || this.#closing) return
       connected = false
+      lost = true
       const message = `Lost the connection to Redis at ${this.#label} (background queue "${this.#queue}"): reconnecting; jobs stay in Redis`
       this.trouble(codedError(Error, errorCodes.queueUnavailable, message))
     })

@@ -2,10 +2,12 @@
 // the event table on PostgreSQL), read from the position it had when we first subscribed, so no
 // event is missed; and the store's removal notices where its events do not report removed jobs.
 import { CancelledError, ClosedError } from '@taskscope/core'
+import { codedError, errorCodes } from '@taskscope/core/adapter'
 import { type Queue, QueueEvents } from 'bullmq'
+import { within } from './bounded.js'
 import type { Store } from './store.js'
 import { type BullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
-import { fromLogLines, fromWire } from './wire.js'
+import { fromLogLines, fromStoredResult, fromWire } from './wire.js'
 
 export class JobEvents {
   readonly #queue: string
@@ -59,7 +61,7 @@ export class JobEvents {
     events.on('active', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('running'))
     events.on('waiting', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('queued'))
     events.on('delayed', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('queued'))
-    events.on('completed', ({ jobId, returnvalue }) => this.#settle(jobId, 'fulfilled', returnvalue))
+    events.on('completed', ({ jobId, returnvalue }) => this.#settle(jobId, 'fulfilled', fromStoredResult(returnvalue)))
     events.on('failed', ({ jobId, failedReason }) => void this.#failed(jobId, failedReason))
     events.on('removed', ({ jobId }) => this.removed(jobId))
     events.on('duplicated', ({ jobId }) => {
@@ -69,16 +71,38 @@ export class JobEvents {
     return events
   }
 
-  /** Brings a handle up to the job's state in the queue (after `get()`, or an add of an existing id). */
+  /**
+   * Brings a handle up to the job's state in the queue (after an add of an existing id, or after
+   * Redis came back). The state is read first, then the job: a job read as finished has its result
+   * (reading the job first could see it unfinished, then its state finished, with no result yet).
+   * A job the queue no longer holds rejects its handle with `ERR_JOB_LOST`.
+   */
   async refresh(handle: BullmqTask<any>): Promise<void> {
-    const job = await this.#reader!.getJob(handle.id)
-    if (job === undefined || job === null) {
-      return this.#settle(handle.id, 'rejected', new Error(`The job "${handle.id}" is no longer in the queue`))
-    }
-    const state = await job.getState()
+    const reader = this.#reader!
+    const state = await reader.getJobState(handle.id)
+    if (state === 'unknown') return this.#lost(handle)
     if (state === 'active') handle[kMove]('running')
-    else if (state === 'completed') this.#settle(handle.id, 'fulfilled', job.returnvalue)
-    else if (state === 'failed') await this.#failed(handle.id, job.failedReason ?? '')
+    else if (state === 'completed') {
+      const job = await reader.getJob(handle.id)
+      if (job === undefined || job === null) return this.#lost(handle)
+      this.#settle(handle.id, 'fulfilled', fromStoredResult(job.returnvalue))
+    } else if (state === 'failed') {
+      const job = await reader.getJob(handle.id)
+      await this.#failed(handle.id, job?.failedReason ?? '')
+    }
+  }
+
+  /** Refreshes every handle still waiting but those `skip` names (their add is still under way). */
+  async refreshAll(skip: (id: string) => boolean): Promise<void> {
+    for (const handle of [...this.#handles.values()]) {
+      if (this.#closed) return
+      if (!skip(handle.id)) await this.refresh(handle)
+    }
+  }
+
+  #lost(handle: BullmqTask<any>): void {
+    const message = `The job "${handle.id}" (task "${handle.name}") is no longer in the queue: its store lost it (a Redis restart without persistence) or it was removed`
+    this.#settle(handle.id, 'rejected', codedError(Error, errorCodes.jobLost, message))
   }
 
   /** The job was removed before it ran: its handle ends cancelled. */
@@ -114,19 +138,33 @@ export class JobEvents {
     handle[kSettle](status, value)
   }
 
-  /** Stops listening; handles still waiting reject with ClosedError (their jobs go on in the queue). */
-  async close(away = false): Promise<void> {
+  /**
+   * Stops listening, politely until `closeBy` (a `Date.now()` time), by force after it; handles
+   * still waiting reject with ClosedError (their jobs go on in the queue).
+   */
+  async close(away: boolean, closeBy: () => number): Promise<void> {
     this.#closed = true
     const events = this.#events
     this.#events = undefined
-    const reader = await events?.catch(() => undefined)
     const unsubscribe = this.#unsubscribe
     this.#unsubscribe = undefined
-    await unsubscribe?.then((stop) => stop()).catch(() => {})
-    await (away ? reader?.disconnect() : reader?.close())?.catch(this.#trouble)
+    if (unsubscribe !== undefined)
+      await within(
+        unsubscribe.then((stop) => stop()),
+        closeBy() - Date.now(),
+      )
     for (const [id, handle] of this.#handles) {
       this.#handles.delete(id)
       handle[kDetach](new ClosedError(`Background tasks shut down before job "${id}" finished; it goes on in the queue`))
     }
+    if (events === undefined) return
+    let reader: QueueEvents | undefined
+    await within(
+      events.then((made) => (reader = made)),
+      closeBy() - Date.now(),
+    )
+    if (reader === undefined) return
+    const closing = away ? reader.disconnect() : reader.close()
+    if (!(await within(closing, closeBy() - Date.now(), this.#trouble))) reader.disconnect().catch(this.#trouble)
   }
 }

@@ -2,7 +2,7 @@
 // any job, whoever added or ran it.
 import type { Job, JobType, Queue } from 'bullmq'
 import type { BullmqTaskStatus } from './task-handle.js'
-import { cancelledMark, fromLogLines, fromWire } from './wire.js'
+import { cancelledMark, fromLogLines, fromStoredResult, fromWire } from './wire.js'
 
 /** One entry of {@link BullmqBackgroundTasks.list}, or what {@link BullmqBackgroundTasks.get} returns. */
 export interface BullmqTaskInfo {
@@ -34,13 +34,15 @@ const typesOf = (status: BullmqTaskStatus): JobType[] =>
 
 /** The job with this id, with its result or error once finished; undefined when the queue does not hold it. */
 export async function readJob(queue: Queue, id: string): Promise<BullmqTaskInfo | undefined> {
+  // The state first, then the job: a job read as finished then has its result or error.
+  const state = await queue.getJobState(id)
+  if (state === 'unknown') return undefined
   const job = await queue.getJob(id)
   if (job === undefined || job === null) return undefined
-  const state = await job.getState()
   const status: BullmqTaskStatus =
     state === 'active' ? 'running' : state === 'completed' ? 'fulfilled' : state === 'failed' ? 'rejected' : 'queued'
   const info = toInfo(job, status)
-  if (status === 'fulfilled') info.result = job.returnvalue
+  if (status === 'fulfilled') info.result = fromStoredResult(job.returnvalue)
   if (info.status === 'rejected' || info.status === 'cancelled') {
     const { logs } = await queue.getJobLogs(id, -1, -1)
     info.error = fromWire(fromLogLines(logs), job.failedReason ?? '', job.name)

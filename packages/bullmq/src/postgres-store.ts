@@ -20,8 +20,9 @@ import {
   Relay,
   type RelaySubscription,
 } from 'bullmq'
+import { within } from './bounded.js'
 import { defaultOnError, type OnError } from './options.js'
-import type { JobMessage, JobTopic, Store } from './store.js'
+import { type JobMessage, type JobTopic, parseJobMessage, type Store } from './store.js'
 
 /**
  * Where PostgreSQL is: a `postgres://` (or `postgresql://`) URL, a `pg.Pool` (yours: it is not
@@ -104,8 +105,8 @@ function configLabel(options: PostgresPoolConfig): string {
   return `postgres://${user}${options.host ?? 'localhost'}:${options.port ?? 5432}${options.database ? `/${options.database}` : ''}`
 }
 
-export function openPostgresStore(resolved: ResolvedPostgres, queue: string, onError: OnError): Store {
-  return new PostgresStore(resolved, queue, onError)
+export function openPostgresStore(resolved: ResolvedPostgres, queue: string, onError: OnError, back: () => void): Store {
+  return new PostgresStore(resolved, queue, onError, back)
 }
 
 /** How long our own checks wait for a connection before PostgreSQL counts as unreachable. */
@@ -163,7 +164,12 @@ class PostgresStore implements Store {
   #closing = false
   #troubleSeen = new Set<string>()
 
-  constructor(resolved: ResolvedPostgres, queue: string, onError: OnError) {
+  readonly #back: () => void
+  #lost = false
+  #watch: NodeJS.Timeout | undefined
+
+  constructor(resolved: ResolvedPostgres, queue: string, onError: OnError, back: () => void) {
+    this.#back = back
     this.#resolved = resolved
     this.label = resolved.label
     this.connection = resolved.options as unknown as ConnectionOptions
@@ -186,7 +192,7 @@ class PostgresStore implements Store {
       this.#down(error)
       throw this.#unavailable(error)
     }
-    this.#back()
+    this.#answered()
     if (this.#listeners.size > 0) void this.#ensureRelay().catch(this.trouble)
   }
 
@@ -218,8 +224,9 @@ class PostgresStore implements Store {
     this.#closing = true
   }
 
-  async close(away: boolean): Promise<void> {
+  async close(away: boolean, ms: number): Promise<void> {
     this.#closing = true
+    clearInterval(this.#watch)
     const relay = this.#relay
     this.#relay = undefined
     this.#listeners.clear()
@@ -227,8 +234,8 @@ class PostgresStore implements Store {
     this.#pool = undefined
     await Promise.all([
       // The Relay unregisters its node: with PostgreSQL away, do not wait (its lease expires by itself).
-      relay?.then((r) => bounded(r.close(), away ? 0 : 1_000)).catch(() => {}),
-      this.#ownsPool ? pool?.then((p) => bounded(p.end(), away ? 0 : 1_000)).catch(() => {}) : undefined,
+      relay?.then((r) => within(r.close(), away ? 0 : ms)).catch(() => {}),
+      this.#ownsPool ? pool?.then((p) => within(p.end(), away ? 0 : ms)).catch(() => {}) : undefined,
     ])
   }
 
@@ -257,14 +264,33 @@ class PostgresStore implements Store {
     this.#up = false
     if (this.#closing || !was) return
     this.#wasUp = false
+    this.#lost = true
+    this.#watchForReturn()
     const message = `Lost the connection to PostgreSQL at ${this.label} (background queue "${this.#queue}"): reconnecting; jobs stay in PostgreSQL`
     this.#report(codedError(Error, errorCodes.queueUnavailable, message, { cause: error }))
   }
 
-  #back(): void {
+  /** While PostgreSQL is lost, asks every second whether it is back (then `back` runs). */
+  #watchForReturn(): void {
+    if (this.#watch !== undefined) return
+    this.#watch = setInterval(() => {
+      if (this.#closing || !this.#lost) {
+        clearInterval(this.#watch)
+        this.#watch = undefined
+        return
+      }
+      this.connected().catch(() => {})
+    }, 1_000).unref()
+  }
+
+  #answered(): void {
     if (!this.#up) this.#troubleSeen.clear()
     this.#up = true
     this.#wasUp = true
+    if (this.#lost && !this.#closing) {
+      this.#lost = false
+      this.#back()
+    }
   }
 
   #unavailable(error: unknown): Error {
@@ -322,7 +348,7 @@ class PostgresStore implements Store {
       } catch (error) {
         // Its start cannot be retried: drop it, the next use makes another.
         this.#relay = undefined
-        void bounded(relay.close(), 1_000).catch(() => {})
+        void within(relay.close(), 1_000)
         throw this.#unavailable(error)
       }
       for (const entry of this.#listeners) if (entry.subscription === undefined) await this.#listen(relay, entry)
@@ -342,14 +368,5 @@ class PostgresStore implements Store {
 }
 
 function parseMessage(data: unknown): JobMessage | undefined {
-  const { id, reason } = (data ?? {}) as { id?: unknown; reason?: unknown }
-  if (typeof id !== 'string') return undefined
-  return { id, reason: typeof reason === 'string' ? reason : undefined }
-}
-
-/** Waits for `promise` at most `ms`. */
-async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([promise.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
-  clearTimeout(timer)
+  return parseJobMessage(data)
 }

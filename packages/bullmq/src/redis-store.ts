@@ -3,14 +3,15 @@
 // Removal needs no notice of ours: BullMQ's events stream on Redis reports removed jobs.
 import { createRedisBackend } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { within } from './bounded.js'
 import { cancelChannel } from './cancellation.js'
 import { closeClient, type ResolvedConnection } from './connection.js'
 import { Control } from './control.js'
 import type { OnError } from './options.js'
 import { type JobMessage, type JobTopic, parseJobMessage, type Store } from './store.js'
 
-export function openRedisStore(connection: ResolvedConnection, queue: string, prefix: string, onError: OnError): Store {
-  return new RedisStore(connection, queue, prefix, onError)
+export function openRedisStore(connection: ResolvedConnection, queue: string, prefix: string, onError: OnError, back: () => void): Store {
+  return new RedisStore(connection, queue, prefix, onError, back)
 }
 
 class RedisStore implements Store {
@@ -24,13 +25,13 @@ class RedisStore implements Store {
   readonly #prefix: string
   readonly trouble: (error: unknown) => void
 
-  constructor(connection: ResolvedConnection, queue: string, prefix: string, onError: OnError) {
+  constructor(connection: ResolvedConnection, queue: string, prefix: string, onError: OnError, back: () => void) {
     this.#resolved = connection
     this.label = connection.label
     this.connection = connection.options
     this.#queue = queue
     this.#prefix = prefix
-    this.#control = new Control(connection, queue, onError)
+    this.#control = new Control(connection, queue, onError, back)
     this.trouble = this.#control.trouble
   }
 
@@ -63,14 +64,18 @@ class RedisStore implements Store {
     })
     // Not awaited: Redis may be down at start; ioredis subscribes again once it is back.
     subscriber.subscribe(cancelChannel(this.#prefix, this.#queue)).catch(this.trouble)
-    return () => closeClient(subscriber)
+    return async () => {
+      // Bounded by the caller; a frozen Redis leaves QUIT unanswered: then drop the connection.
+      if (!(await within(closeClient(subscriber), 1_000))) subscriber.disconnect()
+    }
   }
 
   closing(): void {
     this.#control.closing()
   }
 
-  async close(): Promise<void> {
-    await closeClient(this.#control.client)
+  async close(away: boolean, ms: number): Promise<void> {
+    const client = this.#control.client
+    if (away || !(await within(closeClient(client), ms, this.trouble))) client.disconnect()
   }
 }

@@ -6,6 +6,7 @@ import { hostname } from 'node:os'
 import { type BackgroundRegistry, type BackgroundShutdownOptions, ClosedError, type TaskDefinition } from '@taskscope/core'
 import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
 import { Queue } from 'bullmq'
+import { closeAllowanceMs, within } from './bounded.js'
 import { cancelJob } from './cancellation.js'
 import { JobEvents } from './job-events.js'
 import { type BullmqTaskInfo, listJobs, readJob } from './job-info.js'
@@ -66,7 +67,10 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const settings = (this.#settings = registrySettings(options))
     const { connection, queue, prefix } = settings
     this.queueName = queue
-    const store = (this.#store = openStore(connection, queue, prefix, settings.onError))
+    // The store came back after a lost connection: handles whose job it no longer holds (a restart
+    // without persistence) reject with ERR_JOB_LOST instead of waiting forever.
+    const back = (): void => void this.#events.refreshAll((id) => this.#stores.has(id)).catch(this.#store.trouble)
+    const store = (this.#store = openStore(connection, queue, prefix, settings.onError, back))
     const trouble = store.trouble
     this.#queue = new Queue(queue, { connection: store.connection, prefix }, store.backend)
     this.#queue.on('error', trouble)
@@ -114,7 +118,8 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
         `The "task" argument must be a defineTask() task: a distributed registry stores jobs as a name and JSON data, so a closure or a promise cannot travel. Received ${what}`,
       )
     }
-    validateTaskData(data, 'The "data" argument')
+    // What is stored is what was checked (a getter read twice could answer differently).
+    const json = JSON.stringify(validateTaskData(data, 'The "data" argument'))
     const opts = copyOptions(options, 'The add options')
     const id = jobIdOption(opts.id) ?? randomUUID()
     const attempts = integerOption(opts.attempts, 'The "attempts" option', 1)
@@ -123,7 +128,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     if (known !== undefined) return known
     const handle = new BullmqTask<R>(kToken, id, task.name, 'queued', this.#cancel)
     this.#handles.set(id, handle)
-    const store = this.#storeJob(handle, data, { attempts, backoff })
+    const store = this.#storeJob(handle, JSON.parse(json), { attempts, backoff })
     this.#stores.set(id, store)
     store.then(
       () => this.#stores.delete(id),
@@ -222,17 +227,23 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   }
 
   async #close(timeout: number, grace: number): Promise<BullmqShutdownReport> {
-    const report = (await this.#runner?.shutdown(timeout, grace)) ?? { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
+    let closeBy = Infinity // set once the jobs are handed back: then closing has closeAllowanceMs
+    const deadline = (): number => closeBy
+    const jobsDone = this.#runner?.shutdown(timeout, grace, () => {
+      closeBy = Math.min(closeBy, Date.now() + closeAllowanceMs)
+      return closeBy
+    })
+    const report = (await jobsDone) ?? { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
+    closeBy = Math.min(closeBy, Date.now() + closeAllowanceMs)
+    const left = (): number => deadline() - Date.now()
+    const trouble = this.#store.trouble
     // Adds already under way finish (or fail) before the connections close: a job is never half-added.
-    await Promise.allSettled(this.#stores.values())
+    await within(Promise.allSettled(this.#stores.values()), left())
     const away = !this.#store.ready // then closing politely would wait for the store to come back
-    await this.#events.close(away)
-    // Bounded: with the store away, BullMQ's close may wait for a connection that never comes.
-    let timer: NodeJS.Timeout | undefined
-    const closed = this.#queue.close().catch(this.#store.trouble)
-    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, Math.min(grace, 1000))))])
-    clearTimeout(timer)
-    await this.#store.close(away)
+    await this.#events.close(away, deadline)
+    // Bounded: with the store away or frozen, BullMQ's close waits for a connection that never answers.
+    if (!(await within(this.#queue.close(), left(), trouble))) this.#queue.disconnect().catch(trouble)
+    await this.#store.close(away, left())
     return report
   }
 

@@ -2,10 +2,11 @@
 // function with a signal of our own, cancellation requests from other processes (the store's
 // messaging → `worker.cancelJob`), and the shutdown that returns unfinished jobs to the queue.
 import { CancelledError, isCancellation, ShutdownError, type TaskDefinition } from '@taskscope/core'
-import { validateTaskData } from '@taskscope/core/adapter'
+import { validateTaskResult } from '@taskscope/core/adapter'
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq'
+import { within } from './bounded.js'
 import type { JobMessage, Store } from './store.js'
-import { cancelledFailure, toLogLine, toWire } from './wire.js'
+import { cancelledFailure, toLogLine, toStoredResult, toWire } from './wire.js'
 
 /** How long a job of a task this process does not define waits before another process may take it. */
 const unknownTaskDelayMs = 1_000
@@ -41,6 +42,8 @@ type Outcome = keyof RunnerReport
 
 interface Run {
   readonly id: string
+  /** When the job was added: tells this job from a later one that reuses its id. */
+  readonly addedAt: number
   readonly name: string
   readonly controller: AbortController
   shutdown: boolean
@@ -53,9 +56,13 @@ export class Runner {
   readonly #worker: Worker
   readonly #unsubscribe: Promise<() => Promise<void>>
   readonly #running = new Map<string, Run>()
-  readonly #pendingCancels = new Map<string, { reason: string | undefined; timer: NodeJS.Timeout }>()
+  readonly #pendingCancels = new Map<string, { reason: string | undefined; addedAt: number | undefined; timer: NodeJS.Timeout }>()
+  // What our processor threw: a failure BullMQ reports that is not in here is one it made itself.
+  readonly #thrown = new WeakSet<object>()
   #finished = new Set<Run>() // runs that ended during shutdown, to count
   #counting = false
+  // Shutdown began: a job BullMQ's fetch still hands us goes straight back to the queue, unrun.
+  #stopping = false
 
   constructor(settings: RunnerSettings) {
     this.#settings = settings
@@ -75,6 +82,12 @@ export class Runner {
       store.backend,
     )
     this.#worker.on('error', settings.trouble)
+    // A job BullMQ fails on its own (stalled more than maxStalledCount, started too often): this
+    // process noticed it (its worker took the job to fail it), so its onError hears of it.
+    this.#worker.on('failed', (job, error) => {
+      if (job === undefined || this.#thrown.has(error)) return
+      this.#report(error, { id: job.id!, name: job.name })
+    })
     this.#unsubscribe = store.subscribe('cancel', this.#onCancelRequest)
     this.#unsubscribe.catch(settings.trouble)
   }
@@ -92,6 +105,12 @@ export class Runner {
 
   // Three parameters: BullMQ passes its AbortSignal only to a processor that declares it.
   #process = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> => {
+    if (this.#stopping) {
+      // BullMQ's fetch in flight when shutdown began took this job for a free slot: hand it back
+      // at once, unrun (the worker is paused, so it does not take it again).
+      await job.moveToWait(token)
+      throw new WaitingError()
+    }
     const definition = this.#settings.definitions.get(job.name)
     if (definition === undefined) {
       // A task this process does not define: back to the queue for a process that does.
@@ -101,6 +120,7 @@ export class Runner {
     let settle!: () => void
     const run: Run = {
       id: job.id!,
+      addedAt: job.timestamp,
       name: job.name,
       controller: new AbortController(),
       shutdown: false,
@@ -111,15 +131,15 @@ export class Runner {
     const onAbort = (): void => this.#abort(run, signal?.reason)
     signal?.addEventListener('abort', onAbort, { once: true })
     const pending = this.#pendingCancels.get(run.id)
-    if (pending !== undefined) {
+    if (pending !== undefined && (pending.addedAt === undefined || pending.addedAt === run.addedAt)) {
       this.#forget(run.id)
       this.#abort(run, pending.reason)
     }
     try {
       const result = await definition.fn(job.data, run.controller.signal)
-      validateTaskData(result, `The result of task "${run.name}"`)
+      validateTaskResult(result, `The result of task "${run.name}"`)
       run.outcome = 'completed'
-      return result
+      return toStoredResult(result)
     } catch (error) {
       const aborted = run.controller.signal.aborted && isCancellation(error)
       if (aborted && run.shutdown) {
@@ -131,8 +151,9 @@ export class Runner {
       const reason = aborted ? run.controller.signal.reason : error
       if (!aborted) this.#report(error, run)
       await job.log(toLogLine(toWire(reason, aborted))).catch(this.#settings.trouble)
-      if (aborted) throw cancelledFailure(reason)
-      throw error instanceof Error ? error : new Error(String(error))
+      const failure = aborted ? cancelledFailure(reason) : error instanceof Error ? error : new Error(String(error))
+      this.#thrown.add(failure)
+      throw failure
     } finally {
       signal?.removeEventListener('abort', onAbort)
       this.#running.delete(run.id)
@@ -148,7 +169,7 @@ export class Runner {
     run.controller.abort(run.shutdown ? new ShutdownError() : new CancelledError(`Background task "${run.name}" was cancelled`, cause))
   }
 
-  #report(error: unknown, run: Run): void {
+  #report(error: unknown, run: { id: string; name: string }): void {
     try {
       this.#settings.failed(error, { id: run.id, name: run.name })
     } catch (hookError) {
@@ -156,13 +177,16 @@ export class Runner {
     }
   }
 
-  #onCancelRequest = ({ id, reason }: JobMessage): void => {
+  #onCancelRequest = ({ id, reason, addedAt }: JobMessage): void => {
+    const run = this.#running.get(id)
+    // A request for an earlier job with this id (cancelled, removed, added again): not for this one.
+    if (run !== undefined && addedAt !== undefined && run.addedAt !== addedAt) return
     if (this.#worker.cancelJob(id, reason)) return
     // Not running here (yet): BullMQ may have handed it to us a moment ago, before our processor
     // started. Remember the request briefly, so the processor starts it cancelled.
     this.#forget(id)
     const timer = setTimeout(() => this.#pendingCancels.delete(id), pendingCancelMs).unref()
-    this.#pendingCancels.set(id, { reason, timer })
+    this.#pendingCancels.set(id, { reason, addedAt, timer })
   }
 
   #forget(id: string): void {
@@ -172,34 +196,44 @@ export class Runner {
 
   /**
    * Stops taking jobs, waits up to `timeout` for the running ones, then aborts their signals with
-   * ShutdownError: a job that ends cancelled goes back to the queue (requeued). What still runs
-   * after `grace` is abandoned: BullMQ's stalled-job check returns it to the queue once its lock
-   * expires. Then closes the worker and the cancel channel.
+   * ShutdownError: a job that ends cancelled goes back to the queue (requeued); a job the user had
+   * cancelled stays cancelled. A job BullMQ's fetch hands over meanwhile goes straight back,
+   * unrun and uncounted. What still runs after `grace` is abandoned: BullMQ's stalled-job check
+   * returns it to the queue once its lock expires. Then closes the worker and the cancel channel,
+   * politely until `closeBy` (a `Date.now()` time), by force after it.
    */
-  async shutdown(timeout: number, grace: number): Promise<RunnerReport> {
+  async shutdown(timeout: number, grace: number, closeBy: () => number): Promise<RunnerReport> {
+    this.#stopping = true
     this.#counting = true
     const report: RunnerReport = { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
     try {
-      await this.#worker.pause(true)
+      await this.#worker.pause(true) // no Redis round trip: only stops the fetch loop
     } catch (error) {
       this.#settings.trouble(error)
     }
     if (!(await this.#idleWithin(timeout))) {
       for (const run of this.#running.values()) {
+        if (run.controller.signal.aborted) continue // cancelled by the user: it stays cancelled
         run.shutdown = true
-        this.#worker.cancelJob(run.id, 'shutdown')
+        this.#abort(run, undefined)
       }
       await this.#idleWithin(grace)
     }
-    // Let BullMQ record the outcome of what ended (its moveToCompleted/moveToFailed follow our processor).
     const abandoned = this.#running.size
-    // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or Redis is away.
-    const force = abandoned > 0 || !this.#settings.store.ready
-    await this.#worker.close(force).catch(this.#settings.trouble)
     for (const run of this.#finished) report[run.outcome ?? 'failed']++
     report.abandoned = abandoned
     for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
-    await this.#unsubscribe.then((stop) => stop()).catch(() => {})
+    // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or the store is away.
+    const force = abandoned > 0 || !this.#settings.store.ready
+    const trouble = this.#settings.trouble
+    if (!(await within(this.#worker.close(force), closeBy() - Date.now(), trouble))) {
+      // The store does not answer (frozen, restarting): drop the worker's connections.
+      this.#worker.disconnect().catch(trouble)
+    }
+    await within(
+      this.#unsubscribe.then((stop) => stop()),
+      closeBy() - Date.now(),
+    )
     return report
   }
 

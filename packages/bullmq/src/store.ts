@@ -24,6 +24,8 @@ export type ResolvedStore = ({ kind: 'redis' } & ResolvedConnection) | ResolvedP
 export interface JobMessage {
   id: string
   reason: string | undefined
+  /** When the job it is for was added (BullMQ's `timestamp`): a later job reusing the id is not concerned. */
+  addedAt?: number | undefined
 }
 
 /** The topics of {@link JobMessage}s. */
@@ -53,8 +55,8 @@ export interface Store {
   readonly trouble: (error: unknown) => void
   /** From now on the connection closing is expected: it is not reported as lost. */
   closing(): void
-  /** Closes the store's own connections; `away`: the store does not answer, do not wait for it. */
-  close(away: boolean): Promise<void>
+  /** Closes the store's own connections within `ms`; `away`: the store does not answer, do not wait for it. */
+  close(away: boolean, ms: number): Promise<void>
 }
 
 /** Reads the `connection` option (and `store`, when the connection alone cannot tell). */
@@ -63,9 +65,11 @@ export function resolveStore(connection: unknown, store: StoreKind | undefined):
   return { kind: 'redis', ...resolveConnection(connection) }
 }
 
-/** Opens the store of one queue. */
-export function openStore(resolved: ResolvedStore, queue: string, prefix: string, onError: OnError): Store {
-  return resolved.kind === 'postgres' ? openPostgresStore(resolved, queue, onError) : openRedisStore(resolved, queue, prefix, onError)
+/** Opens the store of one queue; `back` is called each time it answers again after it was lost. */
+export function openStore(resolved: ResolvedStore, queue: string, prefix: string, onError: OnError, back: () => void): Store {
+  return resolved.kind === 'postgres'
+    ? openPostgresStore(resolved, queue, onError, back)
+    : openRedisStore(resolved, queue, prefix, onError, back)
 }
 
 /** Reads a message of a topic; undefined for anything that is not a {@link JobMessage}. */
@@ -78,9 +82,9 @@ export function parseJobMessage(value: unknown): JobMessage | undefined {
       return undefined
     }
   }
-  const { id, reason } = (message ?? {}) as { id?: unknown; reason?: unknown }
+  const { id, reason, addedAt } = (message ?? {}) as { id?: unknown; reason?: unknown; addedAt?: unknown }
   if (typeof id !== 'string') return undefined
-  return { id, reason: typeof reason === 'string' ? reason : undefined }
+  return { id, reason: typeof reason === 'string' ? reason : undefined, addedAt: typeof addedAt === 'number' ? addedAt : undefined }
 }
 
 export type { PostgresConnection }

@@ -64,3 +64,24 @@ export function fromWire(wire: WireError | undefined, failedReason: string, name
 export function cancelledFailure(error: unknown): UnrecoverableError {
   return new UnrecoverableError(cancelledMark + (error instanceof Error ? error.message : String(error)))
 }
+
+/**
+ * A result as stored in the queue: inside an envelope, so that a task returning nothing reads
+ * back as `undefined` (JSON has no undefined: BullMQ would store it as null).
+ */
+export interface StoredResult {
+  result?: unknown
+}
+
+export function toStoredResult(result: unknown): StoredResult {
+  return { result }
+}
+
+/** The task's result from what the queue stored (`null` for a job that is not ours: its value as is). */
+export function fromStoredResult(stored: unknown): unknown {
+  if (typeof stored === 'object' && stored !== null && !Array.isArray(stored)) {
+    const keys = Object.keys(stored)
+    if (keys.length === 0 || (keys.length === 1 && keys[0] === 'result')) return (stored as StoredResult).result
+  }
+  return stored
+}

@@ -8,7 +8,7 @@
 
 export type { CodedError, ErrorCode } from './errors.js'
 export { codedError, errorCodes } from './errors.js'
-export { isTaskDefinition, validateTaskData } from './primitives/define-task.js'
+export { isTaskDefinition, validateTaskData, validateTaskResult } from './primitives/define-task.js'
 export type { RuntimeHandle } from './runtime/adapter-kit.js'
 export { drainingAnswer, rejectUncalled, withRuntimeHandle } from './runtime/adapter-kit.js'
 export type { CancellationAnswer, EscapedCancellationContext, HttpAnswer } from './runtime/escaped-cancellation.js'

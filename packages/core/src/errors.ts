@@ -62,6 +62,8 @@ export const errorCodes = {
   taskNotDefined: 'ERR_TASK_NOT_DEFINED',
   /** An Error: the queue's store (Redis, for `@taskscope/bullmq`) cannot be reached; the message names the connection. */
   queueUnavailable: 'ERR_QUEUE_UNAVAILABLE',
+  /** An Error: a distributed job is no longer in its queue (its store lost it, or it was removed), so its handle can never settle otherwise. */
+  jobLost: 'ERR_JOB_LOST',
   /** An Error: a second, different adapter instance on one app (a second Fastify registration, two `concurrency()` on one request). */
   alreadyRegistered: 'ERR_TASKSCOPE_ALREADY_REGISTERED',
   /** An Error: `taskGroup`, `threadpool` or `backgroundTasks` read where the adapter is not installed. */

@@ -84,6 +84,7 @@ describe('@taskscope/core package', () => {
         'errorCodes',
         'isTaskDefinition',
         'validateTaskData',
+        'validateTaskResult',
         'rejectUncalled',
         'requestBinding',
         'shuttingDownAnswer',

@@ -64,11 +64,16 @@ export function isTaskDefinition(value: unknown): value is TaskDefinition {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kTaskDefinition] === true
 }
 
+/** How deeply task data may nest: deeper data is refused (JSON stores and readers stop well before a stack does). */
+const maxDepth = 1000
+
 /**
  * Checks that `data` comes back the same through `JSON.stringify`/`JSON.parse` (plain objects,
- * arrays, strings, finite numbers, booleans, null; `undefined` only as a property value or as the
- * whole data) and returns it. Anything else (a function, a Date, a Map, a class instance, a
- * BigInt, NaN, a cycle) is a TypeError with code `ERR_TASK_DATA_NOT_JSON` that names where it is.
+ * arrays, strings, finite numbers other than -0, booleans, null; `undefined` only as a property
+ * value, which JSON drops and reading gives back) and returns it. Anything else (`undefined`
+ * itself, a function, a Date, a Map, a class instance, a BigInt, NaN, -0, an array with extra
+ * properties, a cycle, nesting deeper than 1,000 levels, a getter or Proxy trap that throws) is a
+ * TypeError with code `ERR_TASK_DATA_NOT_JSON` that names where it is.
  *
  * @example
  * ```ts
@@ -76,20 +81,38 @@ export function isTaskDefinition(value: unknown): value is TaskDefinition {
  * ```
  */
 export function validateTaskData<D>(data: D, what: string): D {
-  const problem = data === undefined ? undefined : jsonProblem(data, 'data', new Set())
+  let problem: string | undefined
+  let cause: unknown
+  try {
+    problem = data === undefined ? 'data is undefined (JSON has no undefined: pass null or an object)' : jsonProblem(data, 'data', new Set(), 0)
+  } catch (error) {
+    // A throwing getter, a Proxy trap that throws: refused, with the user's error as the cause.
+    cause = error
+    problem = `reading it threw ${error instanceof Error ? `${error.name}: ${error.message}` : describe(error)}`
+  }
   if (problem !== undefined) {
-    throw codedError(TypeError, errorCodes.taskDataNotJson, `${what} must survive JSON (it travels as JSON): ${problem}`)
+    const options = cause === undefined ? undefined : { cause }
+    throw codedError(TypeError, errorCodes.taskDataNotJson, `${what} must survive JSON (it travels as JSON): ${problem}`, options)
   }
   return data
 }
 
+/**
+ * Checks a task's result: like {@link validateTaskData}, except that `undefined` (a task that
+ * returns nothing) is accepted and arrives as `undefined`.
+ */
+export function validateTaskResult<R>(result: R, what: string): R {
+  return result === undefined ? result : validateTaskData(result, what)
+}
+
 /** Where and why `value` would not survive a JSON round trip, or undefined. */
-function jsonProblem(value: unknown, path: string, seen: Set<object>): string | undefined {
+function jsonProblem(value: unknown, path: string, seen: Set<object>, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return undefined
     case 'number':
+      if (Object.is(value, -0)) return `${path} is -0 (JSON turns it into 0)`
       return Number.isFinite(value) ? undefined : `${path} is ${value}`
     case 'object':
       break
@@ -97,26 +120,35 @@ function jsonProblem(value: unknown, path: string, seen: Set<object>): string | 
       return `${path} is ${describe(value)}`
   }
   if (value === null) return undefined
+  if (depth >= maxDepth) return `${path} is nested deeper than ${maxDepth} levels`
   if (seen.has(value)) return `${path} is a circular reference`
   const proto = Object.getPrototypeOf(value)
   const isArray = Array.isArray(value)
   if (!isArray && proto !== Object.prototype && proto !== null) {
     return `${path} is ${describeObject(value)}, not a plain object`
   }
+  if (isArray && proto !== Array.prototype) return `${path} is ${describeObject(value)}, not a plain array`
   seen.add(value)
   try {
+    if (Object.getOwnPropertySymbols(value).length > 0) return `${path} has symbol keys`
     if (isArray) {
-      for (let i = 0; i < value.length; i++) {
-        if (value[i] === undefined) return `${path}[${i}] is undefined (JSON turns it into null)`
-        const problem = jsonProblem(value[i], `${path}[${i}]`, seen)
+      const length = value.length
+      const keys = Object.keys(value)
+      if (keys.length !== length) {
+        const extra = keys.find((key) => !(String(Number(key)) === key && Number(key) < length))
+        return extra === undefined ? `${path} has holes (JSON turns them into null)` : `${path} has the extra property ${JSON.stringify(extra)} (JSON drops it)`
+      }
+      for (let i = 0; i < length; i++) {
+        const item = value[i]
+        if (item === undefined) return `${path}[${i}] is undefined (JSON turns it into null)`
+        const problem = jsonProblem(item, `${path}[${i}]`, seen, depth + 1)
         if (problem !== undefined) return problem
       }
       return undefined
     }
-    if (Object.getOwnPropertySymbols(value).length > 0) return `${path} has symbol keys`
     for (const [key, item] of Object.entries(value)) {
       if (item === undefined) continue // dropped by JSON: reading it back gives undefined too
-      const problem = jsonProblem(item, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, seen)
+      const problem = jsonProblem(item, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, seen, depth + 1)
       if (problem !== undefined) return problem
     }
     return undefined

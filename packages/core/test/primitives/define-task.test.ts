@@ -1,8 +1,15 @@
 import { once } from 'node:events'
 import { BackgroundTasks, CancelledError, ClosedError, defineTask, errorCodes, ShutdownError } from '@taskscope/core'
-import { isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
+import { isTaskDefinition, validateTaskData, validateTaskResult } from '@taskscope/core/adapter'
 import { collectUnhandled, deferred } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
+
+/** An array nested `depth` levels deep: [[[...]]]. */
+function deepArray(depth: number): unknown[] {
+  let array: unknown[] = []
+  for (let i = 1; i < depth; i++) array = [array]
+  return array
+}
 
 const double = defineTask('math.double', (data: { n: number }) => data.n * 2)
 
@@ -48,6 +55,32 @@ describe('validateTaskData: data must survive JSON', () => {
     ['undefined in an array', [1, undefined], /data\[1\] is undefined/],
     ['a symbol', Symbol('s'), /data is Symbol\(s\)/],
     ['symbol keys', { [Symbol('k')]: 1 }, /data has symbol keys/],
+    ['undefined itself', undefined, /data is undefined/],
+    ['-0', { n: -0 }, /data\.n is -0/],
+    ['an array with an extra property', Object.assign([1, 2], { extra: true }), /data has the extra property "extra"/],
+    ['an array with holes', new Array(3).fill(1, 0, 1), /data has holes/],
+    ['a 20,000-deep array', deepArray(20_000), /nested deeper than 1000 levels/],
+    [
+      'a throwing getter',
+      {
+        get boom() {
+          throw new Error('getter says no')
+        },
+      },
+      /reading it threw Error: getter says no/,
+    ],
+    [
+      'a Proxy whose trap throws',
+      new Proxy(
+        {},
+        {
+          ownKeys() {
+            throw new RangeError('trap says no')
+          },
+        },
+      ),
+      /reading it threw RangeError: trap says no/,
+    ],
   ])('refuses %s with ERR_TASK_DATA_NOT_JSON, naming where', (_label, data, message) => {
     let error: unknown
     try {
@@ -68,7 +101,22 @@ describe('validateTaskData: data must survive JSON', () => {
     expect(validateTaskData({ x: shared, y: [shared] }, 'data')).toEqual({ x: shared, y: [shared] })
   })
 
-  it('accepts JSON values, null-prototype objects, undefined data and undefined properties', () => {
+  it('keeps the user\'s own error as the cause of a refusal', () => {
+    const own = new Error('getter says no')
+    const data = {
+      get boom() {
+        throw own
+      },
+    }
+    expect(() => validateTaskData(data, 'data')).toThrow(expect.objectContaining({ code: errorCodes.taskDataNotJson, cause: own }))
+  })
+
+  it('validateTaskResult accepts undefined (a task that returns nothing) and refuses the rest like data', () => {
+    expect(validateTaskResult(undefined, 'result')).toBe(undefined)
+    expect(() => validateTaskResult(-0, 'result')).toThrow(expect.objectContaining({ code: errorCodes.taskDataNotJson }))
+  })
+
+  it('accepts JSON values, null-prototype objects, 999-deep arrays and undefined properties', () => {
     for (const data of [
       null,
       0,
@@ -78,7 +126,7 @@ describe('validateTaskData: data must survive JSON', () => {
       {},
       { a: [1, 'b', null, { c: false }] },
       Object.create(null),
-      undefined,
+      deepArray(999),
       { gone: undefined },
     ]) {
       expect(validateTaskData(data, 'data')).toBe(data)
@@ -171,7 +219,7 @@ describe('BackgroundTasks.add(task, data, { id })', () => {
       cancelled.cancel('stop')
       await expect(cancelled).rejects.toBeInstanceOf(CancelledError)
       expect(cancelled.status).toBe('cancelled')
-      const failed = tasks.add(fails, undefined)
+      const failed = tasks.add(fails, null)
       const running = tasks.add(waits, null)
       await expect(tasks.shutdown({ timeout: 0 })).resolves.toEqual({ completed: 0, failed: 1, cancelled: 1, abandoned: 0 })
       expect(running.signal.reason).toBeInstanceOf(ShutdownError)
