@@ -13,6 +13,7 @@ const projects: TestProjectInlineConfiguration[] = [
   project('express', './packages/express'),
   project('koa', './packages/koa'),
   project('bullmq', './packages/bullmq'),
+  project('pg', './packages/pg'),
   project('integration', './integration-tests'),
   project('bench', './bench'),
   project('examples', './examples'),

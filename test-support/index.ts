@@ -12,6 +12,19 @@ export { agentSocketCount, type HttpCall, type HttpCallOptions, type HttpRespons
 export { type H2Call, h2connect, h2request } from './http2.ts'
 export { type LogEntry, type MemoryLogger, memoryLogger } from './logger.ts'
 export { poolsForEachTest } from './pools.ts'
+export {
+  type Activity,
+  activity,
+  newTag,
+  type PostgresServer,
+  postgresBinDir,
+  postgresMissing,
+  type Queryable,
+  startPostgres,
+  untilActivity,
+  untilRunning,
+  untilStopped,
+} from './postgres.ts'
 export { type NodeProcess, runNode } from './processes.ts'
 export { events, flush, promiseState, rejectionOf } from './promises.ts'
 export { codeOf, untilAborted, waitForAbort } from './signals.ts'

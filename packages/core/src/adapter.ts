@@ -8,6 +8,7 @@
 
 export type { CodedError, ErrorCode } from './errors.js'
 export { codedError, errorCodes } from './errors.js'
+export { enableCurrentSignal } from './primitives/current-signal.js'
 export { isTaskDefinition, validateTaskData, validateTaskResult } from './primitives/define-task.js'
 export type { RuntimeHandle } from './runtime/adapter-kit.js'
 export { drainingAnswer, rejectUncalled, withRuntimeHandle } from './runtime/adapter-kit.js'

@@ -302,7 +302,9 @@ const cancellationCodes = new Set<string>([
 /**
  * True for a cancellation: a {@link CancelledError} (any subclass, also from another copy of this
  * package), a DOMException named `AbortError` or `TimeoutError` (what `fetch` and
- * `AbortSignal.timeout` throw), and Node's own `AbortError` (code `ABORT_ERR`).
+ * `AbortSignal.timeout` throw), Node's own `AbortError` (code `ABORT_ERR`), and the TypeError
+ * `fetch` fails with when its request was aborted by `cancellationInterceptor()` (`fetch failed` or
+ * `terminated`, whose `cause` is one of the above).
  *
  * @example
  * ```ts
@@ -310,6 +312,12 @@ const cancellationCodes = new Set<string>([
  * ```
  */
 export function isCancellation(error: unknown): boolean {
+  if (isDirectCancellation(error)) return true
+  // fetch reports a dispatch aborted under it as a network error, the reason as its cause.
+  return error instanceof TypeError && isDirectCancellation((error as { cause?: unknown }).cause)
+}
+
+function isDirectCancellation(error: unknown): boolean {
   if (error instanceof CancelledError) return true
   if (typeof error !== 'object' || error === null) return false
   const { code, name } = error as { code?: unknown; name?: unknown }

@@ -20,6 +20,8 @@ export const kWhenSettled = Symbol('taskscope.whenSettled')
 export const kToken = Symbol('taskscope.token')
 /** TaskGroup, and a request object of an adapter: the group `currentTaskGroup()` returns in its scope. */
 export const kCurrentGroup = Symbol('taskscope.currentGroup')
+/** A scope of `currentSignal()` (a task's, a background task's, a race's, a shield): the signal it gives. */
+export const kCurrentSignal = Symbol('taskscope.currentSignal')
 /** TaskGroup: a child group learns that its parent must close it now. */
 export const kCloseAsChild = Symbol('taskscope.closeAsChild')
 /** TaskGroup: a child group tells its parent it was cancelled by a failure. */

@@ -59,7 +59,7 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     this.#bare = typeof work !== 'function'
     if (traced(taskChannel) || traced(backgroundChannel)) this.#traced(work)
     // Background work belongs to no task group: `currentTaskGroup()` is undefined in it.
-    else detached(runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
+    else detached(this.#controller.signal, runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
   }
 
   /** Runs the work inside `taskscope:background` and `taskscope:task` (kind `'background'`), for whichever has listeners. */
@@ -68,7 +68,8 @@ export class BackgroundTask<T = unknown> extends Settleable<T> implements AsyncD
     if (traced(backgroundChannel)) traces.push(new Trace(backgroundChannel, { task: this }))
     if (traced(taskChannel)) traces.push(new Trace(taskChannel, { task: this, group: undefined, kind: 'background' }))
     const run = (index: number): void => {
-      if (index === traces.length) detached(runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
+      if (index === traces.length)
+        detached(this.#controller.signal, runWork, work, this.#controller.signal, this.#fulfilled, this.#rejected)
       else traces[index]!.run(run, index + 1)
     }
     run(0)

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { CancelledError, TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { copyOptions, invalidType, validateDuration, validateSignal } from '../internal/validation.js'
+import { scopeSignal, scopesOn, withSignal } from './current-task-group.js'
 
 /**
  * One contestant: a function called with an AbortSignal, or a `[fn, arg]` pair called as
@@ -69,7 +70,9 @@ export async function firstSuccessful<const E extends readonly RaceEntry<unknown
 
 function race(entries: RaceEntry<unknown>[], options: RaceOptions | undefined, mode: 'first-settled' | 'first-success'): Promise<unknown> {
   const opts = copyOptions(options, 'The race options')
-  const parent = validateSignal(opts.signal, 'The "signal" option')
+  // With `currentSignal()` in use, a race follows the scope it runs in unless given a signal.
+  const scoped = scopesOn()
+  const parent = validateSignal(opts.signal, 'The "signal" option') ?? (scoped ? scopeSignal() : undefined)
   const timeout = validateDuration(opts.timeout, 'The "timeout" option')
   if (entries.length === 0) throw invalidType('The entries', 'at least one function', entries)
   entries.forEach((entry, index) => {
@@ -113,11 +116,16 @@ function race(entries: RaceEntry<unknown>[], options: RaceOptions | undefined, m
         if (--remaining === 0) lost(new AggregateError(errors, `All ${entries.length} entries failed`))
       }
       try {
-        const result = typeof entry === 'function' ? entry(signal) : entry[0](entry[1], signal)
+        // Each entry's `currentSignal()` is the race's signal: a loser's I/O stops with it.
+        const result = !scoped ? start(entry, signal) : withSignal(signal, start, entry, signal)
         Promise.resolve(result).then(won, failed)
       } catch (error) {
         failed(error)
       }
     })
   })
+}
+
+function start(entry: RaceEntry<unknown>, signal: AbortSignal): unknown {
+  return typeof entry === 'function' ? entry(signal) : entry[0](entry[1], signal)
 }
