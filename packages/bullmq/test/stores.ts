@@ -1,12 +1,14 @@
 // The stores the distributed suites run on, each a real server started here on a free loopback
 // port and stopped by pid: redis-server, and PostgreSQL (initdb into a temporary folder, run as the
 // `postgres` user when this process is root, BullMQ's schema migrated). Faults for the fault
-// tests: freeze (SIGSTOP) and thaw (SIGCONT), kill and restart on the same port and data.
+// tests: freeze (SIGSTOP) and thaw (SIGCONT), kill and restart on the same port and data (which
+// test-support's startPostgres, made to be thrown away, does not do).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, chownSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { postgresBinDir, postgresMissing } from '@taskscope/test-support'
 import { runMigrations } from 'bullmq'
 import pg from 'pg'
 import { freePort } from './redis-server.ts'
@@ -87,13 +89,9 @@ export async function startRedisStore(): Promise<StoreServer> {
 }
 
 function postgresBin(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin']) {
-    try {
-      accessSync(join(dir, 'initdb'), constants.X_OK)
-      return dir
-    } catch {}
-  }
-  throw new Error('PostgreSQL server binaries (initdb, postgres) are missing: apt-get install postgresql')
+  const dir = postgresBinDir()
+  if (dir === undefined) throw new Error(postgresMissing())
+  return dir
 }
 
 /** A PostgreSQL server in a temporary folder, BullMQ's schema migrated (as a deploy step would). */
