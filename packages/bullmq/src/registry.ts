@@ -42,7 +42,7 @@ export interface BullmqShutdownReport extends RunnerReport {}
  * @example
  * ```ts
  * const backgroundTasks = new BullmqBackgroundTasks({
- *   connection: 'redis://127.0.0.1:6379',
+ *   connection: 'redis://127.0.0.1:6379', // or 'postgres://app:secret@db:5432/app' (BullMQ's schema migrated)
  *   queue: 'app',
  *   tasks: [sendNewsletter],
  *   concurrency: 4,
