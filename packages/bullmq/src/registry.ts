@@ -3,7 +3,13 @@
 // end), job-info.ts (get, list), cancellation.ts (cancel by id), runner.ts (the jobs run here).
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { type BackgroundRegistry, type BackgroundShutdownOptions, ClosedError, type TaskDefinition } from '@taskscope/core'
+import {
+  type BackgroundRegistry,
+  type BackgroundShutdownOptions,
+  type BackgroundSnapshot,
+  ClosedError,
+  type TaskDefinition,
+} from '@taskscope/core'
 import { codedError, errorCodes, isTaskDefinition, validateTaskData } from '@taskscope/core/adapter'
 import { Queue } from 'bullmq'
 import { closeAllowanceMs, within } from './bounded.js'
@@ -24,7 +30,7 @@ import {
 } from './options.js'
 import { Runner, type RunnerReport } from './runner.js'
 import { openStore, type Store } from './store.js'
-import { BullmqTask, type BullmqTaskStatus, kToken } from './task-handle.js'
+import { BullmqTask, type BullmqTaskStatus, kCreate } from './task-handle.js'
 
 /** What {@link BullmqBackgroundTasks.shutdown} found, counting the jobs running in this process when it was called. */
 export interface BullmqShutdownReport extends RunnerReport {}
@@ -126,7 +132,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const backoff = backoffOption(opts.backoff)
     const known = this.#handles.get(id)
     if (known !== undefined) return known
-    const handle = new BullmqTask<R>(kToken, id, task.name, 'queued', this.#cancel)
+    const handle = BullmqTask[kCreate]<R>(id, task.name, 'queued', this.#cancel)
     this.#handles.set(id, handle)
     const store = this.#storeJob(handle, JSON.parse(json), { attempts, backoff })
     this.#stores.set(id, store)
@@ -149,6 +155,21 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   /** True once `shutdown()` was called. */
   get closed(): boolean {
     return this.#shutdown !== undefined
+  }
+
+  /**
+   * This process's side of the queue, from memory (no round trip to the store, never throws): the
+   * jobs running here, how the jobs that ran here ended, and whether the store answers (`store`).
+   * What `runtime.stats()` and `runtime.inspect()` show; `list()` reads every process's jobs.
+   *
+   * @example
+   * ```ts
+   * const { running, store } = backgroundTasks.snapshot() // store: 'unavailable' while Redis or PostgreSQL is away
+   * ```
+   */
+  snapshot(): BackgroundSnapshot {
+    const outcomes = this.#runner === undefined ? { fulfilled: 0, rejected: 0, cancelled: 0 } : { ...this.#runner.outcomes }
+    return { running: this.#runner?.running() ?? [], outcomes, store: this.#store.ready ? 'available' : 'unavailable' }
   }
 
   /**

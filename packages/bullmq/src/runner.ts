@@ -44,6 +44,8 @@ interface Run {
   readonly id: string
   /** When the job was added: tells this job from a later one that reuses its id. */
   readonly addedAt: number
+  /** When it started here (Date.now()). */
+  readonly startedAt: number
   readonly name: string
   readonly controller: AbortController
   shutdown: boolean
@@ -63,6 +65,8 @@ export class Runner {
   #counting = false
   // Shutdown began: a job BullMQ's fetch still hands us goes straight back to the queue, unrun.
   #stopping = false
+  /** How the jobs that ran here ended (a job handed back at shutdown is not among them). */
+  readonly outcomes = { fulfilled: 0, rejected: 0, cancelled: 0 }
 
   constructor(settings: RunnerSettings) {
     this.#settings = settings
@@ -97,6 +101,17 @@ export class Runner {
     return this.#running.size
   }
 
+  /** The jobs running here, oldest first. */
+  running(): { id: string; name: string; status: 'running'; ageMs: number }[] {
+    const now = Date.now()
+    return Array.from(this.#running.values(), ({ id, name, startedAt }) => ({
+      id,
+      name,
+      status: 'running' as const,
+      ageMs: now - startedAt,
+    }))
+  }
+
   /** Resolves once the worker and the cancel channel are connected (tests wait for it). */
   async ready(): Promise<void> {
     await this.#worker.waitUntilReady()
@@ -121,6 +136,7 @@ export class Runner {
     const run: Run = {
       id: job.id!,
       addedAt: job.timestamp,
+      startedAt: Date.now(),
       name: job.name,
       controller: new AbortController(),
       shutdown: false,
@@ -143,8 +159,16 @@ export class Runner {
     } catch (error) {
       const aborted = run.controller.signal.aborted && isCancellation(error)
       if (aborted && run.shutdown) {
+        try {
+          await job.moveToWait(token)
+        } catch (handBack) {
+          // Redis lost the job or its lock (restarted, failed over): it could not be handed back.
+          run.outcome = 'abandoned'
+          this.#settings.trouble(handBack)
+          this.#thrown.add(handBack as object)
+          throw handBack
+        }
         run.outcome = 'requeued'
-        await job.moveToWait(token)
         throw new WaitingError()
       }
       run.outcome = aborted ? 'cancelled' : 'failed'
@@ -155,6 +179,9 @@ export class Runner {
       this.#thrown.add(failure)
       throw failure
     } finally {
+      if (run.outcome === 'completed') this.outcomes.fulfilled++
+      else if (run.outcome === 'failed') this.outcomes.rejected++
+      else if (run.outcome === 'cancelled') this.outcomes.cancelled++
       signal?.removeEventListener('abort', onAbort)
       this.#running.delete(run.id)
       if (this.#counting) this.#finished.add(run)
@@ -221,7 +248,7 @@ export class Runner {
     }
     const abandoned = this.#running.size
     for (const run of this.#finished) report[run.outcome ?? 'failed']++
-    report.abandoned = abandoned
+    report.abandoned += abandoned
     for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
     // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or the store is away.
     const force = abandoned > 0 || !this.#settings.store.ready

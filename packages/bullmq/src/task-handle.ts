@@ -6,6 +6,8 @@ export type BullmqTaskStatus = 'queued' | 'running' | 'fulfilled' | 'rejected' |
 
 /** @internal */
 export const kToken = Symbol('taskscope.bullmq.token')
+/** @internal Makes a handle (the constructor is private). */
+export const kCreate = Symbol('taskscope.bullmq.create')
 /** @internal Moves the handle to a new unsettled status (`queued`, `running`). */
 export const kMove = Symbol('taskscope.bullmq.move')
 /** @internal Settles the handle. */
@@ -40,7 +42,16 @@ export class BullmqTask<R = unknown> implements PromiseLike<R> {
   #error: unknown
 
   /** @internal Made by `BullmqBackgroundTasks`. */
-  constructor(
+  static [kCreate]<R>(
+    id: string,
+    name: string,
+    status: BullmqTaskStatus,
+    cancel: (task: BullmqTask<R>, reason: unknown) => Promise<void>,
+  ): BullmqTask<R> {
+    return new BullmqTask<R>(kToken, id, name, status, cancel)
+  }
+
+  private constructor(
     token: typeof kToken,
     id: string,
     name: string,

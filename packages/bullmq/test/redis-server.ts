@@ -6,8 +6,14 @@ import { createServer } from 'node:net'
 export interface RedisServer {
   readonly port: number
   readonly url: string
+  readonly pid: number
   /** Stops it (SIGTERM, by pid) and waits for it to exit. */
   stop(): Promise<void>
+  /** SIGKILL, by pid: Redis dies at once (no persistence: its jobs are gone); resolves once it exited. */
+  kill(): Promise<void>
+  /** SIGSTOP / SIGCONT, by pid: Redis freezes (connections stay open, nothing answers) / thaws. */
+  freeze(): void
+  thaw(): void
 }
 
 /** A free TCP port on 127.0.0.1 (the OS picks one; it is released before it is returned). */
@@ -43,13 +49,22 @@ export async function startRedis(options: { port?: number; args?: string[] } = {
     child.once('error', reject)
   })
   const exited = once(child, 'exit')
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
+      if (gone()) return
+      process.kill(child.pid!, 'SIGCONT') // a frozen server cannot act on SIGTERM
       process.kill(child.pid!, 'SIGTERM')
       await exited
     },
+    async kill() {
+      if (!gone()) process.kill(child.pid!, 'SIGKILL')
+      await exited
+    },
+    freeze: () => void (gone() || process.kill(child.pid!, 'SIGSTOP')),
+    thaw: () => void (gone() || process.kill(child.pid!, 'SIGCONT')),
   }
 }

@@ -8,7 +8,7 @@
  */
 import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { AfterResponseMethods } from '@taskscope/core'
-import { type BackgroundTasks, createRuntime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import { createRuntime, type RegisteredBackgroundTasks, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
 
 declare global {
@@ -23,8 +23,11 @@ declare global {
       taskGroup: TaskGroup
       /** The app's worker pool (created on first use). */
       threadpool: Threadpool
-      /** The app's background tasks: work that must outlive the request. */
-      backgroundTasks: BackgroundTasks
+      /**
+       * The app's background tasks: work that must outlive the request. Typed as the registry
+       * declared in `Register` (`@taskscope/core`), the embedded one by default.
+       */
+      backgroundTasks: RegisteredBackgroundTasks
     }
   }
 }

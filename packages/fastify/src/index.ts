@@ -8,7 +8,14 @@
  */
 
 import type { AfterResponseMethods } from '@taskscope/core'
-import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import {
+  createRuntime,
+  type RegisteredBackgroundTasks,
+  type Runtime,
+  type RuntimeOptions,
+  type TaskGroup,
+  type Threadpool,
+} from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -23,6 +30,11 @@ declare module 'fastify' {
      * still running when the response completes are cancelled with `RequestFinishedError`.
      */
     taskGroup: TaskGroup
+    /**
+     * The app's background tasks (the same as `fastify.backgroundTasks`): typed as the registry
+     * declared in `Register` (`@taskscope/core`), the embedded one by default.
+     */
+    backgroundTasks: RegisteredBackgroundTasks
   }
   interface FastifyContextConfig {
     /** Per-route options of `request.taskGroup`: `{ limit?, timeout? }` (see {@link RouteConcurrencyConfig}). */
@@ -31,8 +43,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The app's worker pool, created on first use, closed by `fastify.close()`. */
     threadpool: Threadpool
-    /** The app's background tasks (work that outlives a request), drained by `fastify.close()`. */
-    backgroundTasks: BackgroundTasks
+    /**
+     * The app's background tasks (work that outlives a request), drained by `fastify.close()`:
+     * typed as the registry declared in `Register` (`@taskscope/core`), the embedded one by default.
+     */
+    backgroundTasks: RegisteredBackgroundTasks
     /** The taskscope runtime: `stats()`, `draining`, and the rest. */
     concurrency: Runtime
   }

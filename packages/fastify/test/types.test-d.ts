@@ -35,6 +35,8 @@ expectTypeOf(app.concurrency.close()).toEqualTypeOf<Promise<RuntimeCloseSummary>
 // request.taskGroup in a handler, with no cast.
 app.get('/', async (request) => {
   expectTypeOf(request.taskGroup).toEqualTypeOf<TaskGroup>()
+  // Without a Register declaration, the embedded registry (the same object as app.backgroundTasks).
+  expectTypeOf(request.backgroundTasks).toEqualTypeOf<BackgroundTasks>()
   const task = request.taskGroup.createTask(async (signal) => {
     expectTypeOf(signal).toEqualTypeOf<AbortSignal>()
     return 42

@@ -8,7 +8,14 @@
  */
 
 import type { AfterResponseMethods } from '@taskscope/core'
-import { type BackgroundTasks, createRuntime, type Runtime, type RuntimeOptions, type TaskGroup, type Threadpool } from '@taskscope/core'
+import {
+  createRuntime,
+  type RegisteredBackgroundTasks,
+  type Runtime,
+  type RuntimeOptions,
+  type TaskGroup,
+  type Threadpool,
+} from '@taskscope/core'
 import * as kit from '@taskscope/core/adapter'
 import type Koa from 'koa'
 import { backgroundFailure, taskFailures, withBackgroundErrors } from './errors.js'
@@ -24,8 +31,11 @@ declare module 'koa' {
     taskGroup: TaskGroup
     /** The app's worker pool (created on first use). */
     threadpool: Threadpool
-    /** The app's background tasks: work that must outlive the request. */
-    backgroundTasks: BackgroundTasks
+    /**
+     * The app's background tasks: work that must outlive the request. Typed as the registry
+     * declared in `Register` (`@taskscope/core`), the embedded one by default.
+     */
+    backgroundTasks: RegisteredBackgroundTasks
   }
 }
 

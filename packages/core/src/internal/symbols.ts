@@ -34,8 +34,6 @@ export const kStartedAt = Symbol('taskscope.startedAt')
 export const kLiveTasks = Symbol('taskscope.liveTasks')
 /** TaskGroup: why it was cancelled (`'user'`, `'parent'`, `'timeout'`, `'failure'`), for `runtime.stats()`. */
 export const kCancelKind = Symbol('taskscope.cancelKind')
-/** BackgroundTasks: how many tasks ended, by outcome, for `runtime.stats()`. */
-export const kOutcomes = Symbol('taskscope.outcomes')
 /** TaskGroup: cancels with a ready-made reason, saying why (its parent group, its deadline watch). */
 export const kCancel = Symbol('taskscope.cancel')
 /** TaskGroup: waits for every task, refuses new ones, and returns the failures nobody observed. */

@@ -1,7 +1,8 @@
 import { ClosedError, ShutdownError } from '../errors.js'
 import type { Work } from '../internal/run-work.js'
-import { kCreate, kObserved, kOutcomes, kWhenSettled } from '../internal/symbols.js'
+import { kCreate, kObserved, kWhenSettled } from '../internal/symbols.js'
 import { copyOptions, outOfRange, validateDuration, validateFunction, validateInteger } from '../internal/validation.js'
+import type { BackgroundRegistry, BackgroundSnapshot } from './background-registry.js'
 import { BackgroundTask, type BackgroundTaskOptions, type BackgroundTaskStatus, backgroundTaskName } from './background-task.js'
 import { invalidTaskId, isTaskDefinition, jsonCopy, type TaskAddOptions, type TaskDefinition, validateTaskData } from './define-task.js'
 
@@ -74,7 +75,7 @@ const defaultOnError = (error: unknown, task: BackgroundTask): void => {
  * const report = await tasks.shutdown({ timeout: 5_000 })
  * ```
  */
-export class BackgroundTasks implements AsyncDisposable {
+export class BackgroundTasks implements BackgroundRegistry, AsyncDisposable {
   #tasks = new Map<string, BackgroundTask>()
   // Finished tasks in the order they settled (a Map keeps insertion order): the oldest goes first.
   #finished = new Map<string, BackgroundTask>()
@@ -219,9 +220,23 @@ export class BackgroundTasks implements AsyncDisposable {
     if (this.#finished.size > this.#history) this.#finished.delete(this.#finished.keys().next().value!)
   }
 
-  /** @internal How many tasks ended, by outcome, since the registry was created. */
-  get [kOutcomes](): { readonly fulfilled: number; readonly rejected: number; readonly cancelled: number } {
-    return { ...this.#outcomes }
+  /**
+   * The running tasks (with their age) and how many ended, by outcome, since the registry was
+   * created: what `runtime.stats()` and `runtime.inspect()` show. Never throws.
+   *
+   * @example
+   * ```ts
+   * const { running, outcomes } = tasks.snapshot() // outcomes: { fulfilled, rejected, cancelled }
+   * ```
+   */
+  snapshot(): BackgroundSnapshot {
+    const running = [...this.#tasks.values()].map(({ id, name, status, durationMs }) => ({
+      id,
+      name,
+      status,
+      ageMs: Math.round(durationMs),
+    }))
+    return { running, outcomes: { ...this.#outcomes }, store: 'available' }
   }
 
   #settled = (task: BackgroundTask): void => {

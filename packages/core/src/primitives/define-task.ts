@@ -84,7 +84,8 @@ export function validateTaskData<D>(data: D, what: string): D {
   let problem: string | undefined
   let cause: unknown
   try {
-    problem = data === undefined ? 'data is undefined (JSON has no undefined: pass null or an object)' : jsonProblem(data, 'data', new Set(), 0)
+    problem =
+      data === undefined ? 'data is undefined (JSON has no undefined: pass null or an object)' : jsonProblem(data, 'data', new Set(), 0)
   } catch (error) {
     // A throwing getter, a Proxy trap that throws: refused, with the user's error as the cause.
     cause = error
@@ -136,7 +137,9 @@ function jsonProblem(value: unknown, path: string, seen: Set<object>, depth: num
       const keys = Object.keys(value)
       if (keys.length !== length) {
         const extra = keys.find((key) => !(String(Number(key)) === key && Number(key) < length))
-        return extra === undefined ? `${path} has holes (JSON turns them into null)` : `${path} has the extra property ${JSON.stringify(extra)} (JSON drops it)`
+        return extra === undefined
+          ? `${path} has holes (JSON turns them into null)`
+          : `${path} has the extra property ${JSON.stringify(extra)} (JSON drops it)`
       }
       for (let i = 0; i < length; i++) {
         const item = value[i]
@@ -148,7 +151,12 @@ function jsonProblem(value: unknown, path: string, seen: Set<object>, depth: num
     }
     for (const [key, item] of Object.entries(value)) {
       if (item === undefined) continue // dropped by JSON: reading it back gives undefined too
-      const problem = jsonProblem(item, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, seen, depth + 1)
+      const problem = jsonProblem(
+        item,
+        /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
+        seen,
+        depth + 1,
+      )
       if (problem !== undefined) return problem
     }
     return undefined

@@ -3,7 +3,7 @@
 import { IncomingMessage } from 'node:http'
 import { Http2ServerRequest } from 'node:http2'
 import { codedError, errorCodes } from '../errors.js'
-import type { BackgroundTasks } from '../primitives/background-tasks.js'
+import type { RegisteredBackgroundTasks } from '../primitives/register.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
 import { type HttpAnswer, plainText, shuttingDownAnswer } from './escaped-cancellation.js'
 import type { RuntimeInspection } from './observe.js'
@@ -17,8 +17,8 @@ export interface RuntimeHandle {
   readonly runtime: Runtime
   /** The app's worker pool (created on first use). */
   readonly threadpool: Threadpool
-  /** The app's background tasks. */
-  readonly backgroundTasks: BackgroundTasks
+  /** The app's background tasks, typed as the registry declared in `Register` (the embedded one by default). */
+  readonly backgroundTasks: RegisteredBackgroundTasks
   /** What the runtime is doing (see `Runtime.stats`). */
   stats(): RuntimeStats
   /** The live tree of requests, their tasks and background tasks (see `Runtime.inspect`). */

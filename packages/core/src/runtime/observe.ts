@@ -2,9 +2,9 @@
 // utilisation) and the shape of `runtime.inspect()`: the live tree of request groups, their tasks,
 // and background tasks.
 import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { kCancelKind, kLiveTasks, kOutcomes, kStartedAt } from '../internal/symbols.js'
+import { kCancelKind, kLiveTasks, kStartedAt } from '../internal/symbols.js'
+import type { BackgroundRegistry, BackgroundSnapshot } from '../primitives/background-registry.js'
 import type { BackgroundTaskStatus } from '../primitives/background-task.js'
-import type { BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskStatus } from '../primitives/task.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { ThreadpoolStats } from '../threadpool/types.js'
@@ -28,10 +28,11 @@ export interface RuntimeStats {
     stragglersCancelled: number
   }
   /**
-   * `active`: background tasks running; then how many ended, by outcome (counted by the embedded
-   * {@link BackgroundTasks}; always 0 for another registry).
+   * `active`: background tasks running in this process; then how many of those ended, by outcome;
+   * `store`: `'unavailable'` while the registry's store (Redis, for a distributed registry)
+   * cannot be reached, or the registry could not answer.
    */
-  background: { active: number; fulfilled: number; rejected: number; cancelled: number }
+  background: { active: number; fulfilled: number; rejected: number; cancelled: number; store: 'available' | 'unavailable' }
   /**
    * The pool's stats (its `completed`, `failed` and `cancelled` count since the pool started); all
    * zero (and no thread started to report them) until the pool is first used.
@@ -67,8 +68,10 @@ export interface InspectedRequest {
 export interface RuntimeInspection {
   /** Each request whose task group is alive, oldest first. */
   requests: InspectedRequest[]
-  /** Each background task running (empty for a registry that cannot list its tasks). */
+  /** Each background task running in this process. */
   background: { id: string; name: string; status: BackgroundTaskStatus; ageMs: number }[]
+  /** `'unavailable'` while the background registry's store cannot be reached, or the registry could not answer. */
+  backgroundStore: 'available' | 'unavailable'
 }
 
 /** @internal The request totals of `runtime.stats()`, counted as request groups end. */
@@ -98,10 +101,30 @@ export class RequestTotals {
   }
 }
 
-/** @internal `stats().background`: tasks running in the app's registry and the runtime's own, and the outcomes the app's counted. */
-export function backgroundStats(registry: BackgroundTasks, closureTasks: BackgroundTasks | undefined): RuntimeStats['background'] {
-  const outcomes = (registry as Partial<BackgroundTasks>)[kOutcomes] ?? { fulfilled: 0, rejected: 0, cancelled: 0 }
-  return { active: registry.active + (closureTasks?.active ?? 0), ...outcomes }
+/** @internal A registry's snapshot, whatever the registry does: one that throws or answers nonsense is `unavailable`. */
+export function registrySnapshot(registry: BackgroundRegistry | undefined): BackgroundSnapshot {
+  const empty: BackgroundSnapshot = { running: [], outcomes: { fulfilled: 0, rejected: 0, cancelled: 0 }, store: 'available' }
+  if (registry === undefined) return empty
+  try {
+    const snapshot = registry.snapshot()
+    if (Array.isArray(snapshot?.running) && typeof snapshot.outcomes === 'object' && snapshot.outcomes !== null) return snapshot
+  } catch {
+    // A registry that cannot answer: said in the result, never thrown from stats() or inspect().
+  }
+  return { ...empty, store: 'unavailable' }
+}
+
+/** @internal `stats().background`: tasks running in the app's registry and the runtime's own, and how they ended. */
+export function backgroundStats(registry: BackgroundRegistry, closureTasks: BackgroundRegistry | undefined): RuntimeStats['background'] {
+  const app = registrySnapshot(registry)
+  const own = registrySnapshot(closureTasks)
+  return {
+    active: app.running.length + own.running.length,
+    fulfilled: app.outcomes.fulfilled,
+    rejected: app.outcomes.rejected,
+    cancelled: app.outcomes.cancelled,
+    store: app.store,
+  }
 }
 
 // One monitor per process, started by the first `stats()`: the event loop is the process's.
@@ -124,18 +147,21 @@ export function eventLoopStats(): EventLoopStats {
 }
 
 /** @internal The live tree of `runtime.inspect()`. */
-export function inspectTree(requests: Iterable<RequestRecord>, registry: BackgroundTasks): RuntimeInspection {
+export function inspectTree(
+  requests: Iterable<RequestRecord>,
+  registry: BackgroundRegistry,
+  closureTasks: BackgroundRegistry | undefined,
+): RuntimeInspection {
   const now = performance.now()
   const age = (since: number): number => Math.round(now - since)
-  const tree: RuntimeInspection = { requests: [], background: [] }
+  const app = registrySnapshot(registry)
+  const tree: RuntimeInspection = { requests: [], background: [], backgroundStore: app.store }
   for (const { group, method, url, startedAt } of requests) {
     const tasks = [...group[kLiveTasks]].map((task) => ({ name: task.name, status: task.status, ageMs: age(task[kStartedAt]) }))
     tree.requests.push({ method, url, ageMs: age(startedAt), cancelled: group.cancelled, tasks })
   }
-  const list = (registry as Partial<BackgroundTasks>).list
-  if (typeof list === 'function') {
-    for (const { id, name, status, durationMs } of list.call(registry))
-      tree.background.push({ id, name, status, ageMs: Math.round(durationMs) })
+  for (const { id, name, status, ageMs } of [...app.running, ...registrySnapshot(closureTasks).running]) {
+    tree.background.push({ id, name, status, ageMs })
   }
   return tree
 }

@@ -4,6 +4,7 @@ import { kClosureTasks, kCreate, kRequestGroup, kToken } from '../internal/symbo
 import { copyOptions, hasMethods, illegalConstructor, invalidType, validateLimit } from '../internal/validation.js'
 import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import { BackgroundTasks, type BackgroundTasksOptions } from '../primitives/background-tasks.js'
+import type { RegisteredBackgroundTasks } from '../primitives/register.js'
 import { TaskGroup } from '../primitives/task-group.js'
 import type { Threadpool } from '../threadpool/threadpool.js'
 import type { ThreadpoolOptions } from '../threadpool/types.js'
@@ -31,11 +32,11 @@ export interface RuntimeOptions {
    */
   threadpool?: Threadpool | ThreadpoolOptions
   /**
-   * The app's background tasks: a {@link BackgroundTasks}, its options, or another registry with
-   * the same calls (`BullmqBackgroundTasks` from `@taskscope/bullmq`, for durable jobs on many
-   * machines). Either way `close()` shuts it down. Default: a new registry whose failures are
-   * logged at error. `runtime.backgroundTasks` is the object passed (typed as the embedded
-   * registry: keep your own reference to a distributed one for its own methods).
+   * The app's background tasks: a {@link BackgroundTasks}, its options, or another
+   * {@link BackgroundRegistry} (`BullmqBackgroundTasks` from `@taskscope/bullmq`, for durable jobs
+   * on many machines). Either way `close()` shuts it down. Default: a new registry whose failures
+   * are logged at error. `runtime.backgroundTasks` is the object passed, typed as the registry
+   * declared in {@link Register} (the embedded one by default).
    */
   backgroundTasks?: BackgroundTasks | BackgroundRegistry | BackgroundTasksOptions
   /**
@@ -88,8 +89,15 @@ export class Runtime {
   readonly logger: RuntimeLogger
   /** Milliseconds given to in-flight work on shutdown. */
   readonly shutdownTimeout: number
-  /** The app's background tasks; `close()` shuts them down. */
-  readonly backgroundTasks: BackgroundTasks
+  /**
+   * The app's background tasks; `close()` shuts them down. Typed as the registry the app declared
+   * in {@link Register} (the embedded {@link BackgroundTasks} by default).
+   */
+  get backgroundTasks(): RegisteredBackgroundTasks {
+    // The app's declaration (Register) says which registry it passed: the one place it is taken on trust.
+    return this.#registry as RegisteredBackgroundTasks
+  }
+  readonly #registry: BackgroundRegistry
   // Closures (`after`, `waitUntil`) cannot travel to a distributed registry: they run here.
   #closureTasks: BackgroundTasks | undefined
   #pool: AppPool
@@ -117,7 +125,7 @@ export class Runtime {
     const opts = copyOptions(options, 'The runtime options')
     this.logger = validateLogger(opts.logger, 'The "logger" option') ?? defaultLogger
     this.shutdownTimeout = validateLimit(opts.shutdownTimeout, 'The "shutdownTimeout" option') ?? 5000
-    this.backgroundTasks = this.#toBackgroundTasks(opts.backgroundTasks)
+    this.#registry = this.#toRegistry(opts.backgroundTasks)
     this.#pool = new AppPool(opts.threadpool)
   }
 
@@ -179,7 +187,7 @@ export class Runtime {
   stats(): RuntimeStats {
     const pool = this.#pool.stats()
     const requests = this.#totals.snapshot(this.#live.size)
-    const background = backgroundStats(this.backgroundTasks, this.#closureTasks)
+    const background = backgroundStats(this.#registry, this.#closureTasks)
     return { requests, background, pool, eventLoop: eventLoopStats(), draining: this.#draining }
   }
 
@@ -195,7 +203,7 @@ export class Runtime {
    * ```
    */
   inspect(): RuntimeInspection {
-    return inspectTree(this.#live, this.backgroundTasks)
+    return inspectTree(this.#live, this.#registry, this.#closureTasks)
   }
 
   /**
@@ -204,8 +212,8 @@ export class Runtime {
    * small embedded one of the runtime's, drained on shutdown with the rest.
    */
   [kClosureTasks](): BackgroundTasks {
-    if (this.backgroundTasks instanceof BackgroundTasks) return this.backgroundTasks
-    return (this.#closureTasks ??= this.#toBackgroundTasks(undefined))
+    if (this.#registry instanceof BackgroundTasks) return this.#registry
+    return (this.#closureTasks ??= this.#embedded(undefined))
   }
 
   /**
@@ -246,7 +254,13 @@ export class Runtime {
     const timeout = validateLimit(copyOptions(options, 'The close options').timeout, 'The "timeout" option')
     if (this.#draining) return
     this.#draining = true
-    const scope = { requests: this.#live, servers: this.#servers, pool: this.#pool, closureTasks: this.#closureTasks }
+    const scope = {
+      requests: this.#live,
+      servers: this.#servers,
+      pool: this.#pool,
+      registry: this.#registry,
+      closureTasks: this.#closureTasks,
+    }
     this.#shutdown = new Shutdown(this, timeout ?? this.shutdownTimeout, scope)
   }
 
@@ -273,14 +287,24 @@ export class Runtime {
     return (this.#closing = this.#shutdown!.close())
   }
 
-  #toBackgroundTasks(value: unknown): BackgroundTasks {
-    if (value instanceof BackgroundTasks || hasMethods(value, ['add', 'shutdown'])) return value as BackgroundTasks
-    const opts = copyOptions(value as BackgroundTasksOptions | undefined, 'The "backgroundTasks" option')
+  /** A registry given (embedded or another engine implementing BackgroundRegistry), or options for an embedded one. */
+  #toRegistry(value: RuntimeOptions['backgroundTasks']): BackgroundRegistry {
+    if (value instanceof BackgroundTasks || isRegistry(value)) return value
+    return this.#embedded(value)
+  }
+
+  #embedded(value: BackgroundTasksOptions | undefined): BackgroundTasks {
+    const opts = copyOptions(value, 'The "backgroundTasks" option')
     const logger = this.logger
     const onError: BackgroundTasksOptions['onError'] = (error, task) =>
       log(logger, 'error', { err: error, task: { id: task.id, name: task.name } }, 'background task failed')
     return new BackgroundTasks({ ...opts, onError: opts.onError ?? onError })
   }
+}
+
+/** A registry rather than options: every member of {@link BackgroundRegistry} a registry calls is a function. */
+function isRegistry(value: BackgroundRegistry | BackgroundTasksOptions | undefined): value is BackgroundRegistry {
+  return hasMethods(value, ['add', 'shutdown', 'snapshot'])
 }
 
 /** Per request, so only typeof checks, and only for what was given (`limit`/`timeout`: TaskGroup's own). */

@@ -3,8 +3,9 @@
 // client got no answer, a job did not finish. Work the app stopped itself while shutting down
 // (a refresh loop cancelled in a preClose hook) is not: it ended as the app asked.
 import { errorCodes } from '../errors.js'
+import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
-import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
+import { type BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 
 /**
@@ -29,17 +30,18 @@ export interface UnfinishedWork {
 }
 
 /**
- * The background tasks running as shutdown begins, to tell afterwards which ones it cut short;
- * undefined for a registry that cannot list them (then only its counts are known).
+ * The background tasks running as shutdown begins, to tell afterwards which ones it cut short:
+ * the embedded registry's own tasks; undefined for another registry (its shutdown report counts
+ * what it cut short, as `cancelled`, `abandoned` or, for a distributed one, `requeued`).
  */
-export function runningBackgroundTasks(registry: BackgroundTasks): BackgroundTask[] | undefined {
-  const { list, get } = registry as Partial<BackgroundTasks>
-  if (typeof list !== 'function' || typeof get !== 'function') return undefined
-  const running = list.call(registry) as unknown
-  if (!Array.isArray(running)) return undefined
+export function runningBackgroundTasks(registry: BackgroundRegistry): BackgroundTask[] | undefined {
+  if (!(registry instanceof BackgroundTasks)) return undefined
+  const running: BackgroundTask[] = []
+  for (const { id } of registry.list()) {
+    const task = registry.get(id)
+    if (task !== undefined) running.push(task)
+  }
   return running
-    .map((info: { id: string }) => get.call(registry, info.id))
-    .filter((task): task is BackgroundTask => typeof task === 'object' && task !== null)
 }
 
 /** True when the shutdown itself cancelled the task (it did not end on the app's own order). */

@@ -7,12 +7,14 @@ import { ShutdownError } from '../errors.js'
 import { shutdownChannel } from '../internal/channels.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import type { LinkedList } from '../internal/linked-list.js'
+import type { BackgroundRegistry } from '../primitives/background-registry.js'
 import type { BackgroundTask } from '../primitives/background-task.js'
 import type { BackgroundShutdownReport, BackgroundTasks } from '../primitives/background-tasks.js'
 import type { TaskGroup } from '../primitives/task-group.js'
 import type { AppPool } from './app-pool.js'
 import type { Http2ServerDrain } from './h2-server-drain.js'
 import { log } from './logger.js'
+import { registrySnapshot } from './observe.js'
 import type { RequestRecord } from './request-record.js'
 import type { Runtime } from './runtime.js'
 import type { ServerDrain } from './server-drain.js'
@@ -46,6 +48,8 @@ export interface ShutdownScope {
   /** The attached servers. */
   servers: ReadonlyMap<unknown, ServerDrain | Http2ServerDrain>
   pool: AppPool
+  /** The app's background registry. */
+  registry: BackgroundRegistry
   /** The runtime's own registry of closures, if it made one. */
   closureTasks: BackgroundTasks | undefined
 }
@@ -66,6 +70,43 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** What a registry's shutdown may take beyond `timeout + grace` (closing its store's connections). */
+const registryCloseMs = 1000
+
+/**
+ * The registry's shutdown, bounded: a registry must settle within timeout + grace + 1 s whatever
+ * its store does; past that (and one more second), the runtime stops waiting, counts the tasks
+ * still running here as abandoned and says so. A registry whose shutdown throws or rejects is
+ * reported the same way; nothing is left unhandled.
+ */
+async function boundedShutdown(
+  registry: BackgroundRegistry,
+  phase: { timeout: number; grace: number },
+  runtime: Runtime,
+): Promise<BackgroundShutdownReport> {
+  let report: Promise<BackgroundShutdownReport>
+  try {
+    report = Promise.resolve(registry.shutdown(phase))
+  } catch (error) {
+    report = Promise.reject(error)
+  }
+  let failure: unknown
+  const answered = report.then(
+    () => true,
+    (error) => {
+      failure = error
+      return false
+    },
+  )
+  const bound = phase.timeout === maxDelay ? Infinity : phase.timeout + phase.grace + 2 * registryCloseMs
+  const inTime = await within(answered, bound)
+  if (inTime && failure === undefined) return report
+  const abandoned = registrySnapshot(registry).running.length
+  const why = inTime ? 'its shutdown failed' : `its shutdown did not settle within ${bound} ms`
+  log(runtime.logger, 'error', { err: failure, abandoned }, `background registry: ${why}; tasks still running here are abandoned`)
+  return { completed: 0, failed: 0, cancelled: 0, abandoned }
 }
 
 /** @internal One runtime's shutdown, made when it begins. */
@@ -90,10 +131,10 @@ export class Shutdown {
     this.#scope = scope
     this.#limit = limit
     this.#grace = Math.min(graceMs, limit)
-    const registry = runtime.backgroundTasks
+    const registry = scope.registry
     this.#running = runningBackgroundTasks(registry)
     const phase = { timeout: Math.min(limit, maxDelay), grace: this.#grace }
-    this.#backgroundPhase = registry.shutdown(phase)
+    this.#backgroundPhase = boundedShutdown(registry, phase, runtime)
     const local = scope.closureTasks
     if (local !== undefined) {
       this.#running?.push(...(runningBackgroundTasks(local) ?? []))

@@ -3,9 +3,18 @@
 // `runtime.stats()` and the live tree of `runtime.inspect()`.
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { CancelledError, ClientDisconnectedError, createRuntime, type Runtime, type TaskGroup } from '@taskscope/core'
+import {
+  type BackgroundRegistry,
+  type BackgroundSnapshot,
+  CancelledError,
+  ClientDisconnectedError,
+  createRuntime,
+  type Runtime,
+  type TaskGroup,
+} from '@taskscope/core'
 import {
   closeServer,
+  collectUnhandled,
   deferred,
   httpRequest,
   listenOnLoopback,
@@ -192,7 +201,7 @@ describe('runtime.stats() totals', () => {
     } finally {
       await pool.close()
     }
-    expect(runtime.stats().background).toEqual({ active: 0, fulfilled: 1, rejected: 1, cancelled: 1 })
+    expect(runtime.stats().background).toEqual({ active: 0, fulfilled: 1, rejected: 1, cancelled: 1, store: 'available' })
   })
 
   it('reports event-loop delay (ms) and utilisation; the monitor never keeps the process alive', async () => {
@@ -235,9 +244,47 @@ describe('runtime.inspect()', () => {
         },
       ],
       background: [{ id: job.id, name: 'refresh', status: 'running', ageMs: expect.any(Number) }],
+      backgroundStore: 'available',
     })
     socket.destroy()
     job.cancel()
-    await vi.waitFor(() => expect(runtime.inspect()).toEqual({ requests: [], background: [] }))
+    await vi.waitFor(() => expect(runtime.inspect()).toEqual({ requests: [], background: [], backgroundStore: 'available' }))
+  })
+})
+
+describe('stats() and inspect() with any registry (one that throws, answers nonsense, or whose store is away)', () => {
+  const base = {
+    active: 0,
+    closed: false,
+    add(): never {
+      throw new Error('not here')
+    },
+    list: () => [],
+    shutdown: async () => ({ completed: 0, failed: 0, cancelled: 0, abandoned: 0 }),
+  }
+  const registries: [string, BackgroundRegistry][] = [
+    [
+      'snapshot throws',
+      {
+        ...base,
+        snapshot: () => {
+          throw new Error('store down')
+        },
+      },
+    ],
+    ['snapshot answers nonsense', { ...base, snapshot: () => null as unknown as BackgroundSnapshot }],
+    [
+      'store unavailable',
+      { ...base, snapshot: () => ({ running: [], outcomes: { fulfilled: 2, rejected: 0, cancelled: 0 }, store: 'unavailable' }) },
+    ],
+  ]
+  it.each(registries)('%s: never throws, says unavailable, leaves no unhandled rejection', async (_label, registry) => {
+    const runtime = createRuntime({ backgroundTasks: registry })
+    const unhandled = await collectUnhandled(async () => {
+      expect(runtime.stats().background).toMatchObject({ active: 0, store: 'unavailable' })
+      expect(runtime.inspect()).toMatchObject({ background: [], backgroundStore: 'unavailable' })
+    })
+    expect(unhandled).toEqual([])
+    await runtime.close()
   })
 })

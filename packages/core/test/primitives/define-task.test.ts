@@ -101,7 +101,7 @@ describe('validateTaskData: data must survive JSON', () => {
     expect(validateTaskData({ x: shared, y: [shared] }, 'data')).toEqual({ x: shared, y: [shared] })
   })
 
-  it('keeps the user\'s own error as the cause of a refusal', () => {
+  it("keeps the user's own error as the cause of a refusal", () => {
     const own = new Error('getter says no')
     const data = {
       get boom() {

@@ -2,7 +2,7 @@
 // as @taskscope/bullmq's): closures cannot travel, so they run in a small embedded registry of
 // the runtime's own, counted in stats() and drained on shutdown with the rest.
 import http from 'node:http'
-import { type BackgroundTask, createRuntime, type TaskGroup } from '@taskscope/core'
+import { type BackgroundRegistry, type BackgroundSnapshot, type BackgroundTask, createRuntime, type TaskGroup } from '@taskscope/core'
 import { requestBinding } from '@taskscope/core/adapter'
 import { cleanup, closeLater, deferred, httpRequest, listenOnLoopback, memoryLogger } from '@taskscope/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -17,24 +17,28 @@ interface Scoped {
 }
 
 function distributedRegistry() {
-  return {
+  const registry = {
     added: 0,
     active: 0,
-    add() {
-      this.added++
+    closed: false,
+    add(): never {
+      registry.added++
       throw new Error('a closure cannot travel')
     },
+    list: () => [],
+    snapshot: (): BackgroundSnapshot => ({ running: [], outcomes: { fulfilled: 0, rejected: 0, cancelled: 0 }, store: 'available' }),
     async shutdown() {
       return { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
     },
   }
+  return registry satisfies BackgroundRegistry
 }
 
 describe('after() and waitUntil() with a distributed registry', () => {
   it('run locally, are counted in stats(), and shutdown drains them', async () => {
     const registry = distributedRegistry()
     const { logger } = memoryLogger()
-    const runtime = createRuntime({ backgroundTasks: registry as never, logger })
+    const runtime = createRuntime({ backgroundTasks: registry, logger })
     const binding = requestBinding<Scoped>({
       name: 'req',
       namespace: `test-${Math.random()}`,
