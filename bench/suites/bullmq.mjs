@@ -68,7 +68,9 @@ async function raw(url, kind, n) {
   const backend = postgres ? createPostgresBackend : undefined
   const queueName = freshQueue()
   const queue = new Queue(queueName, { connection }, backend)
-  const events = new QueueEvents(queueName, { connection }, backend)
+  // On PostgreSQL, QueueEvents' default cursor ('$', "from now on") is resolved again at each
+  // read, so events published between two reads are missed: a fresh queue reads from its start.
+  const events = new QueueEvents(queueName, { connection, ...(postgres ? { lastEventId: '0' } : {}) }, backend)
   const worker = new Worker(queueName, (job) => work[kind](job.data), { connection, concurrency }, backend)
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()])
   try {

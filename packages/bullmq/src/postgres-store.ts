@@ -190,7 +190,7 @@ class PostgresStore implements Store {
       await pool.query('SELECT 1')
     } catch (error) {
       this.#down(error)
-      throw this.#unavailable(error)
+      throw this.unavailable(error)
     }
     this.#answered()
     if (this.#listeners.size > 0) void this.#ensureRelay().catch(this.trouble)
@@ -293,7 +293,7 @@ class PostgresStore implements Store {
     }
   }
 
-  #unavailable(error: unknown): Error {
+  unavailable(error: unknown): Error {
     const detail = error instanceof Error ? error.message : String(error)
     return codedError(
       Error,
@@ -349,7 +349,7 @@ class PostgresStore implements Store {
         // Its start cannot be retried: drop it, the next use makes another.
         this.#relay = undefined
         void within(relay.close(), 1_000)
-        throw this.#unavailable(error)
+        throw this.unavailable(error)
       }
       for (const entry of this.#listeners) if (entry.subscription === undefined) await this.#listen(relay, entry)
       return relay

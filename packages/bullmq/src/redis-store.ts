@@ -1,6 +1,7 @@
 // The Redis store: our own client (control.ts) tells whether Redis answers and publishes cancel
 // requests on a pub/sub channel of the queue; each listener has a subscriber client of its own.
 // Removal needs no notice of ours: BullMQ's events stream on Redis reports removed jobs.
+import { codedError, errorCodes } from '@taskscope/core/adapter'
 import { createRedisBackend } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { within } from './bounded.js'
@@ -41,6 +42,18 @@ class RedisStore implements Store {
 
   connected(): Promise<void> {
     return this.#control.connected()
+  }
+
+  unavailable(error: unknown): Error {
+    const detail = error instanceof Error ? error.message : String(error)
+    return codedError(
+      Error,
+      errorCodes.queueUnavailable,
+      `Cannot reach Redis at ${this.label} for the background queue "${this.#queue}": ${detail}`,
+      {
+        cause: error,
+      },
+    )
   }
 
   async lastEventId(): Promise<string> {

@@ -184,6 +184,10 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    */
   async ready(): Promise<void> {
     await this.#store.connected()
+    // BullMQ's own first connection (on PostgreSQL: its schema check) done too.
+    await this.#queue.waitUntilReady().catch((error) => {
+      throw this.#store.unavailable(error)
+    })
     await this.#runner?.ready()
   }
 

@@ -45,6 +45,8 @@ export interface Store {
   readonly ready: boolean
   /** Resolves once the store answers; rejects with `ERR_QUEUE_UNAVAILABLE`, naming the store, when it does not. */
   connected(): Promise<void>
+  /** `error` as ERR_QUEUE_UNAVAILABLE naming the store (with `error` as its cause). */
+  unavailable(error: unknown): Error
   /** The id of the queue's latest event: events are read from there on, so none is missed. */
   lastEventId(): Promise<string>
   /** Sends a message to every process of the queue that listens to `topic`. */

@@ -48,10 +48,12 @@ describe.each<StoreKind>(['redis', 'postgres'])('on %s', (kind) => {
   }
 
   /** A producer and a worker, and `jobs` jobs added by the producer; resolves once the first one runs. */
-  async function busyQueue(queue: string): Promise<{ producer: Machine; worker: Machine; ids: string[] }> {
+  async function busyQueue(
+    queue: string,
+    locks: Record<string, number> = {},
+  ): Promise<{ producer: Machine; worker: Machine; ids: string[] }> {
     const producer = await startMachine({ url: store.url, countersDir, queue, concurrency: 0 })
-    // Shorter locks than BullMQ's 30 s: a job whose end could not be recorded runs again sooner.
-    const worker = await startMachine({ url: store.url, countersDir, queue, concurrency: 2, lockDuration: 5000, stalledInterval: 2000 })
+    const worker = await startMachine({ url: store.url, countersDir, queue, concurrency: 2, ...locks })
     const ids: string[] = []
     for (let n = 0; n < jobs; n++) {
       const id = `job-${n}`
@@ -80,6 +82,7 @@ describe.each<StoreKind>(['redis', 'postgres'])('on %s', (kind) => {
 
   it('frozen (SIGSTOP) for 10 s, then resumed: every job completes once', async () => {
     const queue = freshQueue()
+    // BullMQ's default locks (30 s) outlast the freeze: no job is taken for stalled.
     const { producer, worker, ids } = await busyQueue(queue)
     store.freeze()
     try {
@@ -93,7 +96,8 @@ describe.each<StoreKind>(['redis', 'postgres'])('on %s', (kind) => {
 
   it('killed, then restarted: coded errors while it is down; every job completes once after', async () => {
     const queue = freshQueue()
-    const { producer, worker, ids } = await busyQueue(queue)
+    // Shorter locks than BullMQ's 30 s: a job whose end could not be recorded runs again sooner.
+    const { producer, worker, ids } = await busyQueue(queue, { lockDuration: 5000, stalledInterval: 2000 })
     const echo = defineTask('echo', (n: number) => n)
     let heardLost!: () => void
     const lost = new Promise<void>((resolve) => (heardLost = resolve))
