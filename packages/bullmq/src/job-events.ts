@@ -46,7 +46,17 @@ export class JobEvents {
   }
 
   async #subscribe(): Promise<QueueEvents> {
-    this.#unsubscribe ??= this.#store.subscribe('removed', ({ id }) => this.removed(id))
+    this.#unsubscribe ??= (async () => {
+      const stopRemoved = await this.#store.subscribe('removed', ({ id }) => this.removed(id))
+      // A job's attempt ended (PostgreSQL: its event may be missed): read its state.
+      const stopFinished = await this.#store.subscribe('finished', ({ id }) => {
+        const handle = this.#handles.get(id)
+        if (handle !== undefined) void this.refresh(handle).catch(this.#trouble)
+      })
+      return async () => {
+        await Promise.all([stopRemoved(), stopFinished()])
+      }
+    })()
     await this.#unsubscribe.catch((error) => {
       this.#unsubscribe = undefined
       throw error

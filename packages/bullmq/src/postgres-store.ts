@@ -1,7 +1,9 @@
 // The PostgreSQL store (BullMQ's PostgreSQL backend, schema `bullmq` by default): a small pool of
 // our own tells whether PostgreSQL answers and reads the queue's latest event id; messages between
-// the processes of a queue (cancel requests, removal notices: BullMQ's PostgreSQL backend reports
-// no removed job) travel over BullMQ's Relay, that is LISTEN/NOTIFY and durable inboxes in
+// the processes of a queue (cancel requests; removal notices: BullMQ's PostgreSQL backend reports
+// no removed job; notices that a job's attempt ended: its event table is read by id, and an event
+// whose transaction commits after a later one's is skipped) travel over BullMQ's Relay (whose
+// inboxes are acknowledged by id, never skipping a late commit), that is LISTEN/NOTIFY and durable inboxes in
 // PostgreSQL itself, never over Redis.
 import { createHash } from 'node:crypto'
 import { codedError, errorCodes } from '@taskscope/core/adapter'

@@ -1,6 +1,6 @@
 // The Redis store: our own client (control.ts) tells whether Redis answers and publishes cancel
 // requests on a pub/sub channel of the queue; each listener has a subscriber client of its own.
-// Removal needs no notice of ours: BullMQ's events stream on Redis reports removed jobs.
+// Removals and ends need no notice of ours: BullMQ's events stream on Redis reports them all.
 import { codedError, errorCodes } from '@taskscope/core/adapter'
 import { createRedisBackend } from 'bullmq'
 import type { Redis } from 'ioredis'
@@ -63,12 +63,12 @@ class RedisStore implements Store {
   }
 
   async publish(topic: JobTopic, message: JobMessage): Promise<void> {
-    if (topic === 'removed') return // BullMQ's events stream says so
+    if (topic !== 'cancel') return // BullMQ's events stream (a Redis stream) says so, and misses nothing
     await this.#control.client.publish(cancelChannel(this.#prefix, this.#queue), JSON.stringify(message))
   }
 
   async subscribe(topic: JobTopic, listener: (message: JobMessage) => void): Promise<() => Promise<void>> {
-    if (topic === 'removed') return async () => {}
+    if (topic !== 'cancel') return async () => {}
     const subscriber: Redis = this.#resolved.create({ maxRetriesPerRequest: null })
     subscriber.on('error', this.trouble)
     subscriber.on('message', (_channel: string, text: string) => {

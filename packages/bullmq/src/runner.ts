@@ -92,6 +92,13 @@ export class Runner {
       if (job === undefined || this.#thrown.has(error)) return
       this.#report(error, { id: job.id!, name: job.name })
     })
+    // Tell the adders a job's attempt ended, once BullMQ recorded it (on PostgreSQL its event can be missed).
+    const ended = (job: Job | undefined): void => {
+      if (job?.id !== undefined)
+        store.publish('finished', { id: job.id, reason: undefined, addedAt: job.timestamp }).catch(settings.trouble)
+    }
+    this.#worker.on('completed', ended)
+    this.#worker.on('failed', ended)
     this.#unsubscribe = store.subscribe('cancel', this.#onCancelRequest)
     this.#unsubscribe.catch(settings.trouble)
   }

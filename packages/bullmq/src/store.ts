@@ -20,7 +20,10 @@ export type StoreKind = 'redis' | 'postgres'
 /** The `connection` option resolved: for which store, and how to reach it. */
 export type ResolvedStore = ({ kind: 'redis' } & ResolvedConnection) | ResolvedPostgres
 
-/** A message between the processes of a queue: a cancel request, or the notice that a job was removed. */
+/**
+ * A message between the processes of a queue: a cancel request, the notice that a job was
+ * removed, or that a job's attempt ended (where the store's events may miss it).
+ */
 export interface JobMessage {
   id: string
   reason: string | undefined
@@ -29,7 +32,7 @@ export interface JobMessage {
 }
 
 /** The topics of {@link JobMessage}s. */
-export type JobTopic = 'cancel' | 'removed'
+export type JobTopic = 'cancel' | 'removed' | 'finished'
 
 /** The store as the registry, its runner and its events use it. */
 export interface Store {

@@ -97,6 +97,17 @@ describe('the connection option', () => {
   })
 })
 
+describe('every handle settles', () => {
+  it("a burst of 100 jobs run by another registry: each handle settles with its result (BullMQ's events on PostgreSQL can skip some)", async () => {
+    const queue = freshQueue()
+    const worker = registry({ connection: server.url, queue, tasks: [echo], concurrency: 8 })
+    const adder = registry({ connection: server.url, queue })
+    await Promise.all([worker.ready(), adder.ready()])
+    const jobs = Array.from({ length: 100 }, (_, n) => adder.add(echo, { n }))
+    expect(await Promise.all(jobs)).toEqual(Array.from({ length: 100 }, (_, n) => n))
+  })
+})
+
 describe('PostgreSQL trouble', () => {
   it('down at start: ready() and add reject with ERR_QUEUE_UNAVAILABLE naming the server, never its password', async () => {
     const port = await freePort()
