@@ -22,5 +22,9 @@ import type { BackgroundTasks } from './background-tasks.js'
 // biome-ignore lint/suspicious/noEmptyInterface: filled in by the app, by declaration merging
 export interface Register {}
 
-/** The type of the app's background registry: the one declared in {@link Register}, else the embedded {@link BackgroundTasks}. */
-export type RegisteredBackgroundTasks = Register extends { backgroundTasks: infer R extends BackgroundRegistry } ? R : BackgroundTasks
+/**
+ * The type of the app's background registry: the one declared in {@link Register} (a
+ * {@link BackgroundRegistry} such as `BullmqBackgroundTasks`), else the embedded
+ * {@link BackgroundTasks}. What is declared is taken as is, never silently replaced.
+ */
+export type RegisteredBackgroundTasks = Register extends { backgroundTasks: infer R } ? R : BackgroundTasks
