@@ -27,7 +27,7 @@ import { targetsText, textTable, writeMarkdown } from './lib/report.mjs'
 /** What `npm run bench` passes besides --write (its command line in BENCHMARKS.md then reads `npm run bench`). */
 const DEFAULT_ARGS = '--node 24,20'
 
-const SUITES = ['task-group', 'request-cpu', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq']
+const SUITES = ['task-group', 'request-cpu', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq', 'postgres']
 
 function parseArgs(argv) {
   const opts = { quick: false, json: false, only: SUITES, write: undefined, parallel: undefined, node: undefined }

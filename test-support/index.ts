@@ -38,3 +38,4 @@ export {
   rawHttpRequest,
 } from './sockets.ts'
 export { collectUnhandled, collectWarnings } from './unhandled.ts'
+export { startUpstream, type Upstream, type UpstreamCall } from './upstream.ts'

@@ -19,6 +19,8 @@ const variants = [
   { key: 'unused', label: 'request group created but unused, + Promise.all' },
   { key: 'own-unscoped', label: 'request group, 3 × (signal) => …, currentTaskGroup() scope not entered' },
   { key: 'current', label: 'request group found with currentTaskGroup(), 3 × (signal) => …' },
+  { key: 'signal-on', label: 'request group, 3 × (signal) => …, currentSignal() scopes on (a scope per task)' },
+  { key: 'signal-used', label: 'request group, 3 × () => call(currentSignal()), scopes on' },
 ]
 
 // Which ratios the report shows: [variant, baseline, target, limit].
@@ -30,6 +32,8 @@ const comparisons = [
   ['unused', 'floor', 1.25],
   ['own', 'own-unscoped', 1.05, 'scope entered vs not (what currentTaskGroup() support costs)'],
   ['current', 'own', undefined, 'group found with currentTaskGroup() vs req.taskGroup'],
+  ['signal-on', 'own', undefined, 'per-task scopes on vs off: what enableCurrentSignal() costs 3 tasks'],
+  ['signal-used', 'own', undefined, 'each call reads currentSignal() vs is handed its signal'],
 ]
 
 function measure(variant, count) {

@@ -2,7 +2,8 @@
 // abort listener, TaskGroup against a hand loop, a GC before every timed call); then 10,000 trivial
 // tasks, and 1,000 concurrent groups of 10 tasks, through TaskGroup and through the alternatives
 // doing the same job (start every task with a way to cancel it, wait for all of them, collect the results).
-import { TaskGroup } from '@taskscope/core'
+import { currentSignal, TaskGroup } from '@taskscope/core'
+import { enableCurrentSignal } from '@taskscope/core/adapter'
 import { Effect } from 'effect'
 import { call, run as effectionRun, spawn } from 'effection'
 import pLimit from 'p-limit'
@@ -248,5 +249,52 @@ export async function run({ quick }) {
       met: speedup >= 10,
     })
   }
+  // Last: turning the per-task scopes on is for the rest of the process.
+  rows.push(...(await scopedRows({ quick })))
   return rows
+}
+
+// ---- the same yardstick with currentSignal() in use ---------------------------------------------
+
+/** TaskGroup, zero-parameter work that reads its signal with currentSignal(), as an interceptor does. */
+async function groupCurrentSignal(n) {
+  const group = new TaskGroup()
+  const tasks = new Array(n)
+  for (let i = 0; i < n; i++) tasks[i] = group.createTask(() => listenerWork(currentSignal()))
+  const results = await Promise.all(tasks)
+  await group.close()
+  return results
+}
+
+const scopedImplementations = [
+  { key: 'hand', label: 'Promise.all + AbortController per task (hand loop)', job: handListenerLoop },
+  { key: 'tgOwn', label: 'TaskGroup, (signal) => work, currentSignal() scopes on (a scope per task)', job: groupListener },
+  { key: 'tgCurrent', label: 'TaskGroup, () => work(currentSignal()), scopes on', job: groupCurrentSignal },
+]
+
+/** The task-path yardstick after enableCurrentSignal(): what a scope per task costs. */
+async function scopedRows({ quick }) {
+  enableCurrentSignal()
+  const size = quick ? 200 : 10_000
+  const shape = `${size.toLocaleString('en-US')} tasks, work adds + removes one abort listener, GC before each call, currentSignal() in use${quick ? ' (quick)' : ''}`
+  const budget = quick
+    ? { rounds: 1, time: 20, iterations: 2, warmupTime: 10, warmupIterations: 1, gcBeforeEach: true }
+    : { rounds: 9, time: 200, iterations: 3, warmupTime: 100, warmupIterations: 2, gcBeforeEach: true }
+  const results = await compare(
+    scopedImplementations.map((impl) => ({ name: impl.key, fn: () => impl.job(size) })),
+    budget,
+  )
+  return scopedImplementations
+    .filter((impl) => impl.key !== 'hand')
+    .map((impl) => ({
+      suite: name,
+      case: shape,
+      impl: impl.label,
+      value: (results.get(impl.key).ms * 1000) / size,
+      unit: 'µs/task',
+      ratio: roundRatio(results, impl.key, 'hand'),
+      vs: 'hand loop',
+      spread: results.get(impl.key).spread,
+      target: 'report',
+    }))
 }

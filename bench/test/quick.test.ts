@@ -30,7 +30,7 @@ interface QuickReport {
   rows: Row[]
 }
 
-const SUITES = ['task-group', 'request-cpu', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq']
+const SUITES = ['task-group', 'request-cpu', 'pool', 'http', 'event-loop', 'disconnect', 'memory', 'bullmq', 'postgres']
 const runScript = fileURLToPath(new URL('../run.mjs', import.meta.url))
 let run: NodeProcess | undefined
 afterAll(() => run?.close()) // kills it (by pid) only if it still runs

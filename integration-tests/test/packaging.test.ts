@@ -1,4 +1,4 @@
-// What the four published framework packages put in their tarballs (`npm pack --dry-run`): the licence, the
+// What the published packages (core, the three adapters, pg) put in their tarballs (`npm pack --dry-run`): the licence, the
 // README, and every source file their source maps and declaration maps point at (so "go to
 // definition" lands in the TypeScript source); and the metadata the registry shows.
 import { execFile } from 'node:child_process'
@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const packages = ['core', 'fastify', 'express', 'koa']
+const packages = ['core', 'fastify', 'express', 'koa', 'pg']
 
 /** The paths `npm pack` would put in the package's tarball. */
 async function tarballFiles(name: string): Promise<Set<string>> {

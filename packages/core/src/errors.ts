@@ -314,7 +314,12 @@ const cancellationCodes = new Set<string>([
 export function isCancellation(error: unknown): boolean {
   if (isDirectCancellation(error)) return true
   // fetch reports a dispatch aborted under it as a network error, the reason as its cause.
-  return error instanceof TypeError && isDirectCancellation((error as { cause?: unknown }).cause)
+  if (!(error instanceof TypeError)) return false
+  try {
+    return isDirectCancellation((error as { cause?: unknown }).cause)
+  } catch {
+    return false // a hostile `cause` getter: not ours
+  }
 }
 
 function isDirectCancellation(error: unknown): boolean {

@@ -155,6 +155,11 @@ describe('isCancellation', () => {
     ["Node's AbortError shape (code ABORT_ERR)", Object.assign(new Error('aborted'), { code: 'ABORT_ERR' })],
     ['AbortSignal.abort().reason (DOMException AbortError)', AbortSignal.abort().reason],
     ['a DOMException named TimeoutError', new DOMException('late', 'TimeoutError')],
+    [
+      "fetch's TypeError for a request aborted under it (cause: a CancelledError)",
+      new TypeError('fetch failed', { cause: new CancelledError() }),
+    ],
+    ["fetch's TypeError for a body cut by a disconnect", new TypeError('terminated', { cause: new ClientDisconnectedError() })],
   ])('is true for %s', (_label, error) => {
     expect(isCancellation(error)).toBe(true)
   })
@@ -184,6 +189,23 @@ describe('isCancellation', () => {
   it.each([
     ['a plain Error', new Error('boom')],
     ['a TypeError', new TypeError('bad')],
+    [
+      'a TypeError caused by a network error',
+      new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }),
+    ],
+    [
+      'a TypeError whose cause is a TypeError caused by a cancellation',
+      new TypeError('x', { cause: new TypeError('y', { cause: new CancelledError() }) }),
+    ],
+    [
+      'a TypeError whose cause getter throws',
+      Object.defineProperty(new TypeError('hostile'), 'cause', {
+        get() {
+          throw new Error('getter')
+        },
+      }),
+    ],
+    ['an Error (not a TypeError) caused by a cancellation', new Error('wrapped', { cause: new CancelledError() })],
     ['a TaskGroupError (even of cancellations)', new TaskGroupError([new CancelledError()])],
     ['a ClosedError', new ClosedError()],
     ['a QueueFullError', new QueueFullError()],

@@ -8,7 +8,7 @@
 //   has signalled the backend by then), and every query handed to this client meanwhile waits for
 //   that too, so nothing else can be on the backend when the signal lands.
 import { currentSignal } from '@taskscope/core'
-import { sendCancelRequest } from './cancel-request.js'
+import { prepareCancelRequest, sendCancelRequest } from './cancel-request.js'
 import { cancellationOf } from './cancellation.js'
 
 /** A node-postgres `Client` as far as this module needs it. */
@@ -37,6 +37,9 @@ const kGuard = Symbol('taskscope.pg.clientGuard')
 /** The per-client state: when set, `tail` settles once every guarded query handed over so far is done. */
 interface Guard {
   tail: Promise<void> | undefined
+  /** When a query of this client was first submitted (its backend was running by then), per backend. */
+  backendSince: number | undefined
+  backendPid: number | null
   readonly Query: QueryConstructor
   readonly query: (...args: unknown[]) => unknown
 }
@@ -86,6 +89,7 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
   }
   let submitted = false
   let ended = false
+  let onEnded: (() => void) | undefined
   let cancelled: Promise<Error | undefined> | undefined
   const onAbort = (): void => {
     if (ended) return
@@ -94,7 +98,28 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
       settle(cancellationOf(signal))
       return
     }
-    cancelled = sendCancelRequest(client as { host: string; port: number; processID: number; secretKey: number })
+    const { host, port, processID, secretKey } = client as { host: string; port: number; processID: number; secretKey: number }
+    const key = { host, port, processID, secretKey, since: guard.backendSince ?? performance.now() }
+    cancelled = (async () => {
+      // A signal that reaches the backend before it has read the query is dropped (PostgreSQL
+      // ignores a cancel while it waits for a command): while the query runs on, ask again, each
+      // request sent only while it still runs and answered (closed) before the next.
+      for (let wait = 5; ; wait = Math.min(wait * 2, 1_000)) {
+        const failure = await sendCancelRequest(key)
+        if (failure !== undefined || ended) return failure
+        const runsOn = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => {
+            onEnded = undefined
+            resolve(true)
+          }, wait)
+          onEnded = () => {
+            clearTimeout(timer)
+            resolve(false)
+          }
+        })
+        if (!runsOn || ended) return undefined
+      }
+    })()
   }
   const start = (): void => {
     if (signal.aborted) {
@@ -107,6 +132,7 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
     try {
       query = new guard.Query(config, values, (error, result) => {
         ended = true
+        onEnded?.()
         signal.removeEventListener('abort', onAbort)
         const finish = (undelivered?: Error): void => {
           slot.done()
@@ -116,6 +142,8 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
           else settle(error, result)
         }
         if (cancelled === undefined) finish()
+        // Even when the backend already took our signal, the server sends it twice (to the backend
+        // and to its process group): only once the cancel connection has closed is neither left.
         else void cancelled.then(finish)
       })
       const submit = query.submit
@@ -123,6 +151,11 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
         // The backend is about to run it: from here on a cancel request may be sent, never before.
         if (signal.aborted) return cancellationOf(signal)
         submitted = true
+        if (guard.backendSince === undefined || guard.backendPid !== client.processID) {
+          guard.backendSince = performance.now()
+          guard.backendPid = client.processID
+        }
+        prepareCancelRequest(client.host, client.port, guard.backendSince)
         return submit.call(this, connection)
       }
       guard.query.call(client, query)
@@ -173,7 +206,7 @@ export function guardClient(client: PgClient): void {
   const original = client.query
   const Query = (client.constructor as { Query?: QueryConstructor }).Query
   if (typeof Query !== 'function') return // not node-postgres's JavaScript client (pg-native): left as it is
-  const guard: Guard = { tail: undefined, Query, query: original }
+  const guard: Guard = { tail: undefined, backendSince: undefined, backendPid: null, Query, query: original }
   Object.defineProperty(guarded, kGuard, { value: guard, enumerable: false })
   Object.defineProperty(guarded, 'query', {
     configurable: true,

@@ -19,6 +19,7 @@ const hostileMakers: (() => unknown)[] = [
   () => ({ query() {}, connect() {} }),
   () => ({ query() {}, connect() {}, processID: 1, secretKey: 2 }),
   () => ({ query: 1, connect: 2, end: 3, totalCount: 0, idleCount: 0, waitingCount: 0 }),
+  // biome-ignore lint/suspicious/noThenProperty: an odd thenable, on purpose
   () => ({ then: (resolve: (value: unknown) => void) => resolve(1) }),
   () => () => {},
   () => Object.defineProperty({}, 'query', { get: throwing }),
@@ -181,6 +182,7 @@ describe('user values in the queries of a cancellable pool', () => {
       { text: 1 },
       Object.defineProperty({}, 'text', { get: throwing }),
       new Proxy({}, { get: throwing, getPrototypeOf: throwing, ownKeys: throwing, getOwnPropertyDescriptor: throwing }),
+      // biome-ignore lint/suspicious/noThenProperty: an odd thenable, on purpose
       { then: () => {} },
     ]
     for (const config of configs) {

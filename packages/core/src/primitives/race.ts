@@ -14,7 +14,11 @@ export type RaceEntry<T> =
 
 /** Options of {@link runUntilFirstComplete} (as a last argument) and {@link firstSuccessful}. */
 export interface RaceOptions {
-  /** Cancels the race: it rejects with a CancelledError and every entry's signal aborts. */
+  /**
+   * Cancels the race: it rejects with a CancelledError and every entry's signal aborts. Default:
+   * once `currentSignal()` is in use in the process, the `currentSignal()` of the code that
+   * starts the race (so a race in a request handler ends when the client leaves); else none.
+   */
   signal?: AbortSignal
   /** Rejects with a {@link TimeoutError} (aborting every entry) when no entry won in time. */
   timeout?: number
@@ -50,7 +54,9 @@ export async function runUntilFirstComplete(...entries: unknown[]): Promise<unkn
 /**
  * Failover: runs every entry at once; the first to fulfil wins. When all fail it rejects with an
  * `AggregateError` of their errors, in entry order; past `timeout`, with a {@link TimeoutError}.
- * Losers' signals abort as soon as the winner is known.
+ * Losers' signals abort as soon as the winner is known; the winner's does not. Each entry's
+ * `currentSignal()` is its signal (so a loser's `fetch` closes with no signal passed by hand, when
+ * `cancellationInterceptor()` is installed).
  *
  * @example
  * ```ts
@@ -81,22 +87,25 @@ function race(entries: RaceEntry<unknown>[], options: RaceOptions | undefined, m
   })
   if (parent?.aborted) return Promise.reject(toCancelledError(parent.reason, 'The race was cancelled'))
 
-  const controller = new AbortController()
-  setMaxListeners(0, controller.signal)
-  const signal = controller.signal
+  // One signal per entry: the losers' abort when the winner is known, the winner's never does
+  // (what it returned, say a response whose body is still streaming, is the caller's now).
+  const controllers = entries.map(() => new AbortController())
+  setMaxListeners(0, ...controllers.map((controller) => controller.signal))
   return new Promise((resolve, reject) => {
+    let decided = false
     let timer: NodeJS.Timeout | undefined
     let remaining = entries.length
     const errors: unknown[] = new Array(entries.length)
-    const finish = (settle: () => void, reason: CancelledError): void => {
-      if (signal.aborted) return
-      controller.abort(reason)
+    const finish = (settle: () => void, reason: CancelledError, winner: number): void => {
+      if (decided) return
+      decided = true
+      for (let index = 0; index < controllers.length; index++) if (index !== winner) controllers[index]!.abort(reason)
       clearTimeout(timer)
       parent?.removeEventListener('abort', onParentAbort)
       settle()
     }
-    const won = (value: unknown): void => finish(() => resolve(value), new CancelledError('Another entry won the race'))
-    const lost = (error: unknown): void => finish(() => reject(error), new CancelledError('Another entry settled first', { cause: error }))
+    const lost = (error: unknown): void =>
+      finish(() => reject(error), new CancelledError('Another entry settled first', { cause: error }), -1)
     const onParentAbort = (): void => {
       const error = toCancelledError(parent!.reason, 'The race was cancelled')
       lost(error)
@@ -109,14 +118,16 @@ function race(entries: RaceEntry<unknown>[], options: RaceOptions | undefined, m
       )
     }
     entries.forEach((entry, index) => {
-      if (signal.aborted) return // decided already (a synchronous settle): start no more
+      if (decided) return // decided already (a synchronous settle): start no more
+      const won = (value: unknown): void => finish(() => resolve(value), new CancelledError('Another entry won the race'), index)
       const failed = (error: unknown): void => {
         if (mode === 'first-settled') return lost(error)
         errors[index] = error
         if (--remaining === 0) lost(new AggregateError(errors, `All ${entries.length} entries failed`))
       }
+      const signal = controllers[index]!.signal
       try {
-        // Each entry's `currentSignal()` is the race's signal: a loser's I/O stops with it.
+        // The entry's `currentSignal()` is its own signal too: a loser's I/O stops with it.
         const result = !scoped ? start(entry, signal) : withSignal(signal, start, entry, signal)
         Promise.resolve(result).then(won, failed)
       } catch (error) {
