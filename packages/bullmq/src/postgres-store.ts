@@ -187,6 +187,8 @@ class PostgresStore implements Store {
   }
 
   async connected(): Promise<void> {
+    // Known to answer: no round trip (a lost connection says so through `trouble`, `failure`).
+    if (this.#up) return
     try {
       const pool = await this.#ownPool()
       await pool.query('SELECT 1')
@@ -239,6 +241,12 @@ class PostgresStore implements Store {
       relay?.then((r) => within(r.close(), away ? 0 : ms)).catch(() => {}),
       this.#ownsPool ? pool?.then((p) => within(p.end(), away ? 0 : ms)).catch(() => {}) : undefined,
     ])
+  }
+
+  failure = (error: unknown): never => {
+    if (!isPostgresConnectionError(error)) throw error
+    this.#down(error)
+    throw this.unavailable(error)
   }
 
   trouble = (error: unknown): void => {
@@ -326,7 +334,8 @@ class PostgresStore implements Store {
         skipVersionCheck: _check,
         ...config
       } = typeof options === 'string' ? ({ connectionString: options } as PostgresPoolConfig) : (options as PostgresPoolConfig)
-      const pool = new Pool({ ...config, max: 2, connectionTimeoutMillis: connectTimeoutMs, idleTimeoutMillis: 10_000 })
+      // Its idle connection stays open (idleTimeoutMillis 0): when PostgreSQL goes away, it says so.
+      const pool = new Pool({ ...config, max: 2, connectionTimeoutMillis: connectTimeoutMs, idleTimeoutMillis: 0 })
       // An idle client dropped by a restarting server: trouble, never a crash.
       ;(pool as unknown as { on(event: 'error', listener: (error: Error) => void): void }).on('error', this.trouble)
       return pool

@@ -6,7 +6,7 @@ import { createRedisBackend } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { within } from './bounded.js'
 import { cancelChannel } from './cancellation.js'
-import { closeClient, type ResolvedConnection } from './connection.js'
+import { closeClient, isConnectionError, type ResolvedConnection } from './connection.js'
 import { Control } from './control.js'
 import type { OnError } from './options.js'
 import { type JobMessage, type JobTopic, parseJobMessage, type Store } from './store.js'
@@ -42,6 +42,10 @@ class RedisStore implements Store {
 
   connected(): Promise<void> {
     return this.#control.connected()
+  }
+
+  failure = (error: unknown): never => {
+    throw isConnectionError(error) ? this.unavailable(error) : error
   }
 
   unavailable(error: unknown): Error {

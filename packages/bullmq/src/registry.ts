@@ -205,7 +205,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   async get(id: string): Promise<BullmqTaskInfo | undefined> {
     if (typeof id !== 'string') throw invalidType('The "id" argument', 'a string', id)
     await this.#store.connected()
-    return readJob(this.#queue, id)
+    return readJob(this.#queue, id).catch(this.#store.failure)
   }
 
   /**
@@ -222,7 +222,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const limit = integerOption(opts.limit, 'The "limit" option', 1) ?? 1000
     const statuses = opts.status ?? ['queued', 'running']
     await this.#store.connected()
-    return listJobs(this.#queue, statuses, limit)
+    return listJobs(this.#queue, statuses, limit).catch(this.#store.failure)
   }
 
   /**
@@ -276,13 +276,15 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     await this.#store.connected()
     // Listen first: the job's events cannot be missed, however fast another process runs it.
     await this.#events.subscribed()
-    await this.#queue.add(handle.name, data, {
-      jobId: handle.id,
-      ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      removeOnComplete: { count: this.#settings.keep.completed },
-      removeOnFail: { count: this.#settings.keep.failed },
-    })
+    await this.#queue
+      .add(handle.name, data, {
+        jobId: handle.id,
+        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+        removeOnComplete: { count: this.#settings.keep.completed },
+        removeOnFail: { count: this.#settings.keep.failed },
+      })
+      .catch(this.#store.failure)
   }
 
   /**
@@ -309,7 +311,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   async #cancelJob(id: string, reason: unknown): Promise<void> {
     await this.#stores.get(id)
     await this.#store.connected()
-    const outcome = await cancelJob(this.#queue, this.#store, id, reason)
+    const outcome = await cancelJob(this.#queue, this.#store, id, reason).catch(this.#store.failure)
     if (outcome === 'removed') this.#events.removed(id)
   }
 }

@@ -50,6 +50,8 @@ export interface Store {
   connected(): Promise<void>
   /** `error` as ERR_QUEUE_UNAVAILABLE naming the store (with `error` as its cause). */
   unavailable(error: unknown): Error
+  /** A call to the store failed: a lost connection becomes ERR_QUEUE_UNAVAILABLE (and is noted), anything else is rethrown as is. */
+  readonly failure: (error: unknown) => never
   /** The id of the queue's latest event: events are read from there on, so none is missed. */
   lastEventId(): Promise<string>
   /** Sends a message to every process of the queue that listens to `topic`. */
