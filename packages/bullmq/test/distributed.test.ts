@@ -129,7 +129,11 @@ describe.each<StoreKind>(['redis', 'postgres'])(
         const tag = `${queue}-queued`
         const producer = await start({ queue, concurrency: 0 })
         await producer.call({ cmd: 'add', task: 'hold', data: { tag, ms: 10 }, id: 'queued-1' })
-        await observer(queue).cancel('queued-1', 'changed my mind')
+        // The producer's add answers at once and stores the job a moment later: cancel once it is stored
+        // (a cancel that finds no job does nothing). The store has no event for that: read until it is there.
+        const third = observer(queue)
+        await expect.poll(() => third.get('queued-1'), { timeout: 30_000 }).toBeDefined()
+        await third.cancel('queued-1', 'changed my mind')
         expect(await settled(producer, 'queued-1')).toMatchObject({
           status: 'cancelled',
           error: { name: 'CancelledError', code: 'ERR_CANCELLED' },
