@@ -61,6 +61,11 @@ describe.each<StoreKind>(['redis', 'postgres'])('on %s', (kind) => {
       ids.push(id)
     }
     await worker.next((m) => m.event === 'started')
+    // The producer's adds answer before the jobs are stored: the fault comes once all are stored.
+    const reader = new BullmqBackgroundTasks({ connection: store.url, queue, onError: () => {} }) // its lost connection is the fault under test
+    local.push(reader)
+    const stored = async (): Promise<boolean> => (await Promise.all(ids.map((id) => reader.get(id)))).every(Boolean)
+    await expect.poll(stored, { timeout: 30_000 }).toBe(true)
     return { producer, worker, ids }
   }
 
