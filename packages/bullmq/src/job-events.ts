@@ -1,36 +1,29 @@
-// How a process hears about the jobs it holds handles for: BullMQ's QueueEvents (a Redis stream),
-// read from the position the stream had when we first subscribed, so no event is missed.
+// How a process hears about the jobs it holds handles for: BullMQ's QueueEvents (a Redis stream, or
+// the event table on PostgreSQL), read from the position it had when we first subscribed, so no
+// event is missed; and the store's removal notices where its events do not report removed jobs.
 import { CancelledError, ClosedError } from '@taskscope/core'
 import { codedError, errorCodes } from '@taskscope/core/adapter'
-import { type ConnectionOptions, type Queue, QueueEvents } from 'bullmq'
-import type { Redis } from 'ioredis'
+import { type Queue, QueueEvents } from 'bullmq'
 import { within } from './bounded.js'
+import type { Store } from './store.js'
 import { type BullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
 import { fromLogLines, fromStoredResult, fromWire } from './wire.js'
 
 export class JobEvents {
   readonly #queue: string
   readonly #prefix: string
-  readonly #connection: ConnectionOptions
-  readonly #control: Redis
+  readonly #store: Store
   readonly #handles: Map<string, BullmqTask<any>>
   readonly #trouble: (error: unknown) => void
   #reader: Queue | undefined
   #events: Promise<QueueEvents> | undefined
+  #unsubscribe: Promise<() => Promise<void>> | undefined
   #closed = false
 
-  constructor(
-    queue: string,
-    prefix: string,
-    connection: ConnectionOptions,
-    control: Redis,
-    handles: Map<string, BullmqTask<any>>,
-    trouble: (error: unknown) => void,
-  ) {
+  constructor(queue: string, prefix: string, store: Store, handles: Map<string, BullmqTask<any>>, trouble: (error: unknown) => void) {
     this.#queue = queue
     this.#prefix = prefix
-    this.#connection = connection
-    this.#control = control
+    this.#store = store
     this.#handles = handles
     this.#trouble = trouble
   }
@@ -53,8 +46,27 @@ export class JobEvents {
   }
 
   async #subscribe(): Promise<QueueEvents> {
-    const [last] = (await this.#control.xrevrange(`${this.#prefix}:${this.#queue}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][]
-    const events = new QueueEvents(this.#queue, { connection: this.#connection, prefix: this.#prefix, lastEventId: last?.[0] ?? '0-0' })
+    this.#unsubscribe ??= (async () => {
+      const stopRemoved = await this.#store.subscribe('removed', ({ id }) => this.removed(id))
+      // A job's attempt ended (PostgreSQL: its event may be missed): read its state.
+      const stopFinished = await this.#store.subscribe('finished', ({ id }) => {
+        const handle = this.#handles.get(id)
+        if (handle !== undefined) void this.refresh(handle).catch(this.#trouble)
+      })
+      return async () => {
+        await Promise.all([stopRemoved(), stopFinished()])
+      }
+    })()
+    await this.#unsubscribe.catch((error) => {
+      this.#unsubscribe = undefined
+      throw error
+    })
+    const lastEventId = await this.#store.lastEventId()
+    const events = new QueueEvents(
+      this.#queue,
+      { connection: this.#store.connection, prefix: this.#prefix, lastEventId },
+      this.#store.backend,
+    )
     events.on('error', this.#trouble)
     events.on('active', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('running'))
     events.on('waiting', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('queued'))
@@ -144,6 +156,13 @@ export class JobEvents {
     this.#closed = true
     const events = this.#events
     this.#events = undefined
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    if (unsubscribe !== undefined)
+      await within(
+        unsubscribe.then((stop) => stop()),
+        closeBy() - Date.now(),
+      )
     for (const [id, handle] of this.#handles) {
       this.#handles.delete(id)
       handle[kDetach](new ClosedError(`Background tasks shut down before job "${id}" finished; it goes on in the queue`))

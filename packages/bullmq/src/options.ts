@@ -4,23 +4,35 @@
 import { inspect } from 'node:util'
 import type { TaskAddOptions, TaskDefinition } from '@taskscope/core'
 import { codedError, errorCodes, isTaskDefinition } from '@taskscope/core/adapter'
-import { type RedisConnection, type ResolvedConnection, resolveConnection } from './connection.js'
+import type { RedisConnection } from './connection.js'
+import type { PostgresConnection } from './postgres-store.js'
+import { type ResolvedStore, resolveStore, type StoreKind } from './store.js'
 
 /** Options of {@link BullmqBackgroundTasks}. */
 export interface BullmqBackgroundTasksOptions {
-  /** Where Redis is: a `redis://` URL or ioredis options. Every process of the app uses the same. */
-  connection: RedisConnection
+  /**
+   * Where the jobs live, the same for every process of the app: Redis (a `redis://` URL or ioredis
+   * options) or PostgreSQL (a `postgres://` URL, a `pg.Pool`, or node-postgres pool settings with
+   * `store: 'postgres'`). On PostgreSQL, BullMQ's schema must exist: run BullMQ's `runMigrations`
+   * once at deploy (or pass pool settings with `migrate: true`).
+   */
+  connection: RedisConnection | PostgresConnection
+  /**
+   * The store: `'redis'` or `'postgres'`. Default: `'postgres'` for a `postgres://` URL or a
+   * `pg.Pool`, else `'redis'` (pool settings, an object, need `store: 'postgres'`).
+   */
+  store?: StoreKind
   /** The BullMQ queue's name, shared by every process of the app. Default: `'taskscope'`. */
   queue?: string
-  /** BullMQ's key prefix. Default: `'bull'`. */
+  /** BullMQ's key prefix (Redis only: on PostgreSQL the schema is the namespace). Default: `'bull'`. */
   prefix?: string
   /** The tasks this process can run (and read back by name). Default: none. */
   tasks?: readonly TaskDefinition[]
   /** Jobs this process runs at once; 0: it only adds and reads. Default: 1 when `tasks` is not empty, else 0. */
   concurrency?: number
   /**
-   * Called in the process that ran a job with each failed attempt, and with Redis trouble (a lost
-   * connection, Redis down at start) with `task` undefined. Default: `console.error`.
+   * Called in the process that ran a job with each failed attempt, and with store trouble (a lost
+   * connection, the store down at start) with `task` undefined. Default: `console.error`.
    */
   onError?: (error: unknown, task: { id: string; name: string } | undefined) => void
   /** BullMQ's `lockDuration` (ms): a running job whose process stops renewing its lock this long is stalled. Default: 30000. */
@@ -43,7 +55,7 @@ export const defaultOnError: OnError = (error, task) => {
 
 /** {@link BullmqBackgroundTasksOptions}, checked, with the defaults filled in. */
 export interface RegistrySettings {
-  connection: ResolvedConnection
+  connection: ResolvedStore
   queue: string
   prefix: string
   definitions: Map<string, TaskDefinition>
@@ -59,7 +71,9 @@ export interface RegistrySettings {
 export function registrySettings(options: BullmqBackgroundTasksOptions): RegistrySettings {
   if (options === undefined) throw invalidType('The BullmqBackgroundTasks options', 'an object with a "connection"', options)
   const opts = copyOptions(options, 'The BullmqBackgroundTasks options')
-  const connection = resolveConnection(opts.connection)
+  if (opts.store !== undefined && opts.store !== 'redis' && opts.store !== 'postgres')
+    throw invalidValue('The "store" option', "'redis' or 'postgres'", opts.store)
+  const connection = resolveStore(opts.connection, opts.store)
   const queue = stringOption(opts.queue, 'The "queue" option') ?? 'taskscope'
   const prefix = stringOption(opts.prefix, 'The "prefix" option') ?? 'bull'
   const definitions = definitionsOption(opts.tasks)
