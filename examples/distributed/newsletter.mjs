@@ -1,7 +1,8 @@
 /**
  * The newsletter job, shared by the producer and the workers (every process imports this module):
- * a `defineTask()` task, so that only its name and JSON data travel through Redis, and the
- * registry every process of the app creates, on the same Redis and queue. Each process says what
+ * a `defineTask()` task, so that only its name and JSON data travel through the store, and the
+ * registry every process of the app creates, on the same store (Redis, or PostgreSQL when
+ * DATABASE_URL is set) and queue. Each process says what
  * it runs: the producer `concurrency: 0` (it only adds, reads and cancels), the workers their
  * `tasks` and `concurrency`.
  */
@@ -34,10 +35,10 @@ export const sendNewsletter = defineTask('newsletter.send', async ({ subject, re
   return { subject, sent, sentBy: processName }
 })
 
-/** The app's background tasks on BullMQ, with the settings every process shares. */
+/** The app's background tasks on BullMQ (Redis, or PostgreSQL), with the settings every process shares. */
 export function newsletterQueue(options = {}) {
   return new BullmqBackgroundTasks({
-    connection: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    connection: process.env.DATABASE_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379',
     queue: process.env.QUEUE || 'newsletter-demo',
     ...options,
   })

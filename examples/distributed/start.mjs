@@ -1,21 +1,29 @@
 /**
  * Distributed newsletter, one command: a Fastify producer and two worker processes sharing one
- * BullMQ queue on Redis. Starts a `redis-server` on a free loopback port unless REDIS_URL is set
- * (it must be on the PATH: `apt-get install redis-server`), forks the two workers and the
- * producer, prints the URL and curl lines, and prefixes every line of the children's output with
- * their name. On SIGTERM/SIGINT it stops the producer, then the workers (each hands its unfinished
- * jobs back to the queue), then Redis, by pid, and exits 0.
+ * BullMQ queue, on Redis or on PostgreSQL. Starts its own store on a free loopback port — a
+ * `redis-server` unless REDIS_URL is set (`apt-get install redis-server`), or with
+ * `--store postgres` (or STORE=postgres) a PostgreSQL server in a temporary folder, BullMQ's schema
+ * migrated, unless DATABASE_URL is set (`apt-get install postgresql`) — forks the two workers and
+ * the producer, prints the URL and curl lines, and prefixes every line of the children's output
+ * with their name. On SIGTERM/SIGINT it stops the producer, then the workers (each hands its
+ * unfinished jobs back to the queue), then the store, by pid, and exits 0.
  *
- *   node examples/distributed/start.mjs          # PORT=3000 by default
+ *   node examples/distributed/start.mjs                    # Redis; PORT=3000 by default
+ *   node examples/distributed/start.mjs --store postgres   # PostgreSQL
  *
- * The demo's own Redis keeps nothing on disk: its jobs are gone once it stops. In production,
- * Redis runs on its own, with persistence (see @taskscope/bullmq's README).
+ * The demo's own store is thrown away when it stops, with its jobs. In production, Redis (with
+ * persistence) or PostgreSQL runs on its own (see @taskscope/bullmq's README).
  */
-import { fork, spawn } from 'node:child_process'
+import { execFileSync, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { accessSync, chownSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { runMigrations } from 'bullmq'
+import pg from 'pg'
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 /** Every child, in the order they stop: the producer first, Redis last. */
@@ -27,14 +35,15 @@ function prefix(stream, name, out) {
   createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`))
 }
 
-/** Registers a child: its output is prefixed (`quiet`: stderr only); if it dies on its own, everything stops (exit 1). */
-function adopt(child, name, { quiet = false } = {}) {
+/** Registers a child: its output is prefixed (`quiet`: stderr only; `silent`: none); if it dies on its own, everything stops (exit 1). */
+function adopt(child, name, { quiet = false, silent = false } = {}) {
   const exited = once(child, 'exit')
   const entry = { child, name, exited }
   children.unshift(entry)
-  if (quiet) child.stdout.resume()
+  if (quiet || silent) child.stdout.resume()
   else prefix(child.stdout, name, process.stdout)
-  prefix(child.stderr, name, process.stderr)
+  if (silent) child.stderr.resume()
+  else prefix(child.stderr, name, process.stderr)
   exited.then(([code, signal]) => {
     if (stopping === undefined) {
       console.error(`${name} exited on its own (${code ?? signal}): stopping everything`)
@@ -82,6 +91,69 @@ async function startRedis() {
   return url
 }
 
+/** The folder of PostgreSQL's server programs: the PATH, else Debian's /usr/lib/postgresql/<major>/bin. */
+function postgresBin() {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean)
+  try {
+    for (const major of readdirSync('/usr/lib/postgresql').sort((a, b) => b - a)) dirs.push(`/usr/lib/postgresql/${major}/bin`)
+  } catch {}
+  for (const dir of dirs) {
+    try {
+      accessSync(join(dir, 'initdb'), constants.X_OK)
+      return dir
+    } catch {}
+  }
+  throw new Error('Cannot find PostgreSQL (initdb, postgres): install it (apt-get install postgresql) or set DATABASE_URL')
+}
+
+/** A throwaway PostgreSQL: initdb into a temporary folder, run as the `postgres` user when we are root (it refuses root). */
+async function startPostgres() {
+  const bin = postgresBin()
+  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+  const user = process.getuid?.() === 0 ? { uid: id('-u'), gid: id('-g') } : {}
+  const dir = mkdtempSync(join(tmpdir(), 'newsletter-pg-'))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  if (user.uid !== undefined) chownSync(dir, user.uid, user.gid)
+  const data = join(dir, 'data')
+  const init = spawn(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '--locale=C'], {
+    stdio: 'ignore',
+    ...user,
+  })
+  const [code] = await once(init, 'exit')
+  if (code !== 0) throw new Error(`initdb failed (${code})`)
+  const port = await freePort()
+  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${dir}`]
+  // detached: a Ctrl-C in the terminal reaches this process only, which stops the children in order.
+  const child = spawn(join(bin, 'postgres'), ['-D', data, ...settings], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...user })
+  let output = ''
+  child.stderr.setEncoding('utf8')
+  await new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      output += chunk
+      if (output.includes('ready to accept connections')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`postgres exited (${code}) before it was ready:\n${output}`)))
+  })
+  child.stderr.removeAllListeners('data')
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+  // PostgreSQL logs everything on stderr, its routine lines too: the demo keeps them out of sight.
+  adopt(child, 'postgres', { silent: true })
+  await migrate(url)
+  return url
+}
+
+/** BullMQ's schema, created once at deploy (connections never migrate by themselves). */
+async function migrate(url) {
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const client = await pool.connect()
+  try {
+    await runMigrations(client)
+  } finally {
+    client.release()
+    await pool.end()
+  }
+}
+
 /** Forks a node process of the example with `env`; resolves with its ready message. */
 async function startNode(file, name, env) {
   const child = fork(here(file), [], {
@@ -110,7 +182,7 @@ async function stop(code) {
       const [exitCode, signal] = await exited
       clearTimeout(timer)
       // A child that did not stop cleanly is named, so a failed stop says which one and how.
-      if ((exitCode !== 0 && name !== 'redis') || signal === 'SIGKILL') {
+      if ((exitCode !== 0 && name !== 'redis' && name !== 'postgres') || signal === 'SIGKILL') {
         console.error(`${name} exited with ${exitCode ?? signal} while stopping`)
         code ||= 1
       }
@@ -123,13 +195,23 @@ async function stop(code) {
 process.once('SIGTERM', () => stop(0))
 process.once('SIGINT', () => stop(0))
 
+const storeArg = process.argv.indexOf('--store')
+const store = (storeArg === -1 ? undefined : process.argv[storeArg + 1]) ?? process.env.STORE ?? 'redis'
+
 try {
-  const redisUrl = process.env.REDIS_URL || (await startRedis())
-  const env = { REDIS_URL: redisUrl }
+  if (store !== 'redis' && store !== 'postgres') throw new Error(`--store must be redis or postgres, not ${store}`)
+  let env
+  if (store === 'postgres') {
+    const databaseUrl = process.env.DATABASE_URL || (await startPostgres())
+    env = { DATABASE_URL: databaseUrl, REDIS_URL: '' }
+  } else {
+    env = { REDIS_URL: process.env.REDIS_URL || (await startRedis()), DATABASE_URL: '' }
+  }
+  const storeName = store === 'postgres' ? `PostgreSQL at ${env.DATABASE_URL}` : `Redis at ${env.REDIS_URL}`
   await Promise.all([startNode('worker.mjs', 'worker-1', env), startNode('worker.mjs', 'worker-2', env)])
   const { url } = await startNode('producer.mjs', 'producer', { ...env, PORT: process.env.PORT ?? '3000' })
   const json = `-H 'content-type: application/json'`
-  console.log(`Distributed newsletter: producer listening on ${url}, two workers, Redis at ${redisUrl}
+  console.log(`Distributed newsletter: producer listening on ${url}, two workers, ${storeName}
   curl -X POST ${json} -d '{"subject":"Hello","recipients":20}' ${url}/newsletter
   curl ${url}/jobs
   curl ${url}/jobs/<id>

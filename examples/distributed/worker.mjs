@@ -5,7 +5,7 @@
  *
  *   REDIS_URL=redis://127.0.0.1:6379 node examples/distributed/worker.mjs
  *
- * (`node examples/distributed/start.mjs` starts two of them, a producer and, if needed, Redis.)
+ * (`node examples/distributed/start.mjs` starts two of them, a producer and, if needed, the store.)
  */
 import closeWithGrace from 'close-with-grace'
 import { newsletterQueue, sendNewsletter } from './newsletter.mjs'
@@ -25,6 +25,6 @@ closeWithGrace({ delay: 10_000 }, shutdown)
 // Started by start.mjs: if it goes away without stopping us, stop too.
 process.once('disconnect', () => shutdown().then(() => process.exit(0)))
 
-await backgroundTasks.ready() // fails fast, naming the connection, when Redis is down
+await backgroundTasks.ready() // fails fast, naming the connection, when the store is down
 console.log(`ready: running "${sendNewsletter.name}" jobs from queue "${backgroundTasks.queueName}"`)
 process.send?.({ ready: true })

@@ -1,5 +1,5 @@
-// Distributed newsletter: start.mjs runs its own redis-server, two worker processes and a Fastify
-// producer. A job added over HTTP completes on one of the workers; another is cancelled while it
+// Distributed newsletter, on each store: start.mjs runs its own redis-server (or, with --store
+// postgres, its own PostgreSQL server), two worker processes and a Fastify producer. A job added over HTTP completes on one of the workers; another is cancelled while it
 // runs; SIGTERM stops every process and exits 0.
 
 import { type NodeProcess as ExampleProcess, post, request } from '@taskscope/test-support'
@@ -8,8 +8,9 @@ import { runExample } from './helpers.ts'
 
 let server: ExampleProcess | undefined
 
-/** The pids start.mjs printed for its children (redis, worker-1, worker-2, producer). */
-const childPids = (output: string): number[] => [...output.matchAll(/^(?:redis|worker-\d|producer): pid (\d+)$/gm)].map((m) => Number(m[1]))
+/** The pids start.mjs printed for its children (redis or postgres, worker-1, worker-2, producer). */
+const childPids = (output: string): number[] =>
+  [...output.matchAll(/^(?:redis|postgres|worker-\d|producer): pid (\d+)$/gm)].map((m) => Number(m[1]))
 
 /** Whether a process with this pid exists. */
 function alive(pid: number): boolean {
@@ -31,10 +32,10 @@ afterEach(async () => {
   server = undefined
 })
 
-describe('distributed newsletter (producer + two workers on BullMQ, child processes)', () => {
+describe.each(['redis', 'postgres'])('distributed newsletter on %s (producer + two workers on BullMQ, child processes)', (store) => {
   // Four processes start and stop here: room for a slow CI machine.
   it('runs a job added over HTTP on a worker, cancels a running one, and stops everything on SIGTERM', { timeout: 60_000 }, async () => {
-    server = runExample('distributed/start.mjs', { REDIS_URL: '', QUEUE: `smoke-${process.pid}` })
+    server = runExample('distributed/start.mjs', { REDIS_URL: '', DATABASE_URL: '', STORE: store, QUEUE: `smoke-${process.pid}` })
     const [, url] = await server.waitFor(/producer listening on (http:\/\/[\d.:]+),/)
     await server.waitFor(/curl /)
     const pids = childPids(server.stdout)

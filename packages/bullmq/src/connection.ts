@@ -35,7 +35,7 @@ export function resolveConnection(connection: unknown): ResolvedConnection {
       throw codedError(
         TypeError,
         errorCodes.invalidArgValue,
-        `The "connection" option must be a redis:// or rediss:// URL. Received '${url.protocol}' URL`,
+        `The "connection" option must be a redis://, rediss://, postgres:// or postgresql:// URL. Received '${url.protocol}' URL`,
       )
     }
     if (url.password !== '') url.password = '***'

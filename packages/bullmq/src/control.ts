@@ -14,6 +14,7 @@ export class Control {
   readonly #onError: OnError
   #start: Promise<void>
   #startFailed = false
+  #lost = false
   #troubleSeen = new Set<string>()
   #closing = false
 
@@ -28,6 +29,7 @@ export class Control {
     let lost = false
     this.client.on('ready', () => {
       connected = true
+      this.#lost = false
       this.#troubleSeen.clear()
       if (lost && !this.#closing) back()
       lost = false
@@ -36,6 +38,7 @@ export class Control {
       if (!connected || this.#closing) return
       connected = false
       lost = true
+      this.#lost = true
       const message = `Lost the connection to Redis at ${this.#label} (background queue "${this.#queue}"): reconnecting; jobs stay in Redis`
       this.trouble(codedError(Error, errorCodes.queueUnavailable, message))
     })
@@ -51,6 +54,11 @@ export class Control {
   /** Resolves once Redis answers; rejects with ERR_QUEUE_UNAVAILABLE at the first failure before that. */
   connected(): Promise<void> {
     if (this.ready) return Promise.resolve()
+    if (this.#lost) {
+      // Lost after it answered: say so now (a command would wait in ioredis's queue until Redis is back).
+      const message = `Cannot reach Redis at ${this.#label} for the background queue "${this.#queue}": the connection was lost; reconnecting`
+      return Promise.reject(codedError(Error, errorCodes.queueUnavailable, message))
+    }
     if (!this.#startFailed) return this.#start
     // Redis was down the last time we asked: ask again (ioredis keeps reconnecting).
     this.#start = this.#firstConnection()

@@ -1,43 +1,40 @@
-// How a process hears about the jobs it holds handles for: BullMQ's QueueEvents (a Redis stream),
-// read from the position the stream had when we first subscribed, so no event is missed.
+// How a process hears about the jobs it holds handles for: BullMQ's QueueEvents (a Redis stream, or
+// the event table on PostgreSQL), read from the position it had when we first subscribed, so no
+// event is missed; and the store's removal notices where its events do not report removed jobs.
 import { CancelledError, ClosedError } from '@taskscope/core'
 import { codedError, errorCodes } from '@taskscope/core/adapter'
-import { type ConnectionOptions, type Queue, QueueEvents } from 'bullmq'
-import type { Redis } from 'ioredis'
+import { type Queue, QueueEvents } from 'bullmq'
 import { within } from './bounded.js'
-import { type BullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
+import type { Store } from './store.js'
+import { type AnyBullmqTask, kDetach, kMove, kSettle } from './task-handle.js'
 import { fromLogLines, fromStoredResult, fromWire } from './wire.js'
 
 export class JobEvents {
   readonly #queue: string
   readonly #prefix: string
-  readonly #connection: ConnectionOptions
-  readonly #control: Redis
-  readonly #handles: Map<string, BullmqTask<any>>
+  readonly #store: Store
+  readonly #handles: Map<string, AnyBullmqTask>
   readonly #trouble: (error: unknown) => void
-  #reader: Queue | undefined
+  /** The registry's Queue, to read jobs back (the registry owns and closes it). */
+  readonly #reader: Queue
   #events: Promise<QueueEvents> | undefined
+  #unsubscribe: Promise<() => Promise<void>> | undefined
   #closed = false
 
   constructor(
     queue: string,
     prefix: string,
-    connection: ConnectionOptions,
-    control: Redis,
-    handles: Map<string, BullmqTask<any>>,
+    store: Store,
+    reader: Queue,
+    handles: Map<string, AnyBullmqTask>,
     trouble: (error: unknown) => void,
   ) {
     this.#queue = queue
     this.#prefix = prefix
-    this.#connection = connection
-    this.#control = control
+    this.#store = store
+    this.#reader = reader
     this.#handles = handles
     this.#trouble = trouble
-  }
-
-  /** The Queue used to read jobs back (set by the registry: it owns the Queue). */
-  set reader(queue: Queue) {
-    this.#reader = queue
   }
 
   /** Resolves once this process listens to the queue's events (from now on, none is missed). */
@@ -53,8 +50,27 @@ export class JobEvents {
   }
 
   async #subscribe(): Promise<QueueEvents> {
-    const [last] = (await this.#control.xrevrange(`${this.#prefix}:${this.#queue}:events`, '+', '-', 'COUNT', 1)) as [string, string[]][]
-    const events = new QueueEvents(this.#queue, { connection: this.#connection, prefix: this.#prefix, lastEventId: last?.[0] ?? '0-0' })
+    this.#unsubscribe ??= (async () => {
+      const stopRemoved = await this.#store.subscribe('removed', ({ id }) => this.removed(id))
+      // A job's attempt ended (PostgreSQL: its event may be missed): read its state.
+      const stopFinished = await this.#store.subscribe('finished', ({ id }) => {
+        const handle = this.#handles.get(id)
+        if (handle !== undefined) void this.refresh(handle).catch(this.#trouble)
+      })
+      return async () => {
+        await Promise.all([stopRemoved(), stopFinished()])
+      }
+    })()
+    await this.#unsubscribe.catch((error) => {
+      this.#unsubscribe = undefined
+      throw error
+    })
+    const lastEventId = await this.#store.lastEventId()
+    const events = new QueueEvents(
+      this.#queue,
+      { connection: this.#store.connection, prefix: this.#prefix, lastEventId },
+      this.#store.backend,
+    )
     events.on('error', this.#trouble)
     events.on('active', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('running'))
     events.on('waiting', ({ jobId }) => this.#handles.get(jobId)?.[kMove]('queued'))
@@ -75,8 +91,8 @@ export class JobEvents {
    * (reading the job first could see it unfinished, then its state finished, with no result yet).
    * A job the queue no longer holds rejects its handle with `ERR_JOB_LOST`.
    */
-  async refresh(handle: BullmqTask<any>): Promise<void> {
-    const reader = this.#reader!
+  async refresh(handle: AnyBullmqTask): Promise<void> {
+    const reader = this.#reader
     const state = await reader.getJobState(handle.id)
     if (state === 'unknown') return this.#lost(handle)
     if (state === 'active') handle[kMove]('running')
@@ -98,7 +114,7 @@ export class JobEvents {
     }
   }
 
-  #lost(handle: BullmqTask<any>): void {
+  #lost(handle: AnyBullmqTask): void {
     const message = `The job "${handle.id}" (task "${handle.name}") is no longer in the queue: its store lost it (a Redis restart without persistence) or it was removed`
     this.#settle(handle.id, 'rejected', codedError(Error, errorCodes.jobLost, message))
   }
@@ -111,7 +127,7 @@ export class JobEvents {
   }
 
   /** The job could not be stored: its handle rejects with the reason. */
-  fail(handle: BullmqTask<any>, error: unknown): void {
+  fail(handle: AnyBullmqTask, error: unknown): void {
     this.#settle(handle.id, 'rejected', error)
   }
 
@@ -121,7 +137,7 @@ export class JobEvents {
     if (handle === undefined) return
     let lines: string[] = []
     try {
-      lines = (await this.#reader!.getJobLogs(id, -1, -1)).logs
+      lines = (await this.#reader.getJobLogs(id, -1, -1)).logs
     } catch (error) {
       this.#trouble(error)
     }
@@ -144,6 +160,13 @@ export class JobEvents {
     this.#closed = true
     const events = this.#events
     this.#events = undefined
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    if (unsubscribe !== undefined)
+      await within(
+        unsubscribe.then((stop) => stop()),
+        closeBy() - Date.now(),
+      )
     for (const [id, handle] of this.#handles) {
       this.#handles.delete(id)
       handle[kDetach](new ClosedError(`Background tasks shut down before job "${id}" finished; it goes on in the queue`))

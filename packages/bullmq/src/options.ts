@@ -12,19 +12,31 @@ import {
   validateInteger,
   validateString,
 } from '@taskscope/core/adapter'
-import { type RedisConnection, type ResolvedConnection, resolveConnection } from './connection.js'
+import type { RedisConnection } from './connection.js'
+import type { PostgresConnection } from './postgres-store.js'
+import { type ResolvedStore, resolveStore, type StoreKind } from './store.js'
 
 /** Options of {@link BullmqBackgroundTasks}. */
 export interface BullmqBackgroundTasksOptions {
-  /** Where Redis is: a `redis://` URL or ioredis options. Every process of the app uses the same. */
-  connection: RedisConnection
+  /**
+   * Where the jobs live, the same for every process of the app: Redis (a `redis://` URL or ioredis
+   * options) or PostgreSQL (a `postgres://` URL, a `pg.Pool`, or node-postgres pool settings with
+   * `store: 'postgres'`). On PostgreSQL, BullMQ's schema must exist: run BullMQ's `runMigrations`
+   * once at deploy (or pass pool settings with `migrate: true`).
+   */
+  connection: RedisConnection | PostgresConnection
+  /**
+   * The store: `'redis'` or `'postgres'` (pool settings, an object, need `store: 'postgres'`).
+   * @default `'postgres'` for a `postgres://` URL or a `pg.Pool`, else `'redis'`
+   */
+  store?: StoreKind
   /**
    * The BullMQ queue's name, shared by every process of the app.
    * @default `'taskscope'`
    */
   queue?: string
   /**
-   * BullMQ's key prefix.
+   * BullMQ's key prefix (Redis only: on PostgreSQL the schema is the namespace).
    * @default `'bull'`
    */
   prefix?: string
@@ -39,8 +51,8 @@ export interface BullmqBackgroundTasksOptions {
    */
   concurrency?: number
   /**
-   * Called in the process that ran a job with each failed attempt, and with Redis trouble (a lost
-   * connection, Redis down at start) with `task` undefined.
+   * Called in the process that ran a job with each failed attempt, and with store trouble (a lost
+   * connection, the store down at start) with `task` undefined.
    * @default `console.error`
    */
   onError?: (error: unknown, task: { id: string; name: string } | undefined) => void
@@ -76,7 +88,7 @@ export const defaultOnError: OnError = (error, task) => {
 
 /** {@link BullmqBackgroundTasksOptions}, checked, with the defaults filled in. */
 export interface RegistrySettings {
-  connection: ResolvedConnection
+  connection: ResolvedStore
   queue: string
   prefix: string
   definitions: Map<string, TaskDefinition>
@@ -92,7 +104,9 @@ export interface RegistrySettings {
 export function registrySettings(options: BullmqBackgroundTasksOptions): RegistrySettings {
   if (options === undefined) throw invalidType('The BullmqBackgroundTasks options', 'an object with a "connection"', options)
   const opts = copyOptions(options, 'The BullmqBackgroundTasks options')
-  const connection = resolveConnection(opts.connection)
+  if (opts.store !== undefined && opts.store !== 'redis' && opts.store !== 'postgres')
+    throw invalidValue('The "store" option', "'redis' or 'postgres'", opts.store)
+  const connection = resolveStore(opts.connection, opts.store)
   const queue = validateString(opts.queue, 'The "queue" option', true) ?? 'taskscope'
   const prefix = validateString(opts.prefix, 'The "prefix" option', true) ?? 'bull'
   const definitions = definitionsOption(opts.tasks)

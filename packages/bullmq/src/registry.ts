@@ -1,5 +1,5 @@
 // BullmqBackgroundTasks: the registry's calls on a BullMQ queue. Its parts live next to it:
-// options.ts (settings), control.ts (our Redis client), job-events.ts (handles hear how their jobs
+// options.ts (settings), store.ts (Redis or PostgreSQL: connections, messages), job-events.ts (handles hear how their jobs
 // end), job-info.ts (get, list), cancellation.ts (cancel by id), runner.ts (the jobs run here).
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -22,8 +22,6 @@ import {
 import { Queue } from 'bullmq'
 import { closeAllowanceMs, within } from './bounded.js'
 import { cancelJob } from './cancellation.js'
-import { closeClient } from './connection.js'
-import { Control } from './control.js'
 import { JobEvents } from './job-events.js'
 import { type BullmqTaskInfo, listJobs, readJob } from './job-info.js'
 import {
@@ -36,25 +34,26 @@ import {
   registrySettings,
 } from './options.js'
 import { Runner, type RunnerReport } from './runner.js'
-import { BullmqTask, type BullmqTaskStatus, kCreate } from './task-handle.js'
+import { openStore, type Store } from './store.js'
+import { type AnyBullmqTask, BullmqTask, type BullmqTaskStatus, kCreate } from './task-handle.js'
 
 /** What {@link BullmqBackgroundTasks.shutdown} found, counting the jobs running in this process when it was called. */
 export interface BullmqShutdownReport extends RunnerReport {}
 
 /**
- * The app's background tasks on BullMQ (Redis): the calls of the embedded `BackgroundTasks`, but
+ * The app's background tasks on BullMQ (Redis or PostgreSQL): the calls of the embedded `BackgroundTasks`, but
  * jobs are stored durably and run by any process of the app that defines the task and has
  * `concurrency > 0`. A process killed mid-job leaves the job to another; `job.cancel()` reaches
  * the job wherever it runs; `shutdown()` returns unfinished jobs to the queue. Pass it as the
  * `backgroundTasks` option of `createRuntime` or an adapter.
  *
- * Throws a TypeError/RangeError for invalid options. Redis down at start is reported to `onError`
+ * Throws a TypeError/RangeError for invalid options. The store down at start is reported to `onError`
  * (and rejects `ready()` and every add) with code `ERR_QUEUE_UNAVAILABLE`, naming the connection.
  *
  * @example
  * ```ts
  * const backgroundTasks = new BullmqBackgroundTasks({
- *   connection: 'redis://127.0.0.1:6379',
+ *   connection: 'redis://127.0.0.1:6379', // or 'postgres://app:secret@db:5432/app' (BullMQ's schema migrated)
  *   queue: 'app',
  *   tasks: [sendNewsletter],
  *   concurrency: 4,
@@ -67,11 +66,11 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   /** The BullMQ queue's name. */
   readonly queueName: string
   readonly #settings: RegistrySettings
-  readonly #control: Control
+  readonly #store: Store
   readonly #queue: Queue
   readonly #events: JobEvents
   readonly #runner: Runner | undefined
-  readonly #handles = new Map<string, BullmqTask<any>>()
+  readonly #handles = new Map<string, AnyBullmqTask>()
   readonly #stores = new Map<string, Promise<void>>()
   #shutdown: Promise<BullmqShutdownReport> | undefined
 
@@ -79,20 +78,19 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const settings = (this.#settings = registrySettings(options))
     const { connection, queue, prefix } = settings
     this.queueName = queue
-    // Redis came back after a lost connection: handles whose job it no longer holds (a restart
+    // The store came back after a lost connection: handles whose job it no longer holds (a restart
     // without persistence) reject with ERR_JOB_LOST instead of waiting forever.
-    const back = (): void => void this.#events.refreshAll((id) => this.#stores.has(id)).catch(this.#control.trouble)
-    this.#control = new Control(connection, queue, settings.onError, back)
-    const trouble = this.#control.trouble
-    this.#queue = new Queue(queue, { connection: connection.options, prefix })
+    const back = (): void => void this.#events.refreshAll((id) => this.#stores.has(id)).catch(this.#store.trouble)
+    const store = (this.#store = openStore(connection, queue, prefix, settings.onError, back))
+    const trouble = store.trouble
+    this.#queue = new Queue(queue, { connection: store.connection, prefix }, store.backend)
     this.#queue.on('error', trouble)
-    this.#events = new JobEvents(queue, prefix, connection.options, this.#control.client, this.#handles, trouble)
-    this.#events.reader = this.#queue
+    this.#events = new JobEvents(queue, prefix, store, this.#queue, this.#handles, trouble)
     if (settings.concurrency > 0) {
       this.#runner = new Runner({
         queue,
         prefix,
-        connection,
+        store,
         definitions: settings.definitions,
         concurrency: settings.concurrency,
         workerName: `${hostname()}:${process.pid}`,
@@ -113,7 +111,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    * Throws {@link ClosedError} once `shutdown()` was called; a TypeError with code
    * `ERR_TASK_NOT_DEFINED` for a function or a promise (closures cannot travel: use defineTask),
    * `ERR_TASK_DATA_NOT_JSON` when `data` does not survive JSON, `ERR_INVALID_ARG_*` for bad options.
-   * When the job cannot be stored (Redis unreachable), the handle rejects with that error.
+   * When the job cannot be stored (the store unreachable), the handle rejects with that error.
    *
    * @example
    * ```ts
@@ -140,14 +138,14 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     if (known !== undefined) return known
     const handle = BullmqTask[kCreate]<R>(id, task.name, 'queued', this.#cancel)
     this.#handles.set(id, handle)
-    const store = this.#store(handle, JSON.parse(json), { attempts, backoff })
+    const store = this.#storeJob(handle, JSON.parse(json), { attempts, backoff })
     this.#stores.set(id, store)
     store.then(
       () => this.#stores.delete(id),
       (error) => {
         this.#stores.delete(id)
         this.#events.fail(handle, error)
-        this.#control.trouble(error)
+        this.#store.trouble(error)
       },
     )
     return handle
@@ -164,31 +162,36 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
   }
 
   /**
-   * This process's side of the queue, from memory (no Redis round trip, never throws): the jobs
-   * running here, how the jobs that ran here ended, and whether Redis answers (`store`). What
-   * `runtime.stats()` and `runtime.inspect()` show; `list()` reads every process's jobs.
+   * This process's side of the queue, from memory (no round trip to the store, never throws): the
+   * jobs running here, how the jobs that ran here ended, and whether the store answers (`store`).
+   * What `runtime.stats()` and `runtime.inspect()` show; `list()` reads every process's jobs.
    *
    * @example
    * ```ts
-   * const { running, store } = backgroundTasks.snapshot() // store: 'unavailable' while Redis is away
+   * const { running, store } = backgroundTasks.snapshot() // store: 'unavailable' while Redis or PostgreSQL is away
    * ```
    */
   snapshot(): BackgroundSnapshot {
     const outcomes = this.#runner === undefined ? { fulfilled: 0, rejected: 0, cancelled: 0 } : { ...this.#runner.outcomes }
-    return { running: this.#runner?.running() ?? [], outcomes, store: this.#control.ready ? 'available' : 'unavailable' }
+    return { running: this.#runner?.running() ?? [], outcomes, store: this.#store.ready ? 'available' : 'unavailable' }
   }
 
   /**
-   * Resolves once Redis answers (and this process's worker is connected); rejects with code
-   * `ERR_QUEUE_UNAVAILABLE`, naming the connection, when Redis cannot be reached.
+   * Resolves once the store (Redis or PostgreSQL) answers and this process's worker is
+   * connected; rejects with code `ERR_QUEUE_UNAVAILABLE`, naming the store (never its password),
+   * when it cannot be reached.
    *
    * @example
    * ```ts
-   * await backgroundTasks.ready() // fail fast at boot when Redis is down
+   * await backgroundTasks.ready() // fail fast at boot when the store is down
    * ```
    */
   async ready(): Promise<void> {
-    await this.#control.connected()
+    await this.#store.connected()
+    // BullMQ's own first connection (on PostgreSQL: its schema check) done too.
+    await this.#queue.waitUntilReady().catch((error) => {
+      throw this.#store.unavailable(error)
+    })
     await this.#runner?.ready()
   }
 
@@ -205,8 +208,8 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    */
   async get(id: string): Promise<BullmqTaskInfo | undefined> {
     if (typeof id !== 'string') throw invalidType('The "id" argument', 'a string', id)
-    await this.#control.connected()
-    return readJob(this.#queue, id)
+    await this.#store.connected()
+    return readJob(this.#queue, id).catch(this.#store.failure)
   }
 
   /**
@@ -222,8 +225,8 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const opts = copyOptions(options, 'The list options')
     const limit = integerOption(opts.limit, 'The "limit" option', 1) ?? 1000
     const statuses = opts.status ?? ['queued', 'running']
-    await this.#control.connected()
-    return listJobs(this.#queue, statuses, limit)
+    await this.#store.connected()
+    return listJobs(this.#queue, statuses, limit).catch(this.#store.failure)
   }
 
   /**
@@ -231,7 +234,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
    * aborts their signals with `ShutdownError`: those that end cancelled go back to the queue for
    * another process (`requeued`). After `grace` (1000 ms), what still runs is `abandoned` to
    * BullMQ's stalled-job recovery (it runs again elsewhere once its lock expires). Then closes
-   * every Redis connection. Idempotent; from the call on, `add()` throws {@link ClosedError}.
+   * every connection to the store. Idempotent; from the call on, `add()` throws {@link ClosedError}.
    *
    * @example
    * ```ts
@@ -243,7 +246,7 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const opts = copyOptions(options, 'The shutdown options')
     const timeout = validateTimeLimit(opts.timeout, 'The "timeout" option') ?? 5000
     const grace = validateTimeLimit(opts.grace, 'The "grace" option') ?? 1000
-    this.#control.closing()
+    this.#store.closing()
     return (this.#shutdown = this.#close(timeout, grace))
   }
 
@@ -262,35 +265,37 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     const report = (await jobsDone) ?? { completed: 0, failed: 0, cancelled: 0, abandoned: 0, requeued: 0 }
     closeBy = Math.min(closeBy, Date.now() + closeAllowanceMs)
     const left = (): number => deadline() - Date.now()
-    const trouble = this.#control.trouble
+    const trouble = this.#store.trouble
     // Adds already under way finish (or fail) before the connections close: a job is never half-added.
     await within(Promise.allSettled(this.#stores.values()), left())
-    const away = !this.#control.ready // then closing politely would wait for Redis to come back
+    const away = !this.#store.ready // then closing politely would wait for the store to come back
     await this.#events.close(away, deadline)
-    // Bounded: with Redis away or frozen, BullMQ's close waits for a connection that never answers.
+    // Bounded: with the store away or frozen, BullMQ's close waits for a connection that never answers.
     if (!(await within(this.#queue.close(), left(), trouble))) this.#queue.disconnect().catch(trouble)
-    if (!(await within(closeClient(this.#control.client), left(), trouble))) this.#control.client.disconnect()
+    await this.#store.close(away, left())
     return report
   }
 
-  async #store(handle: BullmqTask<any>, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
-    await this.#control.connected()
+  async #storeJob(handle: AnyBullmqTask, data: unknown, options: Pick<BullmqAddOptions, 'attempts' | 'backoff'>): Promise<void> {
+    await this.#store.connected()
     // Listen first: the job's events cannot be missed, however fast another process runs it.
     await this.#events.subscribed()
-    await this.#queue.add(handle.name, data, {
-      jobId: handle.id,
-      ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      removeOnComplete: { count: this.#settings.keep.completed },
-      removeOnFail: { count: this.#settings.keep.failed },
-    })
+    await this.#queue
+      .add(handle.name, data, {
+        jobId: handle.id,
+        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+        removeOnComplete: { count: this.#settings.keep.completed },
+        removeOnFail: { count: this.#settings.keep.failed },
+      })
+      .catch(this.#store.failure)
   }
 
   /**
    * Cancels the job with this id, from any process (no handle needed): a queued job is removed and
    * never runs; a running job's signal aborts in the process running it, and it ends
    * `'cancelled'`, not retried. Resolves once the request is delivered; does nothing for a finished
-   * or unknown job. Rejects when Redis cannot be reached.
+   * or unknown job. Rejects when the store cannot be reached.
    *
    * @example
    * ```ts
@@ -305,12 +310,12 @@ export class BullmqBackgroundTasks implements BackgroundRegistry {
     await this.#cancelJob(id, reason)
   }
 
-  #cancel = (handle: BullmqTask<any>, reason: unknown): Promise<void> => this.#cancelJob(handle.id, reason)
+  #cancel = (handle: AnyBullmqTask, reason: unknown): Promise<void> => this.#cancelJob(handle.id, reason)
 
   async #cancelJob(id: string, reason: unknown): Promise<void> {
     await this.#stores.get(id)
-    await this.#control.connected()
-    const outcome = await cancelJob(this.#queue, this.#control.client, this.#settings.prefix, id, reason)
+    await this.#store.connected()
+    const outcome = await cancelJob(this.#queue, this.#store, id, reason).catch(this.#store.failure)
     if (outcome === 'removed') this.#events.removed(id)
   }
 }

@@ -1,13 +1,11 @@
 // The side of a process that runs jobs: a BullMQ Worker whose processor calls the task's
-// function with a signal of our own, cancellation requests from other processes (Redis pub/sub →
-// `worker.cancelJob`), and the shutdown that returns unfinished jobs to the queue.
+// function with a signal of our own, cancellation requests from other processes (the store's
+// messaging → `worker.cancelJob`), and the shutdown that returns unfinished jobs to the queue.
 import { CancelledError, isCancellation, ShutdownError, type TaskDefinition } from '@taskscope/core'
 import { validateTaskResult } from '@taskscope/core/adapter'
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq'
-import type { Redis } from 'ioredis'
 import { within } from './bounded.js'
-import { cancelChannel, parseCancelRequest } from './cancellation.js'
-import { closeClient, type ResolvedConnection } from './connection.js'
+import type { JobMessage, Store } from './store.js'
 import { cancelledFailure, toLogLine, toStoredResult, toWire } from './wire.js'
 
 /** How long a job of a task this process does not define waits before another process may take it. */
@@ -18,7 +16,7 @@ const pendingCancelMs = 10_000
 export interface RunnerSettings {
   queue: string
   prefix: string
-  connection: ResolvedConnection
+  store: Store
   definitions: ReadonlyMap<string, TaskDefinition>
   concurrency: number
   workerName: string
@@ -58,7 +56,7 @@ interface Run {
 export class Runner {
   readonly #settings: RunnerSettings
   readonly #worker: Worker
-  readonly #subscriber: Redis
+  readonly #unsubscribe: Promise<() => Promise<void>>
   readonly #running = new Map<string, Run>()
   readonly #pendingCancels = new Map<string, { reason: string | undefined; addedAt: number | undefined; timer: NodeJS.Timeout }>()
   // What our processor threw: a failure BullMQ reports that is not in here is one it made itself.
@@ -72,16 +70,21 @@ export class Runner {
 
   constructor(settings: RunnerSettings) {
     this.#settings = settings
-    const { queue, prefix, connection, concurrency } = settings
-    this.#worker = new Worker(queue, this.#process, {
-      connection: connection.options,
-      prefix,
-      concurrency,
-      name: settings.workerName,
-      ...(settings.lockDuration === undefined ? {} : { lockDuration: settings.lockDuration }),
-      ...(settings.stalledInterval === undefined ? {} : { stalledInterval: settings.stalledInterval }),
-      ...(settings.maxStalledCount === undefined ? {} : { maxStalledCount: settings.maxStalledCount }),
-    })
+    const { queue, prefix, store, concurrency } = settings
+    this.#worker = new Worker(
+      queue,
+      this.#process,
+      {
+        connection: store.connection,
+        prefix,
+        concurrency,
+        name: settings.workerName,
+        ...(settings.lockDuration === undefined ? {} : { lockDuration: settings.lockDuration }),
+        ...(settings.stalledInterval === undefined ? {} : { stalledInterval: settings.stalledInterval }),
+        ...(settings.maxStalledCount === undefined ? {} : { maxStalledCount: settings.maxStalledCount }),
+      },
+      store.backend,
+    )
     this.#worker.on('error', settings.trouble)
     // A job BullMQ fails on its own (stalled more than maxStalledCount, started too often): this
     // process noticed it (its worker took the job to fail it), so its onError hears of it.
@@ -89,10 +92,15 @@ export class Runner {
       if (job === undefined || this.#thrown.has(error)) return
       this.#report(error, { id: job.id!, name: job.name })
     })
-    this.#subscriber = connection.create({ maxRetriesPerRequest: null })
-    this.#subscriber.on('error', settings.trouble)
-    this.#subscriber.on('message', this.#onCancelRequest)
-    this.#subscriber.subscribe(cancelChannel(prefix, queue)).catch(settings.trouble)
+    // Tell the adders a job's attempt ended, once BullMQ recorded it (on PostgreSQL its event can be missed).
+    const ended = (job: Job | undefined): void => {
+      if (job?.id !== undefined)
+        store.publish('finished', { id: job.id, reason: undefined, addedAt: job.timestamp }).catch(settings.trouble)
+    }
+    this.#worker.on('completed', ended)
+    this.#worker.on('failed', ended)
+    this.#unsubscribe = store.subscribe('cancel', this.#onCancelRequest)
+    this.#unsubscribe.catch(settings.trouble)
   }
 
   /** Jobs running in this process. */
@@ -114,6 +122,7 @@ export class Runner {
   /** Resolves once the worker and the cancel channel are connected (tests wait for it). */
   async ready(): Promise<void> {
     await this.#worker.waitUntilReady()
+    await this.#unsubscribe
   }
 
   // Three parameters: BullMQ passes its AbortSignal only to a processor that declares it.
@@ -202,10 +211,7 @@ export class Runner {
     }
   }
 
-  #onCancelRequest = (_channel: string, message: string): void => {
-    const request = parseCancelRequest(message)
-    if (request === undefined) return
-    const { id, reason, addedAt } = request
+  #onCancelRequest = ({ id, reason, addedAt }: JobMessage): void => {
     const run = this.#running.get(id)
     // A request for an earlier job with this id (cancelled, removed, added again): not for this one.
     if (run !== undefined && addedAt !== undefined && run.addedAt !== addedAt) return
@@ -251,14 +257,17 @@ export class Runner {
     for (const run of this.#finished) report[run.outcome ?? 'failed']++
     report.abandoned += abandoned
     for (const id of [...this.#pendingCancels.keys()]) this.#forget(id)
-    // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or Redis is away.
-    const force = abandoned > 0 || this.#subscriber.status !== 'ready'
+    // Force when jobs were abandoned (their locks lapse, BullMQ's stalled check requeues them) or the store is away.
+    const force = abandoned > 0 || !this.#settings.store.ready
     const trouble = this.#settings.trouble
     if (!(await within(this.#worker.close(force), closeBy() - Date.now(), trouble))) {
-      // Redis does not answer (frozen, restarting): drop the worker's connections.
+      // The store does not answer (frozen, restarting): drop the worker's connections.
       this.#worker.disconnect().catch(trouble)
     }
-    if (!(await within(closeClient(this.#subscriber), closeBy() - Date.now(), trouble))) this.#subscriber.disconnect()
+    await within(
+      this.#unsubscribe.then((stop) => stop()),
+      closeBy() - Date.now(),
+    )
     return report
   }
 

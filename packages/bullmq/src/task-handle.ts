@@ -5,6 +5,13 @@ import { codedError, errorCodes } from '@taskscope/core/adapter'
 /** Where a distributed background task is in its life. */
 export type BullmqTaskStatus = 'queued' | 'running' | 'fulfilled' | 'rejected' | 'cancelled'
 
+/**
+ * @internal A handle whatever its result type: what the registry and its events keep, by job id
+ * (`any`, not `unknown`: a `BullmqTask<R>` is not assignable to `BullmqTask<unknown>`, its
+ * cancel callback takes the handle).
+ */
+export type AnyBullmqTask = BullmqTask<any>
+
 /** @internal */
 export const kToken = Symbol('taskscope.bullmq.token')
 /** @internal Makes a handle (the constructor is private). */

@@ -1,6 +1,7 @@
 // One conformance suite for every background registry: code written against BackgroundRegistry
 // (add with defined tasks, idempotent ids, handles, cancel, list, shutdown and its report) runs
-// unchanged on the embedded BackgroundTasks and on BullmqBackgroundTasks (a real redis-server).
+// unchanged on the embedded BackgroundTasks and on BullmqBackgroundTasks (a real redis-server, and
+// a real PostgreSQL server).
 // Where the kinds differ by design (a distributed shutdown hands running jobs back: `requeued`),
 // the test says so.
 import { BullmqBackgroundTasks } from '@taskscope/bullmq'
@@ -13,22 +14,33 @@ import {
   errorCodes,
   ShutdownError,
 } from '@taskscope/core'
-import { collectUnhandled, deferred } from '@taskscope/test-support'
+import { collectUnhandled, deferred, type PostgresServer, startPostgres } from '@taskscope/test-support'
+import { runMigrations } from 'bullmq'
+import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type RedisServer, startRedis } from './redis-server.ts'
 
 let redis: RedisServer
+let postgres: PostgresServer
 let queueNo = 0
 const made: BackgroundRegistry[] = []
 
 beforeAll(async () => {
-  redis = await startRedis()
+  ;[redis, postgres] = await Promise.all([startRedis(), startPostgres()])
+  const pool = new pg.Pool({ connectionString: postgres.url, max: 1 })
+  const client = await pool.connect()
+  try {
+    await runMigrations(client) // BullMQ's schema, once, as a deploy step would
+  } finally {
+    client.release()
+    await pool.end()
+  }
 })
 afterEach(async () => {
   await Promise.all(made.splice(0).map((registry) => registry.shutdown({ timeout: 0, grace: 0 })))
 })
 afterAll(async () => {
-  await redis?.stop()
+  await Promise.all([redis?.stop(), postgres?.stop()])
 })
 
 // The tasks: every registry of the suite defines them (the embedded one runs any).
@@ -62,35 +74,39 @@ const wait = defineTask('conformance.wait', async (data: { tag: string }, signal
 })
 const tasks = [double, fail, wait]
 
-type Kind = { kind: 'embedded' | 'distributed'; make: () => Promise<BackgroundRegistry> }
+type Kind = { kind: 'embedded' | 'distributed'; store: string; make: () => Promise<BackgroundRegistry> }
+const distributed = (store: 'redis' | 'postgres'): Kind => ({
+  kind: 'distributed',
+  store: `on ${store}`,
+  make: async () => {
+    const registry = new BullmqBackgroundTasks({
+      connection: store === 'redis' ? redis.url : postgres.url,
+      queue: `conf${process.pid}-${++queueNo}`,
+      tasks,
+      concurrency: 4,
+      onError: () => {},
+    })
+    made.push(registry)
+    await registry.ready()
+    return registry
+  },
+})
 const kinds: Kind[] = [
   {
     kind: 'embedded',
+    store: 'in memory',
     make: async () => {
       const registry = new BackgroundTasks({ onError: () => {} })
       made.push(registry)
       return registry
     },
   },
-  {
-    kind: 'distributed',
-    make: async () => {
-      const registry = new BullmqBackgroundTasks({
-        connection: redis.url,
-        queue: `conf${process.pid}-${++queueNo}`,
-        tasks,
-        concurrency: 4,
-        onError: () => {},
-      })
-      made.push(registry)
-      await registry.ready()
-      return registry
-    },
-  },
+  distributed('redis'),
+  distributed('postgres'),
 ]
 const tagged = (label: string): string => `${label}-${++queueNo}`
 
-describe.each(kinds)('BackgroundRegistry conformance: $kind', ({ kind, make }) => {
+describe.each(kinds)('BackgroundRegistry conformance: $kind $store', ({ kind, make }) => {
   it('add: a defined task runs with its data; the handle has its id and name and settles with the result', async () => {
     const registry = await make()
     const job = registry.add(double, { n: 21 }, { id: tagged('double') })

@@ -2,10 +2,25 @@
 // by pid at the end of each test (also when it fails).
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const app = fileURLToPath(new URL('./fixtures/app.mjs', import.meta.url))
 const live = new Set<ChildProcess>()
+/** Where the fixture tasks count their starts and completions (one byte each), whatever the store. */
+const countersDir = mkdtempSync(join(tmpdir(), 'taskscope-counters-'))
+process.once('exit', () => rmSync(countersDir, { recursive: true, force: true }))
+
+/** How many times the fixture tasks of every machine counted `key` (`starts:<tag>`, `completions:<tag>`). */
+export async function count(key: string): Promise<number> {
+  try {
+    return statSync(join(countersDir, key)).size
+  } catch {
+    return 0
+  }
+}
 
 export interface Machine {
   readonly pid: number
@@ -30,7 +45,7 @@ export async function startMachine(settings: {
   [key: string]: unknown
 }): Promise<Machine> {
   const child = fork(app, [], {
-    env: { ...process.env, TASKSCOPE_FIXTURE: JSON.stringify(settings) },
+    env: { ...process.env, TASKSCOPE_FIXTURE: JSON.stringify({ countersDir, ...settings }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   live.add(child)

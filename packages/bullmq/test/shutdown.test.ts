@@ -3,33 +3,28 @@
 // begins), returns within timeout + grace + 1 s, counts each job once, and another process later
 // runs each handed-back job exactly once. Real redis-server, real OS processes.
 import { BullmqBackgroundTasks } from '@taskscope/bullmq'
-import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error a plain .mjs fixture without declarations
 import { hold, slowStop, stubborn } from './fixtures/tasks.mjs'
-import { killMachines, type Machine, startMachine } from './processes.ts'
+import { count, killMachines, type Machine, startMachine } from './processes.ts'
 import { type RedisServer, startRedis } from './redis-server.ts'
 
 let redis: RedisServer
-let counters: Redis
 let queueNo = 0
 const local: BullmqBackgroundTasks[] = []
 
 beforeAll(async () => {
   redis = await startRedis()
-  counters = new Redis(redis.url)
 })
 afterEach(async () => {
   await killMachines()
   await Promise.all(local.splice(0).map((tasks) => tasks.shutdown({ timeout: 0, grace: 0 })))
 })
 afterAll(async () => {
-  counters?.disconnect()
   await redis?.stop()
 })
 
 const freshQueue = (): string => `sd${process.pid}-${++queueNo}`
-const count = async (key: string): Promise<number> => Number((await counters.get(key)) ?? 0)
 const startedTags = (machine: Machine): unknown[] => machine.events.filter((m) => m.event === 'started').map((m) => m.tag)
 
 /** Waits until `machine` started each of `tags`. */

@@ -16,9 +16,9 @@ export type RaceEntry<T> =
 /** Options of {@link runUntilFirstComplete} (as a last argument) and {@link firstSuccessful}. */
 export interface RaceOptions {
   /**
-   * Cancels the race: it rejects with a CancelledError and every entry's signal aborts. Default:
-   * once `currentSignal()` is in use in the process, the `currentSignal()` of the code that
-   * starts the race (so a race in a request handler ends when the client leaves); else none.
+   * Cancels the race: it rejects with a CancelledError and every entry's signal aborts.
+   * @default once `currentSignal()` is in use in the process, the `currentSignal()` of the code
+   * that starts the race (so a race in a request handler ends when the client leaves); else none
    */
   signal?: AbortSignal
   /** Rejects with a {@link TimeoutError} (aborting every entry) when no entry won in time. */
