@@ -1,7 +1,7 @@
 // `Threadpool`: CPU-bound work on worker threads, built on tinypool, with cancellation, timeouts,
 // a bounded queue, faithful errors and a graceful close.
 import { performance } from 'node:perf_hooks'
-import type { Tinypool } from 'tinypool'
+import type { Tinypool, TinypoolWorker } from 'tinypool'
 import { type CancelledError, ClosedError, QueueFullError, ShutdownError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { poolRunChannel, traced, workerCrashChannel } from '../internal/channels.js'
@@ -53,6 +53,8 @@ export class Threadpool implements AsyncDisposable {
   #threads: ThreadWatch
   #queue = new Set<PoolTask>() // a Set is a FIFO with O(1) removal of a cancelled task
   #running = new Set<PoolTask>()
+  /** Threads terminated for a cancelled task that have not exited yet: each still holds a slot (see #terminate). */
+  #exiting = 0
   #counts: Record<Outcome, number> = { completed: 0, failed: 0, cancelled: 0 }
   #runTime = new DurationHistogram()
   #waitTime = new DurationHistogram()
@@ -147,7 +149,7 @@ export class Threadpool implements AsyncDisposable {
   }
 
   #pump(): void {
-    while (!this.#stopped && this.#running.size < this.#options.maxThreads && this.#queue.size > 0) {
+    while (!this.#stopped && this.#running.size + this.#exiting < this.#options.maxThreads && this.#queue.size > 0) {
       const task = this.#queue.values().next().value as PoolTask
       this.#queue.delete(task)
       this.#dispatch(task)
@@ -182,12 +184,32 @@ export class Threadpool implements AsyncDisposable {
     task.stopWithGrace(error, this.#channel.abort, () => this.#terminate(task, error))
   }
 
-  /** Aborting the controller makes tinypool drop the task, terminating its thread if it runs. */
+  /**
+   * Aborting the controller makes tinypool drop the task, terminating its thread if it runs.
+   *
+   * The thread keeps its slot until it has exited: tinypool takes it out of its list at once, but
+   * an answer the thread posted before it stopped (a task that answered just as its grace ran out)
+   * still makes tinypool hand that thread the next task of its queue, which then dies with it
+   * ("Terminating worker thread"). No task is given to tinypool while such a thread is exiting.
+   */
   #terminate(task: PoolTask, error: CancelledError): void {
     if (task.settled) return
+    const threads = this.#tinypool.threads
     task.abortRun(error)
+    for (const thread of threads) if (!this.#tinypool.threads.includes(thread)) this.#awaitExit(thread)
     this.#settle(task, 'cancelled', error)
     this.#threads.scan()
+  }
+
+  #awaitExit(thread: TinypoolWorker): void {
+    this.#exiting++
+    thread.once('exit', () => {
+      // tinypool closes the thread's port a few promise turns after 'exit': no answer of it is read after this turn.
+      setImmediate(() => {
+        this.#exiting--
+        this.#pump()
+      })
+    })
   }
 
   #settle(task: PoolTask, outcome: Outcome, value: unknown): void {

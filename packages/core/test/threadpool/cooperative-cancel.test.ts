@@ -13,6 +13,7 @@ const untilAborted = workerTask<(flag: Int32Array) => Promise<never>>(tasks, 'un
 const finishesWhenAborted = workerTask<(flag: Int32Array) => Promise<string>>(tasks, 'finishesWhenAborted')
 const lastSeen = workerTask<() => Record<string, unknown>>(tasks, 'lastSeen')
 const whichThread = workerTask<() => number>(tasks, 'whichThread')
+const answersOnRequest = workerTask<(flag: Int32Array) => Promise<string>>(tasks, 'answersOnRequest')
 
 describe('P8: cooperative cancellation (grace)', () => {
   it('a cancelled task that stops within grace rejects with the CancelledError and keeps its thread', async () => {
@@ -102,6 +103,27 @@ describe('P8: cooperative cancellation (grace)', () => {
     expect(await rejectionOf(running)).toBeInstanceOf(CancelledError) // long before the 10 s spin ends
     expect(await p.run(whichThread, [])).not.toBe(thread)
     expect(p.stats()).toMatchObject({ cancelled: 1, completed: 1, running: 0 })
+  })
+
+  it('a task that answers just as its grace runs out takes no other task down with its terminated thread', async () => {
+    const p = pool({ minThreads: 1, maxThreads: 1 })
+    await p.run(whichThread, []) // the thread is up and listening
+    const flag = newFlag()
+    const controller = new AbortController()
+    const running = p.run(answersOnRequest, [flag], { signal: controller.signal, grace: 0 })
+    await startedOn(flag)
+    controller.abort()
+    await new Promise((resolve) => setImmediate(resolve)) // the event loop's next phase is now its timers, then its messages
+    // The task answers now, while this thread is held until its answer is (almost surely) on its
+    // way and the grace timer is due: timers run before messages are read, so its thread is
+    // terminated with the answer unread, and the next task is handed out before that answer arrives.
+    Atomics.store(flag, 0, 2)
+    Atomics.notify(flag, 0)
+    expect(Atomics.wait(flag, 0, 2, 10_000)).not.toBe('timed-out')
+    Atomics.wait(flag, 0, 3, 20) // not a synchronization: should the answer come later, the test passes without testing the race
+    expect(await rejectionOf(running)).toBeInstanceOf(CancelledError)
+    expect(await p.run(whichThread, [])).toBeTypeOf('number') // not a WorkerCrashedError
+    expect(p.stats()).toMatchObject({ cancelled: 1, completed: 2, failed: 0 })
   })
 
   it('without grace the in-thread signal never aborts: the thread is terminated at once', async () => {
