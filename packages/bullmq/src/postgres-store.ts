@@ -8,9 +8,7 @@
 import { createHash } from 'node:crypto'
 import { codedError, errorCodes } from '@taskscope/core/adapter'
 import {
-  type BackendFactory,
   type ConnectionOptions,
-  createPostgresBackend,
   createPostgresRelayBackend,
   DEFAULT_SCHEMA,
   isPgPool,
@@ -18,12 +16,13 @@ import {
   type PostgresConnectionOptions,
   type PostgresPoolConfig,
   quoteSchemaName,
-  type RedisQueueBackend,
   Relay,
   type RelaySubscription,
 } from 'bullmq'
 import { within } from './bounded.js'
 import { defaultOnError, type OnError } from './options.js'
+import { postgresBackend } from './postgres-backend.js'
+import { isPostgresConnectionError } from './postgres-connection-error.js'
 import { type JobMessage, type JobTopic, parseJobMessage, type Store } from './store.js'
 
 /**
@@ -113,34 +112,6 @@ export function openPostgresStore(resolved: ResolvedPostgres, queue: string, onE
 
 /** How long our own checks wait for a connection before PostgreSQL counts as unreachable. */
 const connectTimeoutMs = 2_000
-/** PostgreSQL codes of a server going away (admin shutdown, crash, cannot connect now, connection failures). */
-const connectionCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-])
-
-/** Errors of PostgreSQL going down or not coming up (reported once, as our own coded error). */
-export function isPostgresConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && connectionCodes.has(code)) return true
-  const message = error instanceof Error ? error.message : ''
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed/i.test(
-    message,
-  )
-}
-
 interface Listener {
   readonly topic: JobTopic
   readonly listener: (message: JobMessage) => void
@@ -151,8 +122,8 @@ class PostgresStore implements Store {
   readonly kind = 'postgres'
   readonly label: string
   readonly connection: ConnectionOptions
-  // BullMQ's classes take either backend; our code only uses what both implement.
-  readonly backend = createPostgresBackend as unknown as BackendFactory<RedisQueueBackend>
+  // BullMQ's classes take either backend (ours: its connection errors the ones BullMQ retries).
+  readonly backend = postgresBackend
   readonly #resolved: ResolvedPostgres
   readonly #queue: string
   readonly #onError: OnError

@@ -129,6 +129,8 @@ describe.each<StoreKind>(['redis', 'postgres'])('on %s', (kind) => {
       await store.restart()
     }
     await everyJobDone(queue, producer, ids, false)
+    // No job was failed for the store's restart (e.g. "the database system is not yet accepting connections").
+    expect(worker.events.filter((m) => m.event === 'onError' && m.task !== undefined)).toEqual([])
     // Back: adds work again.
     await producer.call({ cmd: 'add', task: 'echo', data: 'after', id: 'after' })
     expect(await settled(producer, 'after')).toMatchObject({ status: 'fulfilled', value: { data: 'after', pid: worker.pid } })
