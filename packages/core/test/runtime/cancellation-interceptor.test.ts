@@ -205,7 +205,7 @@ describe('cancellationInterceptor() with undici (its controller API)', () => {
   })
 })
 
-describe('cancellationInterceptor() on the undici inside Node (its callback API on Node 20 and 22)', () => {
+describe('cancellationInterceptor() on the undici inside Node (6 on Node 20 and 22, 7 on 24, 8 on 26)', () => {
   it('closes the upstream connection when the task is cancelled', async () => {
     const fixture = fileURLToPath(new URL('./fixtures/bundled-fetch.mjs', import.meta.url))
     const child = runNode(fixture)
