@@ -4,25 +4,25 @@
 import { codedError, errorCodes } from '@taskscope/core/adapter'
 import type { Redis } from 'ioredis'
 import { firstConnection, isConnectionError, type ResolvedConnection } from './connection.js'
-import { defaultOnError, type OnError } from './options.js'
+import type { OnError } from './options.js'
+import { TroubleReport } from './trouble-report.js'
 
 export class Control {
   /** The client: reads of our own (the events stream's position) and cancel requests go through it. */
   readonly client: Redis
   readonly #label: string
   readonly #queue: string
-  readonly #onError: OnError
+  readonly #troubles: TroubleReport
   #start: Promise<void>
   #startFailed = false
   #lost = false
-  #troubleSeen = new Set<string>()
   #closing = false
 
   /** `back` is called each time the connection is ready again after it was lost. */
   constructor(connection: ResolvedConnection, queue: string, onError: OnError, back: () => void) {
     this.#label = connection.label
     this.#queue = queue
-    this.#onError = onError
+    this.#troubles = new TroubleReport(onError)
     this.client = connection.create()
     this.client.on('error', this.trouble)
     let connected = false
@@ -30,7 +30,7 @@ export class Control {
     this.client.on('ready', () => {
       connected = true
       this.#lost = false
-      this.#troubleSeen.clear()
+      this.#troubles.reset()
       if (lost && !this.#closing) back()
       lost = false
     })
@@ -81,13 +81,6 @@ export class Control {
   trouble = (error: unknown): void => {
     // A connection going down or not coming up is reported once, by this client, naming the connection.
     if (isConnectionError(error)) return
-    const key = error instanceof Error ? `${error.name}:${error.message}` : String(error)
-    if (this.#troubleSeen.has(key)) return
-    this.#troubleSeen.add(key)
-    try {
-      this.#onError(error, undefined)
-    } catch (hookError) {
-      defaultOnError(new AggregateError([error, hookError], 'The onError hook threw'), undefined)
-    }
+    this.#troubles.report(error)
   }
 }

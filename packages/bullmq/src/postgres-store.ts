@@ -20,10 +20,11 @@ import {
   type RelaySubscription,
 } from 'bullmq'
 import { within } from './bounded.js'
-import { defaultOnError, type OnError } from './options.js'
+import type { OnError } from './options.js'
 import { postgresBackend } from './postgres-backend.js'
 import { isPostgresConnectionError } from './postgres-connection-error.js'
 import { type JobMessage, type JobTopic, parseJobMessage, type Store } from './store.js'
+import { TroubleReport } from './trouble-report.js'
 
 /**
  * Where PostgreSQL is: a `postgres://` (or `postgresql://`) URL, a `pg.Pool` (yours: it is not
@@ -126,7 +127,7 @@ class PostgresStore implements Store {
   readonly backend = postgresBackend
   readonly #resolved: ResolvedPostgres
   readonly #queue: string
-  readonly #onError: OnError
+  readonly #troubles: TroubleReport
   readonly #namespace: string
   readonly #listeners = new Set<Listener>()
   #pool: Promise<PgPool> | undefined
@@ -135,7 +136,6 @@ class PostgresStore implements Store {
   #up = false
   #wasUp = false
   #closing = false
-  #troubleSeen = new Set<string>()
 
   readonly #back: () => void
   #lost = false
@@ -147,7 +147,7 @@ class PostgresStore implements Store {
     this.label = resolved.label
     this.connection = resolved.options as unknown as ConnectionOptions
     this.#queue = queue
-    this.#onError = onError
+    this.#troubles = new TroubleReport(onError)
     this.#ownsPool = !isPgPool(resolved.options)
     // The Relay isolates queues by namespace ([A-Za-z0-9_-], 64 at most): one per queue name.
     this.#namespace = `taskscope-${createHash('sha256').update(queue).digest('hex').slice(0, 32)}`
@@ -225,18 +225,7 @@ class PostgresStore implements Store {
       this.#down(error)
       return
     }
-    this.#report(error)
-  }
-
-  #report(error: unknown): void {
-    const key = error instanceof Error ? `${error.name}:${error.message}` : String(error)
-    if (this.#troubleSeen.has(key)) return
-    this.#troubleSeen.add(key)
-    try {
-      this.#onError(error, undefined)
-    } catch (hookError) {
-      defaultOnError(new AggregateError([error, hookError], 'The onError hook threw'), undefined)
-    }
+    this.#troubles.report(error)
   }
 
   /** PostgreSQL does not answer: reported once (until it answers again), naming the store. */
@@ -248,7 +237,7 @@ class PostgresStore implements Store {
     this.#lost = true
     this.#watchForReturn()
     const message = `Lost the connection to PostgreSQL at ${this.label} (background queue "${this.#queue}"): reconnecting; jobs stay in PostgreSQL`
-    this.#report(codedError(Error, errorCodes.queueUnavailable, message, { cause: error }))
+    this.#troubles.report(codedError(Error, errorCodes.queueUnavailable, message, { cause: error }))
   }
 
   /** While PostgreSQL is lost, asks every second whether it is back (then `back` runs). */
@@ -265,7 +254,7 @@ class PostgresStore implements Store {
   }
 
   #answered(): void {
-    if (!this.#up) this.#troubleSeen.clear()
+    if (!this.#up) this.#troubles.reset()
     this.#up = true
     this.#wasUp = true
     if (this.#lost && !this.#closing) {
