@@ -150,12 +150,11 @@ async function openDatabase({ databaseUrl, postgres }) {
 
 /**
  * Builds and listens; resolves with `{ app, url, database, postgres, close }` (`database`: what
- * GET /database answers). `databaseUrl`: the PostgreSQL
- * server of the database scenario (off, with the reason on the page, when it cannot be reached);
- * `postgres: true` without a `databaseUrl`: start a throwaway one when PostgreSQL is installed
- * (`postgres` is then `{ url, pid, dir }`; `close()` stops it by pid and removes its folder). If it
- * cannot listen (the port is taken: `EADDRINUSE`), it closes what it built and rejects with the
- * listen error.
+ * GET /database answers). `databaseUrl`: the PostgreSQL server of the database scenario (off, with
+ * the reason on the page, when it cannot be reached); `postgres: true` without a `databaseUrl`:
+ * start a throwaway one when PostgreSQL is installed (`postgres` is then `{ url, pid, dir }`;
+ * `close()` stops it by pid and removes its folder). If it cannot listen (the port is taken:
+ * `EADDRINUSE`), it closes what it built, stops that PostgreSQL, and rejects with the listen error.
  */
 export async function start({ port = 3000, host = '127.0.0.1', databaseUrl, postgres = false, ...options } = {}) {
   const { server, ...database } = await openDatabase({ databaseUrl, postgres })
