@@ -14,16 +14,14 @@
  * The demo's own store is thrown away when it stops, with its jobs. In production, Redis (with
  * persistence) or PostgreSQL runs on its own (see @taskscope/bullmq's README).
  */
-import { execFileSync, fork, spawn } from 'node:child_process'
+import { fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, chownSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { runMigrations } from 'bullmq'
 import pg from 'pg'
+import { postgresMissing, startPostgres } from '../postgres/throwaway-postgres.mjs'
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 /** Every child, in the order they stop: the producer first, Redis last. */
@@ -35,14 +33,17 @@ function prefix(stream, name, out) {
   createInterface({ input: stream }).on('line', (line) => out.write(`[${name}] ${line}\n`))
 }
 
-/** Registers a child: its output is prefixed (`quiet`: stderr only; `silent`: none); if it dies on its own, everything stops (exit 1). */
-function adopt(child, name, { quiet = false, silent = false } = {}) {
+/**
+ * Registers a child: its output is prefixed (`quiet`: stderr only; `silent`: none); if it dies on
+ * its own, everything stops (exit 1). `stop`, when given, is how it is stopped (else SIGTERM).
+ */
+function adopt(child, name, { quiet = false, silent = false, stop } = {}) {
   const exited = once(child, 'exit')
-  const entry = { child, name, exited }
+  const entry = { child, name, exited, stop }
   children.unshift(entry)
-  if (quiet || silent) child.stdout.resume()
+  if (quiet || silent) child.stdout?.resume()
   else prefix(child.stdout, name, process.stdout)
-  if (silent) child.stderr.resume()
+  if (silent) child.stderr?.resume()
   else prefix(child.stderr, name, process.stderr)
   exited.then(([code, signal]) => {
     if (stopping === undefined) {
@@ -91,55 +92,15 @@ async function startRedis() {
   return url
 }
 
-/** The folder of PostgreSQL's server programs: the PATH, else Debian's /usr/lib/postgresql/<major>/bin. */
-function postgresBin() {
-  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean)
-  try {
-    for (const major of readdirSync('/usr/lib/postgresql').sort((a, b) => b - a)) dirs.push(`/usr/lib/postgresql/${major}/bin`)
-  } catch {}
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, 'initdb'), constants.X_OK)
-      return dir
-    } catch {}
-  }
-  throw new Error('Cannot find PostgreSQL (initdb, postgres): install it (apt-get install postgresql) or set DATABASE_URL')
-}
-
-/** A throwaway PostgreSQL: initdb into a temporary folder, run as the `postgres` user when we are root (it refuses root). */
-async function startPostgres() {
-  const bin = postgresBin()
-  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
-  const user = process.getuid?.() === 0 ? { uid: id('-u'), gid: id('-g') } : {}
-  const dir = mkdtempSync(join(tmpdir(), 'newsletter-pg-'))
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-  if (user.uid !== undefined) chownSync(dir, user.uid, user.gid)
-  const data = join(dir, 'data')
-  const init = spawn(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '--locale=C'], {
-    stdio: 'ignore',
-    ...user,
-  })
-  const [code] = await once(init, 'exit')
-  if (code !== 0) throw new Error(`initdb failed (${code})`)
-  const port = await freePort()
-  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${dir}`]
-  // detached: a Ctrl-C in the terminal reaches this process only, which stops the children in order.
-  const child = spawn(join(bin, 'postgres'), ['-D', data, ...settings], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...user })
-  let output = ''
-  child.stderr.setEncoding('utf8')
-  await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      output += chunk
-      if (output.includes('ready to accept connections')) resolve()
-    })
-    child.once('exit', (code) => reject(new Error(`postgres exited (${code}) before it was ready:\n${output}`)))
-  })
-  child.stderr.removeAllListeners('data')
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
-  // PostgreSQL logs everything on stderr, its routine lines too: the demo keeps them out of sight.
-  adopt(child, 'postgres', { silent: true })
-  await migrate(url)
-  return url
+/** A throwaway PostgreSQL (../postgres/throwaway-postgres.mjs) with BullMQ's schema; resolves with its URL. */
+async function startPostgresStore() {
+  const missing = postgresMissing()
+  if (missing) throw new Error(`${missing}, or set DATABASE_URL`)
+  const postgres = await startPostgres({ prefix: 'newsletter-pg-' })
+  // Stopped last, by pid, its folder removed. Its log stays out of sight.
+  adopt(postgres.child, 'postgres', { silent: true, stop: () => postgres.stop() })
+  await migrate(postgres.url)
+  return postgres.url
 }
 
 /** BullMQ's schema, created once at deploy (connections never migrate by themselves). */
@@ -172,7 +133,11 @@ async function startNode(file, name, env) {
 /** Stops every child, in order, by pid: SIGTERM, then SIGKILL if it is still there after 15 s. */
 async function stop(code) {
   stopping ??= (async () => {
-    for (const { child, name, exited } of children) {
+    for (const { child, name, exited, stop: stopChild } of children) {
+      if (stopChild) {
+        await stopChild()
+        continue
+      }
       if (child.exitCode !== null || child.signalCode !== null) continue
       process.kill(child.pid, 'SIGTERM')
       const timer = setTimeout(() => {
@@ -182,7 +147,7 @@ async function stop(code) {
       const [exitCode, signal] = await exited
       clearTimeout(timer)
       // A child that did not stop cleanly is named, so a failed stop says which one and how.
-      if ((exitCode !== 0 && name !== 'redis' && name !== 'postgres') || signal === 'SIGKILL') {
+      if ((exitCode !== 0 && name !== 'redis') || signal === 'SIGKILL') {
         console.error(`${name} exited with ${exitCode ?? signal} while stopping`)
         code ||= 1
       }
@@ -202,7 +167,7 @@ try {
   if (store !== 'redis' && store !== 'postgres') throw new Error(`--store must be redis or postgres, not ${store}`)
   let env
   if (store === 'postgres') {
-    const databaseUrl = process.env.DATABASE_URL || (await startPostgres())
+    const databaseUrl = process.env.DATABASE_URL || (await startPostgresStore())
     env = { DATABASE_URL: databaseUrl, REDIS_URL: '' }
   } else {
     env = { REDIS_URL: process.env.REDIS_URL || (await startRedis()), DATABASE_URL: '' }

@@ -1,10 +1,23 @@
 // The demo behind `npm start`: every Fastify scenario on one port, an HTML page at /, and the
-// runtime stats it shows at /stats.
+// runtime stats it shows at /stats; with PostgreSQL, a slow query whose aborted request stops it
+// on the server, in the event log.
+import { existsSync } from 'node:fs'
 import net from 'node:net'
 import vm from 'node:vm'
-import { cleanup, closeLater, closeServer, listenOnLoopback, post, request } from '@taskscope/test-support'
+import {
+  cleanup,
+  closeLater,
+  closeServer,
+  httpRequest,
+  listenOnLoopback,
+  post,
+  postgresMissing,
+  request,
+  untilRunning,
+} from '@taskscope/test-support'
+import pg from 'pg'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { example, runExample, type Started } from './helpers.ts'
+import { alive, example, runExample, type Started, stopExample } from './helpers.ts'
 
 afterEach(cleanup)
 
@@ -23,6 +36,12 @@ describe('demo server', () => {
     expect(page.body).toContain("fetch('/stats')")
     const script = /<script type="module">([\s\S]*?)<\/script>/.exec(page.body)![1]!
     expect(() => new vm.Script(script)).not.toThrow()
+    // Started without a database: the page is told the scenario is off, and why.
+    expect((await request(`${url}/database`)).body).toEqual({
+      enabled: false,
+      reason: expect.stringMatching(/^the demo was started without a database/),
+    })
+    expect((await request(`${url}/db/report?seconds=1`)).status).toBe(404)
   })
 
   it('reports request groups, background tasks and the pool at /stats', async () => {
@@ -136,7 +155,9 @@ describe('demo server, run with npm start', () => {
     const taken = net.createServer()
     const port = await listenOnLoopback(taken)
     closeLater({ close: () => closeServer(taken) })
-    const demo = closeLater(runExample('demo/server.mjs', { PORT: String(port) }))
+    // Stopped with SIGTERM, as a user does: its shutdown stops the PostgreSQL it started.
+    const demo = runExample('demo/server.mjs', { PORT: String(port) })
+    closeLater({ close: () => stopExample(demo) })
     expect(await demo.exited).toBe(1)
     expect(demo.stdout).toBe('')
     expect(demo.stderr).toBe(
@@ -145,7 +166,8 @@ describe('demo server, run with npm start', () => {
   })
 
   it('prints thumbnail curl lines that work from a fresh clone: the sample photo they post is served by the demo', async () => {
-    const demo = closeLater(runExample('demo/server.mjs'))
+    const demo = runExample('demo/server.mjs')
+    closeLater({ close: () => stopExample(demo) })
     const [getLine, sampleUrl, photo] = await demo.waitFor(/curl -s (\S+\/thumbnails\/sample\.jpg) -o (\S+)/)
     const [postLine, file, thumbnailsUrl] = await demo.waitFor(
       /curl -s --data-binary @(\S+) -H 'content-type: image\/jpeg' '(\S+\/thumbnails\?width=128)' -o thumb\.png/,
@@ -162,5 +184,74 @@ describe('demo server, run with npm start', () => {
     expect(thumbnail.headers.get('content-type')).toBe('image/png')
     expect(thumbnail.headers.get('x-original-size')).toBe('1200x800')
     expect(thumbnail.headers.get('x-thumbnail-size')).toBe('128x85')
+  })
+})
+
+// Without PostgreSQL's server binaries these are skipped on a developer machine; under CI they must run.
+const noPostgres = process.env.CI ? undefined : postgresMissing()
+
+describe.skipIf(noPostgres !== undefined)(`demo server with PostgreSQL${noPostgres ? ` (skipped: ${noPostgres})` : ''}`, () => {
+  it('logs a query cancelled on the server when its request is aborted over a real socket; the backend is idle; close() stops PostgreSQL', {
+    timeout: 60_000,
+  }, async () => {
+    const { start } = await example('demo/server.mjs')
+    const demo: Started = await start({ port: 0, shutdownTimeout: 1_000, analytics: { orders: 10_000 }, postgres: true })
+    const stopDemo = closeLater(demo)
+    expect(demo.database).toEqual({ enabled: true })
+    const { pid: postgresPid, dir, url: databaseUrl } = demo.postgres
+    expect(alive(postgresPid)).toBe(true)
+    expect((await request(`${demo.url}/database`)).body).toEqual({ enabled: true })
+    // Another connection, the test's own, watches the server.
+    const observer = new pg.Client({ connectionString: databaseUrl })
+    await observer.connect()
+    closeLater({ close: () => observer.end() }, 'client')
+
+    const call = httpRequest(Number(new URL(demo.url).port), { path: '/db/report?seconds=30' })
+    const [running] = await untilRunning(observer, 'select pg_sleep($1)')
+    const backend = running!.pid
+    call.req.destroy()
+
+    const entry = await vi.waitFor(
+      async () => {
+        const entries: Array<{ type: string; text: string }> = (await request(`${demo.url}/events`)).body
+        const found = entries.find((e) => e.type === 'query-cancel')
+        expect(found).toBeDefined()
+        return found!
+      },
+      { interval: 20, timeout: 10_000 },
+    )
+    expect(entry.text).toMatch(
+      new RegExp(
+        `^query cancelled on the server: backend ${backend} after \\d+ ms \\(client disconnected\\): select pg_sleep\\(\\$1\\), now\\(\\) as finished_at$`,
+      ),
+    )
+    expect((await request(`${demo.url}/events`)).body.map((e: { text: string }) => e.text)).toContain(
+      'request cancelled by disconnect: GET /db/report?seconds=30 (0 tasks cancelled)',
+    )
+    // Published once the query ended on the server: its backend is idle, seen from another connection.
+    const { rows } = await observer.query('select state from pg_stat_activity where pid = $1', [backend])
+    expect(rows).toEqual([{ state: 'idle' }])
+    // A report that completes is answered, and logs no cancellation.
+    expect((await request(`${demo.url}/db/report?seconds=0.05`)).body).toHaveProperty('finishedAt')
+    const types = (await request(`${demo.url}/events`)).body.map((e: { type: string }) => e.type)
+    expect(types.filter((type: string) => type === 'query-cancel')).toHaveLength(1)
+
+    await observer.end()
+    await stopDemo.close()
+    expect(alive(postgresPid)).toBe(false)
+    expect(existsSync(dir)).toBe(false)
+  })
+
+  it('says why the database scenario is off when DATABASE_URL cannot be reached, and starts anyway', async () => {
+    // A server that closes every connection at once: not PostgreSQL.
+    const closing = net.createServer((socket) => socket.destroy())
+    const port = await listenOnLoopback(closing)
+    closeLater({ close: () => closeServer(closing) })
+    const { start } = await example('demo/server.mjs')
+    const demo: Started = closeLater(await start({ port: 0, databaseUrl: `postgres://postgres@127.0.0.1:${port}/postgres` }))
+    expect(demo.database).toEqual({ enabled: false, reason: expect.stringMatching(/^DATABASE_URL cannot be reached: /) })
+    expect((await request(`${demo.url}/database`)).body).toEqual(demo.database)
+    expect((await request(`${demo.url}/db/report?seconds=1`)).status).toBe(404)
+    expect((await request(`${demo.url}/stats`)).status).toBe(200)
   })
 })

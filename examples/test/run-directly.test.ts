@@ -3,7 +3,7 @@
 
 import { request } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
-import { runExample } from './helpers.ts'
+import { runExample, stopExample } from './helpers.ts'
 
 const examples: Array<[file: string, path: string]> = [
   ['dashboard/fastify.mjs', '/dashboard/1'],
@@ -28,7 +28,7 @@ describe('examples run directly with node', () => {
     async ([file, path], { onTestFinished }) => {
       const server = runExample(file)
       onTestFinished(async () => {
-        await server.close() // the tests run concurrently: each cleans up its own child
+        await stopExample(server) // the tests run concurrently: each cleans up its own child (and the demo's PostgreSQL)
       })
       const [, url] = await server.waitFor(/listening on (http:\/\/\S+)/)
       await server.waitFor(/curl /)

@@ -10,6 +10,7 @@
 import { currentSignal } from '@taskscope/core'
 import { prepareCancelRequest, sendCancelRequest } from './cancel-request.js'
 import { cancellationOf } from './cancellation.js'
+import { type QueryCancelMessage, queryCancelChannel, shortText } from './query-cancel-channel.js'
 
 /** A node-postgres `Client` as far as this module needs it. */
 export interface PgClient {
@@ -27,6 +28,9 @@ export interface PgClient {
 /** node-postgres's Query: built with the same arguments as `client.query()`, handed to it as a submittable. */
 interface PgQuery {
   submit(connection: unknown): Error | undefined
+  /** The SQL and the name, as node-postgres read them from the config. */
+  readonly text?: unknown
+  readonly name?: unknown
 }
 type QueryConstructor = new (config: unknown, values: unknown, callback: (error: Error | null, result: unknown) => void) => PgQuery
 
@@ -91,6 +95,13 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
   let ended = false
   let onEnded: (() => void) | undefined
   let cancelled: Promise<Error | undefined> | undefined
+  let query: PgQuery | undefined
+  // For the diagnostics message: when the backend was handed the query, when the scope was
+  // cancelled, which backend was targeted, and how many cancel requests it took.
+  let submittedAt = 0
+  let abortedAt = 0
+  let target: { host: string; port: number; processID: number } | undefined
+  let cancelRequests = 0
   const onAbort = (): void => {
     if (ended) return
     if (!submitted) {
@@ -98,13 +109,16 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
       settle(cancellationOf(signal))
       return
     }
+    abortedAt = performance.now()
     const { host, port, processID, secretKey } = client as { host: string; port: number; processID: number; secretKey: number }
+    target = { host, port, processID }
     const key = { host, port, processID, secretKey, since: guard.backendSince ?? performance.now() }
     cancelled = (async () => {
       // A signal that reaches the backend before it has read the query is dropped (PostgreSQL
       // ignores a cancel while it waits for a command): while the query runs on, ask again, each
       // request sent only while it still runs and answered (closed) before the next.
       for (let wait = 5; ; wait = Math.min(wait * 2, 1_000)) {
+        cancelRequests++
         const failure = await sendCancelRequest(key)
         if (failure !== undefined || ended) return failure
         const runsOn = await new Promise<boolean>((resolve) => {
@@ -128,7 +142,6 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
       return
     }
     signal.addEventListener('abort', onAbort, { once: true })
-    let query: PgQuery
     try {
       query = new guard.Query(config, values, (error, result) => {
         ended = true
@@ -138,7 +151,25 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
           slot.done()
           if (undelivered !== undefined) warnUndelivered(undelivered)
           // 57014 (query_canceled) after our cancel request: report the scope's cancellation.
-          if (error && cancelled !== undefined && (error as { code?: unknown }).code === '57014') settle(cancellationOf(signal))
+          const stopped = error && cancelled !== undefined && (error as { code?: unknown }).code === '57014'
+          if (cancelled !== undefined && queryCancelChannel.hasSubscribers) {
+            queryCancelChannel.publish({
+              pid: target!.processID,
+              host: target!.host,
+              port: target!.port,
+              reason: cancellationOf(signal),
+              text: shortText(query?.text),
+              name: typeof query?.name === 'string' && query.name !== '' ? query.name : undefined,
+              runningMs: abortedAt - submittedAt,
+              stopMs: performance.now() - abortedAt,
+              outcome: stopped ? 'cancelled' : error ? 'failed' : 'completed',
+              cancelRequests,
+              acknowledged: undelivered === undefined,
+              error: undelivered,
+              client,
+            } satisfies QueryCancelMessage)
+          }
+          if (stopped) settle(cancellationOf(signal))
           else settle(error, result)
         }
         if (cancelled === undefined) finish()
@@ -151,6 +182,7 @@ function runGuarded(client: Guarded, guard: Guard, signal: AbortSignal, config: 
         // The backend is about to run it: from here on a cancel request may be sent, never before.
         if (signal.aborted) return cancellationOf(signal)
         submitted = true
+        submittedAt = performance.now()
         if (guard.backendSince === undefined || guard.backendPid !== client.processID) {
           guard.backendSince = performance.now()
           guard.backendPid = client.processID

@@ -6,3 +6,4 @@
  */
 
 export { cancellable } from './cancellable.js'
+export type { QueryCancelMessage } from './query-cancel-channel.js'
