@@ -90,6 +90,24 @@ async function listen(handler) {
   }
 }
 
+/** Koa with the adapter (as `@base` may load it): /x says hello, or fans out in ctx.taskGroup. */
+async function koaApp(fanout) {
+  const { default: Koa } = await import('koa')
+  const { concurrency } = await importPackage('@taskscope/koa')
+  const app = new Koa()
+  const c = concurrency()
+  app.use(c)
+  app.use(async (ctx) => {
+    ctx.body = fanout ? await fanoutGroup(ctx.taskGroup) : 'hello world'
+  })
+  const server = await listen(app.callback())
+  const close = async () => {
+    await c.close({ timeout: 1000 })
+    await server.close()
+  }
+  return { ...server, close }
+}
+
 const taskscope = async () => [(await importPackage('@taskscope/fastify')).concurrencyPlugin]
 const requestContext = async () => [(await import('@fastify/request-context')).fastifyRequestContext]
 
@@ -183,6 +201,8 @@ const VARIANTS = {
       return fastifyServer(app)
     },
   ],
+  'koa:ts-hello': ['adapter installed, unused, GET /hello', () => koaApp(false)],
+  'koa:ts-fanout': ['ctx.taskGroup, 3 × (signal) => …', () => koaApp(true)],
   // The floor of any middleware: an empty one, in front of the bare app's /hello.
   'express:empty-hello': [
     'bare app + an empty middleware, GET /hello',
