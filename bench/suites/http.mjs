@@ -50,11 +50,11 @@ async function startServers(framework) {
   const [ports] = await once(child, 'message')
   return {
     ports,
-    /** The server process's CPU time so far, in µs. */
+    /** The server process's CPU time so far, in µs, and the bytes it allocated so far. */
     async cpu() {
       child.send('cpu')
       const [m] = await once(child, 'message')
-      return m.cpu
+      return m
     },
     async close() {
       child.send('close')
@@ -89,6 +89,7 @@ export async function run({ quick, log }) {
       if (!quick) for (const u of Object.values(variants)) await load(u, { connections, duration: 1 })
       const rps = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
       const cpu = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+      const bytes = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
       const errors = Object.fromEntries(Object.keys(variants).map((k) => [k, 0]))
       for (let r = 0; r < rounds; r++) {
         // ABBA: alternate which of each pair goes first, so drift does not favour one side.
@@ -103,7 +104,8 @@ export async function run({ quick, log }) {
           const result = await load(variants[k], quick ? { connections, amount: 200 } : { connections, duration })
           const c1 = await servers.cpu()
           rps[k].push(result.rps)
-          cpu[k].push((c1 - c0) / Math.max(1, result.total))
+          cpu[k].push((c1.cpu - c0.cpu) / Math.max(1, result.total))
+          bytes[k].push((c1.allocated - c0.allocated) / Math.max(1, result.total))
           errors[k] += result.errors
         }
       }
@@ -111,7 +113,8 @@ export async function run({ quick, log }) {
       const ratio = (a, b) => median(rps[a].map((x, i) => x / rps[b][i]))
       // CPU per request, as a throughput-equivalent ratio (baseline CPU ÷ this row's CPU).
       const cpuRatio = (a, b) => median(cpu[b].map((x, i) => x / cpu[a][i]))
-      const us = (k) => `${median(cpu[k]).toFixed(0)} µs CPU/req`
+      // Bytes allocated per request: exact where CPU moves with the load (and what the collector will scavenge).
+      const us = (k) => `${median(cpu[k]).toFixed(0)} µs CPU/req, ${(median(bytes[k]) / 1024).toFixed(1)} KB/req`
       const installed = fw.startsWith('nestjs') ? 'TaskscopeModule installed, unused' : 'adapter installed, unused'
       const hello = ratio('helloAdapter', 'helloBare')
       const fan = ratio('fanoutGroup', 'fanoutBare')
@@ -125,6 +128,7 @@ export async function run({ quick, log }) {
         vs,
         spread: spread(rps[k]),
         cpuUs: median(cpu[k]),
+        allocatedBytes: median(bytes[k]),
         errors: errors[k],
         ...extra,
       })
