@@ -11,7 +11,9 @@
 //        [--baseline=fastify:bare-fanout] [--rounds=20] [--requests=3000] [--connections=10]
 //        [--gc] [--base=DIR] [--cpu-prof=DIR] [--alloc-prof=DIR] [--heap-prof=DIR] [--server-flags='--max-semi-space-size=16'] [--list]
 //
-// --list prints the variants. The first variant is the baseline unless --baseline names another.
+// --list prints the variants. Each ratio is against the bare app of the variant's framework on the
+// same route when it ran (`koa:adapter-fanout` against `koa:bare-fanout`), else against the first
+// variant, unless --baseline names one for all.
 // --cpu-prof / --heap-prof run the servers under `--cpu-prof` / `--heap-prof` (sampling heap
 // profiler: what is still alive at exit) and write their profiles to DIR when they exit;
 // --alloc-prof samples every allocation (1 in 1 KB, garbage included) from start to exit (warm-up
@@ -503,11 +505,19 @@ async function main() {
     for (let r = 0; r < rounds; r++) {
       for (const v of shuffled(variants, r)) results[v].push(await burst(servers[v], settings, v))
     }
-    const first = results[baseline]
+    // Each variant's baseline: --baseline if given, else the bare app of its framework on its route
+    // (`koa:adapter-fanout` → `koa:bare-fanout`) when that ran, else the first variant.
+    const baselineOf = (v) => {
+      if (option('baseline', undefined) !== undefined) return baseline
+      const [fw, kind] = v.replace(/@base$/, '').split(':')
+      const bare = `${fw}:bare-${kind.split('-').at(-1)}`
+      return results[bare] === undefined ? baseline : bare
+    }
     const header = `${'variant'.padEnd(26)} ${'CPU µs/req'.padStart(10)}  ${'ratio (IQR)'.padEnd(20)} ${'req/s'.padStart(6)}`
     console.log(gc ? `${header}  alloc B/req  scav/1k  scav µs/req  promoted B/req  major/1k  major µs/req` : header)
     for (const v of variants) {
       const m = (f) => median(results[v].map(f))
+      const first = results[baselineOf(v)]
       const ratios = results[v].map((x, i) => first[i].cpu / x.cpu)
       const ratio = `${median(ratios).toFixed(3)}× (${percentile(ratios, 25).toFixed(2)}–${percentile(ratios, 75).toFixed(2)})`
       let line = `${v.padEnd(26)} ${m((x) => x.cpu)
