@@ -13,12 +13,15 @@
 //
 //   node bench/scripts/adapter-cpu.mjs [--rounds=30] [--requests=4000] [--connections=10]
 //        [--frameworks=fastify,express,koa] [--only=fastify:adapter,...] [--aa] [--baseline=DIR]
-//        [--cpu-prof=DIR]
+//        [--cpu-prof=DIR] [--server-flags='--min-semi-space-size=8 --max-semi-space-size=8']
 //
 // --aa adds a second bare process (what the ratio reads when nothing differs: the noise);
 // --baseline=DIR adds the adapter variants as another checkout of this repository (built, with
 // its dependencies installed) has them, e.g. `git worktree add ../base main`: before and after
 // in the same interleaved run;
+// --server-flags passes V8/Node flags to the servers (a fixed new space takes V8's new-space sizing,
+// which differs between processes that idle between bursts, out of the comparison);
+// Fastify's `peer` variant is the bare app with @fastify/request-context registered, unused;
 // --only=fw:variant limits the run to the variants named; --cpu-prof=DIR runs the servers with
 // `--cpu-prof` and writes their profiles to DIR when they exit (warm-up included).
 import { fork } from 'node:child_process'
@@ -32,7 +35,7 @@ import { load } from '../lib/load.mjs'
 import { median, percentile } from '../lib/stats.mjs'
 
 const VARIANTS = {
-  fastify: ['bare', 'adapter'],
+  fastify: ['bare', 'adapter', 'peer'],
   express: ['bare', 'adapter', 'attached'],
   koa: ['bare', 'adapter', 'attached'],
 }
@@ -41,6 +44,7 @@ const LABELS = {
   'bare-again': 'bare app, a second process (the noise: A/A)',
   adapter: 'adapter installed, unused',
   attached: 'adapter installed, unused, c.attach(server)',
+  peer: '@fastify/request-context installed, unused',
 }
 
 const here = path.resolve(fileURLToPath(new URL('../..', import.meta.url)))
@@ -86,7 +90,10 @@ async function startAttached(framework, root) {
 async function server(framework, variant, root) {
   const { startApp } = await import(pathToFileURL(path.join(root, 'bench', 'fixtures', 'http-apps.mjs')).href)
   const kind = variant.split('@')[0]
-  const app = kind === 'attached' ? await startAttached(framework, root) : await startApp(framework, { adapter: kind === 'adapter' })
+  const app =
+    kind === 'attached'
+      ? await startAttached(framework, root)
+      : await startApp(framework, { adapter: kind === 'adapter', peer: kind === 'peer' })
   process.on('message', async (message) => {
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage()
@@ -125,15 +132,16 @@ function option(name, fallback) {
 }
 
 /** One server process per variant, kept for all rounds: its CPU time so far on demand. */
-async function startServer(framework, variant, root, cpuProf) {
+async function startServer(framework, variant, root, cpuProf, serverFlags) {
   const execArgv = cpuProf
     ? [
+        ...serverFlags,
         '--cpu-prof',
         '--cpu-prof-interval=50',
         `--cpu-prof-dir=${cpuProf}`,
         `--cpu-prof-name=${framework}-${variant}-${Date.now()}.cpuprofile`,
       ]
-    : []
+    : serverFlags
   const child = fork(new URL(import.meta.url), ['server', framework, variant, root], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -173,6 +181,7 @@ async function main() {
   const frameworks = option('frameworks', FRAMEWORKS.join(',')).split(',')
   const only = option('only', undefined)?.split(',')
   const cpuProf = option('cpu-prof', undefined)
+  const serverFlags = option('server-flags', '').split(' ').filter(Boolean)
   const baseline = option('baseline', undefined) && path.resolve(option('baseline'))
   const settings = { requests, connections }
   console.log(`Node ${process.version}: ${rounds} interleaved rounds × ${requests} requests, ${connections} connections, GET /hello`)
@@ -185,13 +194,13 @@ async function main() {
       'bare',
       ...(process.argv.includes('--aa') ? ['bare-again'] : []),
       ...adapted,
-      ...(baseline === undefined ? [] : adapted.map((v) => `${v}@baseline`)),
+      ...(baseline === undefined ? [] : adapted.filter((v) => v !== 'peer').map((v) => `${v}@baseline`)),
     ]
     const variants = all.filter((v) => only === undefined || only.includes(`${fw}:${v}`))
     const servers = {}
     try {
       for (const v of variants)
-        servers[v] = await startServer(fw, v, v.endsWith('@baseline') ? baseline : here, cpuProf && path.resolve(cpuProf))
+        servers[v] = await startServer(fw, v, v.endsWith('@baseline') ? baseline : here, cpuProf && path.resolve(cpuProf), serverFlags)
       // Warm-up: JIT and connection setup, not measured.
       for (const v of variants) await load(servers[v].url, { connections, amount: Math.max(5_000, requests) })
       const results = Object.fromEntries(variants.map((v) => [v, []]))

@@ -2,7 +2,8 @@
 // on Fastify, with TaskscopeModule in place of the adapter), in one server process:
 // hello-world bare vs with the adapter installed but unused, and a handler fanning out 3 async
 // calls in the request's taskGroup (adapter app) vs the same with a hand-written Promise.all (bare
-// app). The load generator runs here, the servers in a child process; the variants alternate
+// app). On Fastify also the closest peer, @fastify/request-context (one AsyncLocalStorage store per
+// request), installed but unused: the adapter should cost no more than it does. The load generator runs here, the servers in a child process; the variants alternate
 // (ABBA) over rounds and each ratio is the median of per-round ratios.
 //
 // The targets are judged on throughput (autocannon), as the issue asks. On a shared machine that
@@ -49,11 +50,11 @@ async function startServers(framework) {
   const [ports] = await once(child, 'message')
   return {
     ports,
-    /** The server process's CPU time so far, in µs. */
+    /** The server process's CPU time so far, in µs, and the bytes it allocated so far. */
     async cpu() {
       child.send('cpu')
       const [m] = await once(child, 'message')
-      return m.cpu
+      return m
     },
     async close() {
       child.send('close')
@@ -82,25 +83,29 @@ export async function run({ quick, log }) {
         fanoutGroup: url('adapter', '/fanout'),
         fanoutTouch: url('adapter', '/fanout-touch'),
         fanoutShared: url('adapter', '/fanout-shared'),
+        ...(servers.ports.peer === undefined ? {} : { helloPeer: url('peer', '/hello') }),
       }
       // Warm-up: JIT and connection setup, not measured.
       if (!quick) for (const u of Object.values(variants)) await load(u, { connections, duration: 1 })
       const rps = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
       const cpu = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+      const bytes = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
       const errors = Object.fromEntries(Object.keys(variants).map((k) => [k, 0]))
       for (let r = 0; r < rounds; r++) {
         // ABBA: alternate which of each pair goes first, so drift does not favour one side.
-        const order =
+        const pairs =
           r % 2 === 0
-            ? ['helloBare', 'helloAdapter', 'fanoutGroup', 'fanoutBare', 'fanoutShared', 'fanoutTouch']
-            : ['helloAdapter', 'helloBare', 'fanoutTouch', 'fanoutShared', 'fanoutBare', 'fanoutGroup']
+            ? ['helloBare', 'helloAdapter', 'helloPeer', 'fanoutGroup', 'fanoutBare', 'fanoutShared', 'fanoutTouch']
+            : ['helloPeer', 'helloAdapter', 'helloBare', 'fanoutTouch', 'fanoutShared', 'fanoutBare', 'fanoutGroup']
+        const order = pairs.filter((k) => k in variants)
         for (const k of order) {
           const c0 = await servers.cpu()
           // Quick mode counts requests rather than time: on a saturated machine 0.3 s may complete none.
           const result = await load(variants[k], quick ? { connections, amount: 200 } : { connections, duration })
           const c1 = await servers.cpu()
           rps[k].push(result.rps)
-          cpu[k].push((c1 - c0) / Math.max(1, result.total))
+          cpu[k].push((c1.cpu - c0.cpu) / Math.max(1, result.total))
+          bytes[k].push((c1.allocated - c0.allocated) / Math.max(1, result.total))
           errors[k] += result.errors
         }
       }
@@ -108,7 +113,8 @@ export async function run({ quick, log }) {
       const ratio = (a, b) => median(rps[a].map((x, i) => x / rps[b][i]))
       // CPU per request, as a throughput-equivalent ratio (baseline CPU ÷ this row's CPU).
       const cpuRatio = (a, b) => median(cpu[b].map((x, i) => x / cpu[a][i]))
-      const us = (k) => `${median(cpu[k]).toFixed(0)} µs CPU/req`
+      // Bytes allocated per request: exact where CPU moves with the load (and what the collector will scavenge).
+      const us = (k) => `${median(cpu[k]).toFixed(0)} µs CPU/req, ${(median(bytes[k]) / 1024).toFixed(1)} KB/req`
       const installed = fw.startsWith('nestjs') ? 'TaskscopeModule installed, unused' : 'adapter installed, unused'
       const hello = ratio('helloAdapter', 'helloBare')
       const fan = ratio('fanoutGroup', 'fanoutBare')
@@ -122,6 +128,7 @@ export async function run({ quick, log }) {
         vs,
         spread: spread(rps[k]),
         cpuUs: median(cpu[k]),
+        allocatedBytes: median(bytes[k]),
         errors: errors[k],
         ...extra,
       })
@@ -135,6 +142,31 @@ export async function run({ quick, log }) {
           'bare app',
           { target: '≥ 0.97×', met: hello >= 0.97, cpuRatio: cpuRatio('helloAdapter', 'helloBare') },
         ),
+        ...(variants.helloPeer === undefined
+          ? []
+          : [
+              row(
+                `${fw}: hello world`,
+                `@fastify/request-context installed, unused (${us('helloPeer')}; CPU ratio ${cpuRatio('helloPeer', 'helloBare').toFixed(2)}×)`,
+                'helloPeer',
+                ratio('helloPeer', 'helloBare'),
+                'bare app',
+                { cpuRatio: cpuRatio('helloPeer', 'helloBare') },
+              ),
+              // Judged on CPU per request: the question is what each costs a request, and req/s moves with the machine's load.
+              row(
+                `${fw}: hello world`,
+                `taskscope vs @fastify/request-context, both installed, unused (CPU ratio ${cpuRatio('helloAdapter', 'helloPeer').toFixed(2)}×)`,
+                'helloAdapter',
+                ratio('helloAdapter', 'helloPeer'),
+                '@fastify/request-context',
+                {
+                  target: 'CPU ratio ≥ 1.0×',
+                  met: cpuRatio('helloAdapter', 'helloPeer') >= 1,
+                  cpuRatio: cpuRatio('helloAdapter', 'helloPeer'),
+                },
+              ),
+            ]),
         row(`${fw}: fan-out of 3 async calls`, `hand-written Promise.all, bare app (${us('fanoutBare')})`, 'fanoutBare', 1, 'Promise.all'),
         row(
           `${fw}: fan-out of 3 async calls`,

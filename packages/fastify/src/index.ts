@@ -19,7 +19,7 @@ import {
 import * as kit from '@taskscope/core/adapter'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import fp from 'fastify-plugin'
-import { handlerDeadline, silenceLog, tieHandlerTimeout, writingLogger } from './lifecycle.js'
+import { groupOptions, silenceLog, tieHandlerTimeout, writingLogger } from './lifecycle.js'
 
 declare module 'fastify' {
   /** `request.after(work)` and `request.waitUntil(work)`: work after the response, in the app's background tasks. */
@@ -76,7 +76,7 @@ const binding = kit.requestBinding<FastifyRequest>({
   adapter: '@taskscope/fastify',
   install: 'register it at the root, before your routes',
   request: (request) => request.raw,
-  groupOptions: (request) => ({ logger: writingLogger(request.log), ...handlerDeadline(request) }),
+  groupOptions,
   created: tieHandlerTimeout,
   route: (request) => request.routeOptions.url,
 })

@@ -1,19 +1,30 @@
 // Two places where Fastify's own request lifecycle needs a nudge: its handlerTimeout, and its
 // error handler's log line for a cancellation that taskscope has logged already.
 
+import type { RequestGroupOptions } from '@taskscope/core'
 import { type TaskGroup, TimeoutError } from '@taskscope/core'
 import type { RouteGroupOptions } from '@taskscope/core/adapter'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 
+/** The options of a request's group on Fastify: the runtime's, and the route's handlerTimeout. */
+export interface FastifyGroupOptions extends RequestGroupOptions {
+  /** The route's `handlerTimeout` (Fastify 5.8+), when it has one. */
+  handlerTimeout?: number | undefined
+}
+
 /**
- * The route's `config.concurrency`, with Fastify's handlerTimeout (5.8+) as the group's timeout
- * when it is the earlier one, so that `group.deadline` tells when Fastify gives up on the handler.
+ * The options of a request's group: its logger, the route's `config.concurrency`, and Fastify's
+ * handlerTimeout (5.8+) as the group's timeout when it is the earlier one, so that
+ * `group.deadline` tells when Fastify gives up on the handler. Reads `request.routeOptions` (a
+ * getter that builds an object each time) once.
  */
-export function handlerDeadline(request: FastifyRequest): RouteGroupOptions | undefined {
-  const config = request.routeOptions.config?.concurrency as RouteGroupOptions | undefined
-  const { handlerTimeout } = request.routeOptions
-  if (handlerTimeout === undefined || handlerTimeout <= 0 || (config?.timeout ?? Infinity) <= handlerTimeout) return config
-  return { ...config, timeout: handlerTimeout }
+export function groupOptions(request: FastifyRequest): FastifyGroupOptions {
+  const { config, handlerTimeout } = request.routeOptions
+  const route = config?.concurrency as RouteGroupOptions | undefined
+  const logger = writingLogger(request.log)
+  if (handlerTimeout === undefined || handlerTimeout <= 0) return route === undefined ? { logger } : { ...route, logger }
+  const timeout = (route?.timeout ?? Infinity) <= handlerTimeout ? route?.timeout : handlerTimeout
+  return { ...route, logger, timeout, handlerTimeout }
 }
 
 /**
@@ -21,9 +32,9 @@ export function handlerDeadline(request: FastifyRequest): RouteGroupOptions | un
  * request's tasks end as timed out, not as stragglers. Any other abort of request.signal is
  * ignored (on Fastify 5.8–5.12 it also fires as soon as a body was read).
  */
-export function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest): void {
-  const { handlerTimeout } = request.routeOptions
-  if (handlerTimeout === undefined || handlerTimeout <= 0) return
+export function tieHandlerTimeout(group: TaskGroup, request: FastifyRequest, options: RequestGroupOptions | undefined): void {
+  const handlerTimeout = (options as FastifyGroupOptions | undefined)?.handlerTimeout
+  if (handlerTimeout === undefined) return
   const { signal } = request
   const onTimeout = (): void => {
     if ((signal.reason as { code?: unknown } | undefined)?.code !== 'FST_ERR_HANDLER_TIMEOUT') return

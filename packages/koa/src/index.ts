@@ -124,27 +124,42 @@ export function concurrency(options?: ConcurrencyOptions): ConcurrencyMiddleware
     }),
   )
 
-  const middleware: Middleware = async function concurrencyMiddleware(ctx, next) {
-    if (!binding.mount(ctx, runtime, ctx.res)) return next()
-    if (!apps.has(ctx.app)) {
-      if (!Object.hasOwn(ctx.app.context, 'taskGroup')) Object.defineProperties(ctx.app.context, binding.accessors)
-      apps.add(ctx.app)
-    }
-    const draining = kit.drainingAnswer(runtime, ctx.req)
-    if (draining !== undefined) return send(ctx, draining)
+  /** What escaped the handlers: a failure goes on to Koa; a cancellation is answered here. */
+  const escaped = (ctx: AnyContext, error: unknown): void => {
+    const logger = kit.asLogger(ctx.log) ?? runtime.logger
+    const answer = kit.answerEscaped(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
+    // A failure (also the one behind a cancellation a task's failure caused): Koa answers it and emits 'error'.
+    if (typeof answer === 'object' && 'fail' in answer) throw answer.fail
+    // Koa would turn 499 into 500 (it knows only registered statuses) and print errors that are
+    // not `expose`d: answer here instead.
+    if (answer !== 'end') return send(ctx, answer)
+    ctx.respond = false
+    if (!ctx.res.writableEnded) ctx.res.destroy()
+  }
+
+  // Not an async function: the promise of the rest of the chain, with one reaction of ours for
+  // what escapes it (an async function would add its own promise and suspended frame per request).
+  const middleware: Middleware = function concurrencyMiddleware(ctx, next) {
     try {
-      await binding.run(ctx, next)
+      if (!binding.mount(ctx, runtime, ctx.res)) return Promise.resolve(next())
+      if (!apps.has(ctx.app)) {
+        if (!Object.hasOwn(ctx.app.context, 'taskGroup')) Object.defineProperties(ctx.app.context, binding.accessors)
+        apps.add(ctx.app)
+      }
+      const draining = kit.drainingAnswer(runtime, ctx.req)
+      if (draining !== undefined) return Promise.resolve(send(ctx, draining))
     } catch (error) {
-      const logger = kit.asLogger(ctx.log) ?? runtime.logger
-      const answer = kit.answerEscaped(error, { req: ctx.req, res: ctx.res, group: binding.group(ctx), logger })
-      // A failure (also the one behind a cancellation a task's failure caused): Koa answers it and emits 'error'.
-      if (typeof answer === 'object' && 'fail' in answer) throw answer.fail
-      // Koa would turn 499 into 500 (it knows only registered statuses) and print errors that are
-      // not `expose`d: answer here instead.
-      if (answer !== 'end') return send(ctx, answer)
-      ctx.respond = false
-      if (!ctx.res.writableEnded) ctx.res.destroy()
+      return Promise.reject(error) // a rejection, as from an async middleware
     }
+    let rest: Promise<void>
+    try {
+      // Koa's `next` returns a native promise (then this is that promise itself, no copy).
+      rest = Promise.resolve(binding.run(ctx, next))
+    } catch (error) {
+      // Koa's own `next` never throws; a wrapped one might.
+      return new Promise<void>((resolve) => resolve(escaped(ctx, error)))
+    }
+    return rest.then(undefined, (error: unknown) => escaped(ctx, error))
   }
 
   const route = (routeOptions: RouteConcurrencyOptions): Middleware => {

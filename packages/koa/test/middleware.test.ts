@@ -229,6 +229,38 @@ describe('escaped cancellations', () => {
   })
 })
 
+describe('the middleware called directly', () => {
+  it('rejects (never throws) on misuse, and answers a cancellation a throwing `next` raised synchronously', async () => {
+    const { app, c } = setup()
+    const other = setup().c
+    const ctx = app.createContext(
+      new http.IncomingMessage(new net.Socket()),
+      new http.ServerResponse(new http.IncomingMessage(new net.Socket())),
+    )
+    await expect(c(ctx, async () => {})).resolves.toBeUndefined()
+    let result: Promise<void> | undefined
+    expect(() => {
+      result = other(ctx, async () => {})
+    }).not.toThrow()
+    await expect(result).rejects.toMatchObject({ code: 'ERR_TASKSCOPE_ALREADY_REGISTERED' })
+    const fresh = app.createContext(
+      new http.IncomingMessage(new net.Socket()),
+      new http.ServerResponse(new http.IncomingMessage(new net.Socket())),
+    )
+    await expect(
+      c(fresh, () => {
+        throw new ShutdownError()
+      }),
+    ).resolves.toBeUndefined()
+    expect(fresh.status).toBe(503)
+    const failing = app.createContext(
+      new http.IncomingMessage(new net.Socket()),
+      new http.ServerResponse(new http.IncomingMessage(new net.Socket())),
+    )
+    await expect(c(failing, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
+  })
+})
+
 describe('shutdown', () => {
   it('answers requests with 503 + Connection: close once closing', async () => {
     const { app, c } = setup()

@@ -36,8 +36,11 @@ export interface RequestBindingOptions<T extends object> {
   response?(this: void, target: T): HttpResponse
   /** Options the adapter adds to each request group (its logger, its `onError`); read once, when the group is created. */
   groupOptions?(this: void, target: T): RequestGroupOptions
-  /** Receives each new group (Fastify ties its `handlerTimeout` to it). */
-  created?(this: void, group: TaskGroup, target: T): void
+  /**
+   * Receives each new group, with what `groupOptions` returned for it (Fastify ties its
+   * `handlerTimeout` to it).
+   */
+  created?(this: void, group: TaskGroup, target: T, options: RequestGroupOptions | undefined): void
   /**
    * The route's pattern (`/orders/:id`), if the framework knows it: names `after` and `waitUntil` tasks.
    * @default the path
@@ -134,10 +137,13 @@ export function requestBinding<T extends object>(options: RequestBindingOptions<
   const createGroup = (target: T): TaskGroup => {
     const scoped = target as Scoped
     const runtime = runtimeOf(scoped, 'taskGroup')
-    const route = (scoped[kOptions] as RouteGroupOptions | null | undefined) ?? undefined
-    const group = runtime.requestGroup(request(target), response(target), { ...route, ...groupOptions?.(target) })
+    const route = scoped[kOptions] as RouteGroupOptions | null | undefined
+    const extra = groupOptions?.(target)
+    // One options object per group: a copy only when a route's options and the adapter's meet.
+    const options = route == null ? extra : extra === undefined ? route : { ...route, ...extra }
+    const group = runtime.requestGroup(request(target), response(target), options)
     scoped[kGroup] = group
-    created?.(group, target)
+    created?.(group, target, extra)
     return group
   }
   const afterContext = (target: T): AfterContext => {

@@ -93,4 +93,36 @@ describe('requestBinding', () => {
     await runtime.close({ timeout: 0 })
     expect(log.entries.at(-1)).toMatchObject({ level: 'warn', message: expect.stringContaining('request "request" (still running)') })
   })
+
+  it("merges the route's options with the adapter's (the adapter's win) and hands the adapter's to `created`", async () => {
+    const log = memoryLogger()
+    const seen: unknown[] = []
+    const binding = requestBinding<FakeRequest>({
+      name: 'req',
+      namespace: `test-${Math.random()}`,
+      adapter: 'concurrency()',
+      install: 'app.use(concurrency())',
+      request: (target) => target.raw,
+      groupOptions: () => ({ timeout: 60_000, logger: log.logger }),
+      created: (group, _target, options) => seen.push(group, options),
+    })
+    const proto = Object.defineProperties({}, binding.accessors)
+    const raw = new http.IncomingMessage(new net.Socket())
+    const runtime = createRuntime({ logger: memoryLogger().logger })
+    const req = Object.assign(Object.create(proto) as FakeRequest, { raw })
+    binding.mount(req, runtime, new http.ServerResponse(raw))
+    const route = Object.freeze({ limit: 1, timeout: 5_000 })
+    binding.setRouteOptions(req, route)
+    const group = req.taskGroup
+    expect(seen).toEqual([group, { timeout: 60_000, logger: log.logger }])
+    // limit from the route, timeout from the adapter's options (which come last)
+    const deadline = group.deadline!
+    expect(deadline - Date.now()).toBeGreaterThan(50_000)
+    const first = group.createTask(untilAborted)
+    expect(group.createTask(async () => 2).status).toBe('queued')
+    expect(route).toEqual({ limit: 1, timeout: 5_000 }) // never mutated
+    group.cancel()
+    await Promise.allSettled([first])
+    await runtime.close({ timeout: 0 })
+  })
 })
