@@ -1,4 +1,4 @@
-// The promise side of Task and BackgroundTask. The outward promise is created lazily, on the first
+// The promise side of BackgroundTask (a Task is a native promise: see primitives/task.ts). The outward promise is created lazily, on the first
 // `then`, so an outcome nobody asked for can never become an unhandled rejection, and tasks
 // nobody awaits cost no promise at all.
 import { type Deferred, deferred } from './deferred.js'

@@ -23,7 +23,7 @@ export const kError = Symbol('taskscope.error')
 /** Task: when it was created (`performance.now()`), for `runtime.inspect()`. Crosses layers. */
 export const kStartedAt = Symbol('taskscope.startedAt')
 
-// --- Task and BackgroundTask (internal/settleable.ts) --------------------------------------------
+// --- Task (primitives/task.ts) and BackgroundTask (internal/settleable.ts) --------------------------------------------
 
 /** Task, BackgroundTask: whether anybody attached a handler to the outcome. */
 export const kObserved = Symbol('taskscope.observed')

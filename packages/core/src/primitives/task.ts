@@ -5,8 +5,19 @@ import { noop, toCancelledError } from '../internal/cancel.js'
 import { Trace, taskChannel, traced } from '../internal/channels.js'
 import type { Linked } from '../internal/linked-list.js'
 import { cancellationOf, runWork, type Work } from '../internal/run-work.js'
-import { Settleable } from '../internal/settleable.js'
-import { kAbort, kCreate, kError, kNext, kPrevious, kStart, kStartedAt, kTaskSettled, kToken } from '../internal/symbols.js'
+import {
+  kAbort,
+  kCreate,
+  kError,
+  kNext,
+  kObserved,
+  kPrevious,
+  kStart,
+  kStartedAt,
+  kTaskSettled,
+  kToken,
+  kWhenSettled,
+} from '../internal/symbols.js'
 import { illegalConstructor } from '../internal/validation.js'
 
 /** Where a task is in its life. */
@@ -33,11 +44,19 @@ export interface TaskOwner {
   [kTaskSettled](task: Task<unknown>, wasRunning: boolean, failed: boolean): void
 }
 
+// True while the library attaches a handler of its own to a task: that is not observing it.
+let quiet = false
+const nativeThen = Promise.prototype.then
+
 /**
- * A unit of work in a {@link TaskGroup}. Await it (or pass it to `Promise.all`) for its value.
+ * A unit of work in a {@link TaskGroup}: a promise of the work's value, with a name, a status, a
+ * signal and `cancel()`. Await it (or pass it to `Promise.all`) for its value.
  * Made by `group.createTask()`, never constructed directly.
  *
- * Rejects with the work's error, or with a {@link CancelledError} when it was cancelled.
+ * Rejects with the work's error, or with a {@link CancelledError} when it was cancelled. Awaiting
+ * it, passing it to `Promise.all` (or any promise combinator) or attaching a handler (`then`,
+ * `catch`, `finally`) counts as observing its failure: `close()` does not report it again. A
+ * failure nobody observed is never an unhandled rejection: the group's `close()` reports it.
  *
  * @example
  * ```ts
@@ -47,7 +66,7 @@ export interface TaskOwner {
  * const value = await user
  * ```
  */
-export class Task<T> extends Settleable<T> {
+export class Task<T> extends Promise<T> {
   /** @internal Its neighbours in its group's list of live tasks. */
   [kPrevious]: Linked | undefined;
   /** @internal */
@@ -61,8 +80,33 @@ export class Task<T> extends Settleable<T> {
   #controller: AbortController | undefined
   #cancelReason: CancelledError | undefined
   #trace: Trace | undefined
+  #resolve: (value: unknown) => void
+  #reject: (reason: unknown) => void
+  #settled = false
+  #observed = false
+  #error: unknown
   /** @internal When it was created (`performance.now()`), for `runtime.inspect()`. */
   readonly [kStartedAt] = performance.now()
+
+  static {
+    // Every way of observing a promise reads its `constructor` first: `await` and `Promise.all`
+    // (and the other combinators) to decide whether it is a native promise to attach to as it
+    // is, `then`/`catch`/`finally` to make the promise they return. A task answers `Promise` (so
+    // `await task` and `Promise.all(tasks)` attach to it directly, as to any native promise, with
+    // no thenable step) and records that it was observed.
+    Object.defineProperty(Task.prototype, 'constructor', {
+      configurable: true,
+      get(this: unknown): PromiseConstructor {
+        if (!quiet && typeof this === 'object' && this !== null && #observed in this) this.#observed = true
+        return Promise
+      },
+    })
+  }
+
+  /** Promises made from a task (`then`, `catch`, `finally`) are plain promises. */
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise
+  }
 
   /** @internal Made by `group.createTask()`. */
   static [kCreate]<T>(owner: TaskOwner, work: TaskWork<T>, name: string, number: number): Task<T> {
@@ -70,13 +114,40 @@ export class Task<T> extends Settleable<T> {
   }
 
   private constructor(token: typeof kToken, owner: TaskOwner, work: TaskWork<T>, name: string, number: number) {
-    super()
     if (token !== kToken) throw illegalConstructor('Task', 'group.createTask()')
+    let resolve!: (value: unknown) => void
+    let reject!: (reason: unknown) => void
+    super((res, rej) => {
+      resolve = res as (value: unknown) => void
+      reject = rej
+    })
+    this.#resolve = resolve
+    this.#reject = reject
     this.#owner = owner
     this.#work = work
     this.#name = name
     this.#number = number
     this.#status = 'queued'
+  }
+
+  /** @internal True once anybody awaited it or attached a handler to it. */
+  get [kObserved](): boolean {
+    return this.#observed
+  }
+
+  /** @internal Resolves (never rejects) once settled, without counting as observing the outcome. */
+  [kWhenSettled](): Promise<void> {
+    return this.#quietly(noop, noop) as Promise<void>
+  }
+
+  /** `then` without counting as observing. */
+  #quietly(fulfilled: ((value: T) => unknown) | undefined, rejected: (reason: unknown) => unknown): Promise<unknown> {
+    quiet = true
+    try {
+      return nativeThen.call(this, fulfilled, rejected)
+    } finally {
+      quiet = false
+    }
   }
 
   /** The task's name: the `name` option, else the function's name, else `Task-<n>`. */
@@ -111,7 +182,7 @@ export class Task<T> extends Settleable<T> {
 
   /** @internal Cancels with a ready-made reason (the group passes its own). */
   [kAbort](reason: CancelledError): void {
-    if (this.settled || this.#cancelReason !== undefined) return
+    if (this.#settled || this.#cancelReason !== undefined) return
     this.#cancelReason = reason
     this.#controller?.abort(reason)
     const status = this.#status
@@ -127,15 +198,14 @@ export class Task<T> extends Settleable<T> {
     // Work that declares no parameter cannot read a signal: it shares the group's instead of
     // paying for an AbortController of its own (see README, "Costs").
     const signal = typeof work !== 'function' ? undefined : work.length === 0 ? this.#owner.signal : this.signal
-    let outcome: Promise<unknown> | undefined
-    if (!traced(taskChannel)) outcome = runWork(work, signal, this.#fulfilled, this.#rejected)
+    // The work's outcome reaches the task through these two callbacks; `await task` and
+    // `Promise.all` attach to the task itself. (The promise `runWork` returns settles after them
+    // and is never rejected: nothing to handle.)
+    if (!traced(taskChannel)) runWork(work, signal, this.#fulfilled, this.#rejected)
     else {
       this.#trace = new Trace(taskChannel, { task: this, group: this.#owner, kind: 'task' })
-      outcome = this.#trace.run(runWork, work, signal, this.#fulfilled, this.#rejected)
+      this.#trace.run(runWork, work, signal, this.#fulfilled, this.#rejected)
     }
-    // The work's own chain settles as the task does: `await task` and `Promise.all` attach to it,
-    // with no promise of the task's own. (A bare promise's does not: cancelling stops waiting for it.)
-    if (outcome !== undefined && typeof work === 'function') this.follow(outcome)
   }
 
   #fulfilled = (value: unknown): unknown => {
@@ -151,15 +221,19 @@ export class Task<T> extends Settleable<T> {
         cancellationOf(error, this.#cancelReason, () => `Task "${this.name}" was cancelled`),
         true,
       )
-    // Called at once (the work threw synchronously), or for a bare promise: nothing follows it.
-    const followed = this.following
-    if (followed === undefined) return undefined
-    followed.then(undefined, noop) // the group reports failures, never the process
-    throw this.reason
+    return undefined
   }
 
   #finish(status: 'fulfilled' | 'rejected' | 'cancelled', value: unknown, wasRunning: boolean): void {
-    if (!this.settle(status === 'fulfilled', value)) return
+    if (this.#settled) return
+    this.#settled = true
+    if (status === 'fulfilled') this.#resolve(value)
+    else {
+      this.#error = value
+      // Handled by the group (reported by close() if nobody observed it): never an unhandled rejection.
+      this.#quietly(undefined, noop)
+      this.#reject(value)
+    }
     this.#status = status
     this.#work = undefined
     this.#trace?.settled(status, value)
@@ -168,10 +242,10 @@ export class Task<T> extends Settleable<T> {
 
   /** @internal The failure, for the group's report. */
   get [kError](): unknown {
-    return this.reason
+    return this.#error
   }
 
-  get [Symbol.toStringTag](): string {
+  override get [Symbol.toStringTag](): string {
     return 'Task'
   }
 }

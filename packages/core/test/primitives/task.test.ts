@@ -1,4 +1,4 @@
-import { CancelledError, type Task, TaskGroup, TaskGroupError } from '@taskscope/core'
+import { CancelledError, Task, TaskGroup, TaskGroupError } from '@taskscope/core'
 import { deferred, flush, rejectionOf } from '@taskscope/test-support'
 import { describe, expect, it } from 'vitest'
 
@@ -148,5 +148,69 @@ describe('Task failures', () => {
     expect(task.status).toBe('cancelled')
     await turn()
     expect(rejections.seen).toEqual([])
+  })
+})
+
+describe('Task observation', () => {
+  const failing = (group: TaskGroup, error: Error): Task<never> =>
+    group.createTask(async () => {
+      await flush()
+      throw error
+    })
+
+  it('is a native promise: await and Promise.all attach to it directly, and then() gives plain promises', async () => {
+    await using group = new TaskGroup()
+    const task = group.createTask(async () => 7)
+    expect(task).toBeInstanceOf(Promise)
+    expect(Object.prototype.toString.call(task)).toBe('[object Task]')
+    expect(Promise.resolve(task)).toBe(task) // no thenable step: no wrapper promise
+    const derived = task.then((v) => v + 1)
+    expect(Object.getPrototypeOf(derived)).toBe(Promise.prototype)
+    expect(await derived).toBe(8)
+  })
+
+  it.each([
+    ['await', (t: Task<never>) => (async () => await t)()],
+    ['Promise.all', (t: Task<never>) => Promise.all([t])],
+    [
+      'Promise.allSettled',
+      (t: Task<never>) => Promise.allSettled([t]).then(([outcome]) => Promise.reject((outcome as PromiseRejectedResult).reason)),
+    ],
+    ['Promise.race', (t: Task<never>) => Promise.race([t])],
+    ['Promise.any', (t: Task<never>) => Promise.any([t])],
+    ['returned from an async function', (t: Task<never>) => (async () => t)()],
+    ['resolving another promise with it', (t: Task<never>) => new Promise((resolve) => resolve(t))],
+    ['then', (t: Task<never>) => t.then(undefined, (e) => Promise.reject(e))],
+    ['catch', (t: Task<never>) => t.catch((e) => Promise.reject(e))],
+    ['finally', (t: Task<never>) => t.finally(() => {})],
+  ])('%s counts as observing its failure: close() does not report it again', async (_, observe) => {
+    const group = new TaskGroup()
+    const boom = new Error('observed')
+    const observed = observe(failing(group, boom)).then(
+      () => 'fulfilled',
+      (e: unknown) => e,
+    )
+    await expect(group.close()).resolves.toBeUndefined()
+    const seen = await observed
+    expect(seen instanceof AggregateError ? seen.errors[0] : seen).toBe(boom)
+  })
+
+  it('the group waiting for a task is not observing it: an unobserved failure is still reported', async () => {
+    const group = new TaskGroup()
+    const boom = new Error('nobody looked')
+    const task = failing(group, boom)
+    // `group.start()` waits for its task without observing it; so does the group's own bookkeeping.
+    const started = group.start(async (_signal, ready) => ready(1))
+    expect(await started).toBe(1)
+    const error = await rejectionOf(group.close())
+    expect(error).toBeInstanceOf(TaskGroupError)
+    expect((error as TaskGroupError).errors).toEqual([boom])
+    expect(task.status).toBe('rejected')
+  })
+
+  it('cannot be made by its inherited promise statics either', () => {
+    const TaskClass = Task as unknown as PromiseConstructor
+    expect(() => TaskClass.resolve(1)).toThrow(TypeError)
+    expect(() => TaskClass.all([])).toThrow(TypeError)
   })
 })
