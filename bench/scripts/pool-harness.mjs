@@ -12,6 +12,8 @@
 //     [--warmup=4000]         untimed calls per pool before the first round (0: none)
 //     [--sized=explicit|default]  explicit: minThreads = maxThreads = --threads for every pool; default: each pool's own defaults
 //     [--gc]                  a full GC between measurements (needs --expose-gc)
+//     [--baseline=DIR]        also pools fn0/handle0: the same calls through another build of
+//                             @taskscope/core (DIR: a copy of packages/core/dist, e.g. of the commit before a change)
 //     [--json]                print the summary as JSON as well
 //
 // Ratios are medians of per-round ratios against raw piscina (> 1: better than piscina).
@@ -27,13 +29,18 @@ const flags = Object.fromEntries(
     return [key, value]
   }),
 )
-const known = new Set(['threads', 'tasks', 'rounds', 'window', 'pools', 'arg', 'export', 'warmup', 'sized', 'gc', 'json'])
+const known = new Set(['threads', 'tasks', 'rounds', 'window', 'pools', 'arg', 'export', 'warmup', 'sized', 'gc', 'json', 'baseline'])
 for (const key of Object.keys(flags)) if (!known.has(key)) throw new Error(`pool-harness: unknown flag --${key}`)
 const threads = Number(flags.threads ?? 1)
 const tasks = Number(flags.tasks ?? 4000)
 const rounds = Number(flags.rounds ?? 11)
 const window = Number(flags.window ?? 32)
 const poolNames = (flags.pools ?? 'fn,handle,tinypool,piscina,patched').split(',')
+if (flags.baseline !== undefined) poolNames.unshift('fn0', 'handle0')
+const baseline =
+  flags.baseline === undefined
+    ? undefined
+    : await import(new URL(`${flags.baseline.replace(/\/$/, '')}/index.js`, `file://${process.cwd()}/`).href)
 const withArg = (flags.arg ?? 'int') === 'int'
 const named = (flags.export ?? 'default') === 'named'
 const warmup = Number(flags.warmup ?? tasks)
@@ -50,9 +57,10 @@ async function makePools() {
   const pools = {}
   const runOptions = named ? { name: 'increment' } : undefined
   for (const name of poolNames) {
-    if (name === 'fn' || name === 'handle') {
-      const pool = new Threadpool(sized)
-      const task = name === 'fn' ? increment : workerTask(tasksFile, named ? 'increment' : 'default')
+    if (name === 'fn' || name === 'handle' || name === 'fn0' || name === 'handle0') {
+      const core = name.endsWith('0') ? baseline : { Threadpool, workerTask }
+      const pool = new core.Threadpool(sized)
+      const task = name.startsWith('fn') ? increment : core.workerTask(tasksFile, named ? 'increment' : 'default')
       pools[name] = { call: withArg ? (i) => pool.run(task, [i]) : () => pool.run(task, []), close: () => pool.destroy() }
     } else if (name === 'tinypool' || name === 'patched' || name === 'piscina') {
       const Pool = name === 'piscina' ? Piscina : name === 'tinypool' ? Tinypool : await patchedTinypool()
@@ -85,11 +93,14 @@ async function measure(name, call) {
   const sum = await drive(call, tasks)
   const ns = Number(process.hrtime.bigint() - start)
   const { user, system } = process.cpuUsage(cpu)
-  if (withArg && sum !== (tasks * (tasks + 1)) / 2) throw new Error(`pool-harness: ${name} summed ${sum}, expected ${(tasks * (tasks + 1)) / 2}`)
+  if (withArg && sum !== (tasks * (tasks + 1)) / 2)
+    throw new Error(`pool-harness: ${name} summed ${sum}, expected ${(tasks * (tasks + 1)) / 2}`)
   return { cpuPerTask: (user + system) / tasks, perSecond: tasks / (ns / 1e9) }
 }
 
 const labels = {
+  fn0: 'baseline pool.run(fn)',
+  handle0: 'baseline workerTask',
   fn: 'pool.run(fn)',
   handle: 'pool.run(workerTask)',
   tinypool: 'raw tinypool',
@@ -121,9 +132,14 @@ try {
     const cpuRatio = base ? median(rows.map((r, i) => base[i].cpuPerTask / r.cpuPerTask)) : Number.NaN
     const rateRatio = base ? median(rows.map((r, i) => r.perSecond / base[i].perSecond)) : Number.NaN
     summary[name] = { cpuPerTask: cpu, perSecond: rate, cpuRatio, rateRatio, spread: spread(rows.map((r) => r.perSecond)) }
+    // A build of ours against its baseline build (--baseline), per round, like the piscina ratios.
+    const own = results[`${name}0`]
+    const vsBaseline = own
+      ? `  vs baseline: CPU ${median(rows.map((r, i) => own[i].cpuPerTask / r.cpuPerTask)).toFixed(2)}× rate ${median(rows.map((r, i) => r.perSecond / own[i].perSecond)).toFixed(2)}×`
+      : ''
     console.log(
       `${labels[name].padEnd(22)} ${cpu.toFixed(1).padStart(6)} µs CPU/task ${Math.round(rate).toString().padStart(7)} tasks/s` +
-        `  vs piscina: CPU ${cpuRatio.toFixed(2)}× rate ${rateRatio.toFixed(2)}×  (rate spread ±${((summary[name].spread * 100) / 2).toFixed(0)}%)`,
+        `  vs piscina: CPU ${cpuRatio.toFixed(2)}× rate ${rateRatio.toFixed(2)}×  (rate spread ±${((summary[name].spread * 100) / 2).toFixed(0)}%)${vsBaseline}`,
     )
   }
   if (flags.json === 'true') console.log(JSON.stringify({ node: process.version, conditions, load: [loadBefore, loadAfter], summary }))

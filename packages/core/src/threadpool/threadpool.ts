@@ -11,7 +11,7 @@ import { startTinypool } from './launch.js'
 import { resolvePoolOptions, validateCloseOptions, validatePoolOptions, validateRunOptions } from './options.js'
 import { PoolTask, toMessage } from './pool-task.js'
 import { poolRunDispatched, poolRunQueued, poolRunSettled, workerCrashed } from './pool-trace.js'
-import type { TaskReply } from './protocol.js'
+import type { PackedReply } from './protocol.js'
 import { type Outcome, rejectionOutcome, replyOutcome } from './reply-outcome.js'
 import { openSideChannel, type SideChannel } from './side-channel.js'
 import { sampleThreads } from './thread-stats.js'
@@ -134,13 +134,13 @@ export class Threadpool implements AsyncDisposable {
   #submit(target: unknown, args: unknown, options: ThreadpoolRunOptions | undefined): Promise<unknown> {
     if (this.closed) throw new ClosedError('The Threadpool is closed and accepts no new tasks')
     const { signal, timeout, grace, transfer } = validateRunOptions(options)
-    const { message, name } = toMessage(target, args, grace)
+    const { message, name, seq } = toMessage(target, args, grace)
     if (signal?.aborted) throw toCancelledError(signal.reason, `The Threadpool task "${name}" was cancelled`)
     const { maxThreads, maxQueue } = this.#options
     if (this.#running.size >= maxThreads && this.#queue.size >= maxQueue) {
       throw new QueueFullError(`The Threadpool queue is full (maxQueue: ${maxQueue}); the task "${name}" was refused`)
     }
-    const task = new PoolTask(message, name, transfer, signal, grace, performance.now())
+    const task = new PoolTask(message, seq, name, transfer, signal, grace, performance.now())
     if (signal !== undefined || timeout !== undefined) task.arm(timeout, this.#cancelTask)
     this.#queue.add(task)
     if (traced(poolRunChannel)) poolRunQueued(this, task)
@@ -162,7 +162,7 @@ export class Threadpool implements AsyncDisposable {
     this.#waitTime.record(task.startedAt - task.queuedAt)
     if (traced(poolRunChannel)) poolRunDispatched(task)
     this.#tinypool.run(message, { signal, transferList: task.transfer }).then(
-      (reply: TaskReply) => this.#settle(task, ...replyOutcome(task, reply)),
+      (reply: PackedReply) => this.#settle(task, ...replyOutcome(task, reply)),
       (error: unknown) => {
         if (task.settled) return // tinypool's own rejection of a task we cancelled or stopped
         this.#settle(task, ...rejectionOutcome(task, error))
