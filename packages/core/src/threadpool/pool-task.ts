@@ -1,7 +1,6 @@
 // `PoolTask`: one task of a Threadpool, from `run()` to its outcome. The task owns its transitions
 // (armed, dispatched, asked to stop with grace, settled); the pool owns the queue, the running set
 // and the counters. What tinypool's answers mean is in reply-outcome.ts.
-import { performance } from 'node:perf_hooks'
 import type { TransferListItem } from 'node:worker_threads'
 import { type CancelledError, TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
@@ -49,6 +48,8 @@ export class PoolTask {
   readonly queuedAt: number
   startedAt = 0
   settled = false
+  /** True once a signal or a timeout is armed: the task can be cancelled while it runs. */
+  cancellable = false
   /** Set when a running task with `grace` was cancelled: the call rejects with it once the task stops. */
   stopping: CancelledError | undefined
   /** What is posted to the worker; dropped once posted, so the arguments can be collected. */
@@ -81,6 +82,7 @@ export class PoolTask {
   /** Wires the task's signal and timeout to the pool's `cancel`; {@link PoolTask.disarm} undoes it. */
   arm(timeout: number | undefined, cancel: (task: PoolTask, error: CancelledError) => void): void {
     const { signal } = this
+    this.cancellable = true
     if (signal !== undefined) {
       this.#onAbort = () => cancel(this, toCancelledError(signal.reason, `The Threadpool task "${this.name}" was cancelled`))
       signal.addEventListener('abort', this.#onAbort, { once: true })
@@ -100,12 +102,11 @@ export class PoolTask {
   }
 
   /**
-   * A thread takes the task: records when, and hands over what tinypool needs (the message, given
-   * once, and a signal when the task can be cancelled).
+   * The task is handed to tinypool: hands over what tinypool needs (the message, given once, and a
+   * signal when the task can be cancelled).
    */
   dispatched(): { message: PackedTask | undefined; signal: AbortSignal | null } {
-    this.startedAt = performance.now()
-    if (this.signal !== undefined || this.#timer !== undefined) this.#controller = new AbortController()
+    if (this.cancellable) this.#controller = new AbortController()
     const message = this.#message
     this.#message = undefined
     return { message, signal: this.#controller?.signal ?? null }
