@@ -13,7 +13,8 @@
 //     [--sized=explicit|default]  explicit: minThreads = maxThreads = --threads for every pool; default: each pool's own defaults
 //     [--gc]                  a full GC between measurements (needs --expose-gc)
 //     [--baseline=DIR]        also pools fn0/handle0: the same calls through another build of
-//                             @taskscope/core (DIR: a copy of packages/core/dist, e.g. of the commit before a change)
+//                             @taskscope/core (DIR: a copy of packages/core/dist, e.g. of the commit before a change,
+//                             kept inside the repository so that it resolves tinypool: node_modules/.baseline-core)
 //     [--json]                print the summary as JSON as well
 //
 // Ratios are medians of per-round ratios against raw piscina (> 1: better than piscina).
