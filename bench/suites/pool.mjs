@@ -1,7 +1,10 @@
-// Suite 2: pool dispatch. A no-op and a 1 ms CPU task through a Threadpool (a function shipped by
-// source, and a workerTask handle) against raw tinypool, piscina and workerpool with the same
-// thread count, at 1 and 2 threads. Throughput with a bounded number of tasks in flight (a server never queues
-// unboundedly; our default maxQueue is 64 per thread), the same driver for every pool.
+// Suite 2: pool dispatch. A tiny task and a 1 ms CPU task through a Threadpool (a function shipped
+// by source, and a workerTask handle) against raw tinypool, piscina and workerpool with the same
+// thread count, at 1 and 2 threads. Throughput with a bounded number of tasks in flight (a server
+// never queues unboundedly; our default maxQueue is 64 per thread), the same driver for every pool.
+// As a caller would use a pool: every call passes an integer and its result is used (summed and
+// checked); tinypool and piscina run their module's default export. bench/scripts/pool-harness.mjs
+// is an independent check of these rows (whole-process CPU per task, every pool alive at once).
 import * as core from '@taskscope/core'
 import Piscina from 'piscina'
 import { Tinypool } from 'tinypool'
@@ -15,7 +18,7 @@ const tasksFile = new URL('../fixtures/pool-tasks.mjs', import.meta.url)
 const workerpoolFile = new URL('../fixtures/workerpool-worker.mjs', import.meta.url)
 
 /** Self-contained functions for runInThreadpool (shipped by source, compiled once per thread). */
-const noopFn = () => 0
+const incrementFn = (n) => n + 1
 const cpuFn = (ms) => {
   const end = performance.now() + ms
   let n = 0
@@ -43,28 +46,43 @@ export function placeholderRows(reason) {
   return [
     {
       suite: name,
-      case: 'no-op and 1 ms CPU',
+      case: '(n) => n + 1 and 1 ms CPU',
       impl: 'runInThreadpool, workerTask vs tinypool/piscina/workerpool',
       skipped: reason,
       value: Number.NaN,
       ratio: Number.NaN,
-      target: '≥ 1× tinypool and piscina (no-op)',
+      target: '≥ 1× tinypool and piscina ((n) => n + 1)',
     },
   ]
 }
 
-/** Runs `n` tasks keeping `window` in flight; resolves when all are done. */
-async function drive(submit, n, window) {
+/**
+ * Runs `n` tasks keeping `window` in flight, call i with the argument i; resolves when all are
+ * done. Every result is used: `check(sum of results, n)` throws if the pool answered wrong.
+ */
+async function drive(submit, n, window, check) {
   let started = 0
+  let sum = 0
   async function lane() {
     while (started < n) {
-      started++
-      await submit()
+      const result = await submit(started++)
+      sum += result
     }
   }
   const lanes = new Array(Math.min(window, n))
   for (let i = 0; i < lanes.length; i++) lanes[i] = lane()
   await Promise.all(lanes)
+  check(sum, n)
+}
+
+/** The increment task answers i + 1 to i: n calls sum to n(n + 1)/2. */
+function checkIncrements(sum, n) {
+  if (sum !== (n * (n + 1)) / 2) throw new Error(`pool suite: ${n} increments summed to ${sum}, not ${(n * (n + 1)) / 2}`)
+}
+
+/** The 1 ms task answers its loop count, at least one per call. */
+function checkLoops(sum, n) {
+  if (!Number.isSafeInteger(sum) || sum < n) throw new Error(`pool suite: ${n} CPU tasks answered ${sum} loops in all`)
 }
 
 export async function run({ quick, log }) {
@@ -76,7 +94,7 @@ export async function run({ quick, log }) {
   return rows
 }
 
-/** The no-op and 1 ms rows at one thread count: a Threadpool of that size against the raw pools. */
+/** The (n) => n + 1 and 1 ms rows at one thread count: a Threadpool of that size against the raw pools. */
 async function runAt(threads, { quick, idleTimeout }) {
   const sized = { minThreads: threads, maxThreads: threads, idleTimeout }
   const ours = new core.Threadpool(sized)
@@ -85,28 +103,30 @@ async function runAt(threads, { quick, idleTimeout }) {
   const tinyPatched = Patched === undefined ? undefined : new Patched({ filename: tasksFile.href, ...sized })
   const pisc = new Piscina({ filename: tasksFile.href, ...sized })
   const wpool = workerpool.pool(workerpoolFile.pathname, { workerType: 'thread', minWorkers: threads, maxWorkers: threads })
-  const noopTask = core.workerTask(tasksFile, 'noop')
+  const incrementTask = core.workerTask(tasksFile) // the module's default export, as tinypool and piscina run it
   const cpuTask = core.workerTask(tasksFile, 'cpu')
 
   const window = 32
   const workloads = [
     {
-      label: 'no-op',
+      label: '(n) => n + 1',
       n: quick ? 50 : 2_000,
       target: 1,
+      check: checkIncrements,
       submit: {
-        fn: () => ours.run(noopFn, []),
-        handle: () => ours.run(noopTask, []),
-        tinypool: () => tiny.run(undefined, { name: 'noop' }),
-        ...(tinyPatched && { tinypoolPatched: () => tinyPatched.run(undefined, { name: 'noop' }) }),
-        piscina: () => pisc.run(undefined, { name: 'noop' }),
-        workerpool: () => wpool.exec('noop', []),
+        fn: (i) => ours.run(incrementFn, [i]),
+        handle: (i) => ours.run(incrementTask, [i]),
+        tinypool: (i) => tiny.run(i),
+        ...(tinyPatched && { tinypoolPatched: (i) => tinyPatched.run(i) }),
+        piscina: (i) => pisc.run(i),
+        workerpool: (i) => wpool.exec('increment', [i]),
       },
     },
     {
       label: '1 ms CPU',
       n: quick ? 10 : 150 * threads,
       target: 0.9,
+      check: checkLoops,
       submit: {
         fn: () => ours.run(cpuFn, [1]),
         handle: () => ours.run(cpuTask, [1]),
@@ -127,7 +147,7 @@ async function runAt(threads, { quick, idleTimeout }) {
   const rows = []
   try {
     for (const w of workloads) {
-      const cases = Object.entries(w.submit).map(([key, submit]) => ({ name: key, fn: () => drive(submit, w.n, window) }))
+      const cases = Object.entries(w.submit).map(([key, submit]) => ({ name: key, fn: () => drive(submit, w.n, window, w.check) }))
       const results = await compare(
         cases,
         quick

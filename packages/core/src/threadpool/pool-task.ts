@@ -1,24 +1,27 @@
 // `PoolTask`: one task of a Threadpool, from `run()` to its outcome. The task owns its transitions
 // (armed, dispatched, asked to stop with grace, settled); the pool owns the queue, the running set
 // and the counters. What tinypool's answers mean is in reply-outcome.ts.
-import { performance } from 'node:perf_hooks'
 import type { TransferListItem } from 'node:worker_threads'
 import { type CancelledError, TimeoutError } from '../errors.js'
 import { toCancelledError } from '../internal/cancel.js'
 import { type Deferred, deferred } from '../internal/deferred.js'
 import { invalidType } from '../internal/validation.js'
 import { shipFunction, shipWorkerTask } from './function-source.js'
-import type { TaskMessage } from './protocol.js'
+import { type PackedTask, packTask } from './protocol.js'
 import { isWorkerTask } from './worker-task.js'
 
 /** Numbers tasks run with `grace`, so that an abort request names the task it is for. */
 let lastSeq = 0
 
 /**
- * Builds the worker message of `run(task, args)` and the task's name; a task given a `grace` gets a
- * `seq`. Throws TypeError for a bad task or args.
+ * Builds the worker message of `run(task, args)` (packed, see protocol.ts) and the task's name; a
+ * task given a `grace` gets a `seq`. Throws TypeError for a bad task or args.
  */
-export function toMessage(task: unknown, args: unknown, grace: number | undefined): { message: TaskMessage; name: string } {
+export function toMessage(
+  task: unknown,
+  args: unknown,
+  grace: number | undefined,
+): { message: PackedTask; name: string; seq: number | undefined } {
   let id: number
   let name: string
   if (isWorkerTask(task)) {
@@ -28,7 +31,8 @@ export function toMessage(task: unknown, args: unknown, grace: number | undefine
     ;({ id, name } = shipFunction(task as (...args: never[]) => unknown))
   } else throw invalidType('The "task" argument', 'a function or a workerTask()', task)
   if (!Array.isArray(args)) throw invalidType('The "args" argument', 'an array of arguments', args)
-  return { message: grace === undefined ? { id, args } : { id, args, seq: (lastSeq = (lastSeq % 0x7fff_ffff) + 1) }, name }
+  const seq = grace === undefined ? undefined : (lastSeq = (lastSeq % 0x7fff_ffff) + 1)
+  return { message: packTask({ id, args, seq }), name, seq }
 }
 
 /** One task of a Threadpool: queued, then running, then settled once. */
@@ -44,10 +48,12 @@ export class PoolTask {
   readonly queuedAt: number
   startedAt = 0
   settled = false
+  /** True once a signal or a timeout is armed: the task can be cancelled while it runs. */
+  cancellable = false
   /** Set when a running task with `grace` was cancelled: the call rejects with it once the task stops. */
   stopping: CancelledError | undefined
   /** What is posted to the worker; dropped once posted, so the arguments can be collected. */
-  #message: TaskMessage | undefined
+  #message: PackedTask | undefined
   #onAbort: (() => void) | undefined
   #timer: NodeJS.Timeout | undefined
   /** Terminates the thread of a `stopping` task that did not stop within its grace. */
@@ -56,7 +62,8 @@ export class PoolTask {
   #controller: AbortController | undefined
 
   constructor(
-    message: TaskMessage,
+    message: PackedTask,
+    seq: number | undefined,
     name: string,
     transfer: TransferListItem[] | undefined,
     signal: AbortSignal | undefined,
@@ -68,13 +75,14 @@ export class PoolTask {
     this.transfer = transfer
     this.signal = signal
     this.grace = grace
-    this.seq = message.seq
+    this.seq = seq
     this.queuedAt = now
   }
 
   /** Wires the task's signal and timeout to the pool's `cancel`; {@link PoolTask.disarm} undoes it. */
   arm(timeout: number | undefined, cancel: (task: PoolTask, error: CancelledError) => void): void {
     const { signal } = this
+    this.cancellable = true
     if (signal !== undefined) {
       this.#onAbort = () => cancel(this, toCancelledError(signal.reason, `The Threadpool task "${this.name}" was cancelled`))
       signal.addEventListener('abort', this.#onAbort, { once: true })
@@ -94,12 +102,11 @@ export class PoolTask {
   }
 
   /**
-   * A thread takes the task: records when, and hands over what tinypool needs (the message, given
-   * once, and a signal when the task can be cancelled).
+   * The task is handed to tinypool: hands over what tinypool needs (the message, given once, and a
+   * signal when the task can be cancelled).
    */
-  dispatched(): { message: TaskMessage | undefined; signal: AbortSignal | null } {
-    this.startedAt = performance.now()
-    if (this.signal !== undefined || this.#timer !== undefined) this.#controller = new AbortController()
+  dispatched(): { message: PackedTask | undefined; signal: AbortSignal | null } {
+    if (this.cancellable) this.#controller = new AbortController()
     const message = this.#message
     this.#message = undefined
     return { message, signal: this.#controller?.signal ?? null }

@@ -1,6 +1,6 @@
 // The messages between a Threadpool (main thread) and its workers (worker/entry.ts).
 //
-// Tasks travel through tinypool: `tinypool.run(TaskMessage)` resolves with a TaskReply. The worker
+// Tasks travel through tinypool: `tinypool.run(PackedTask)` resolves with a PackedReply. The worker
 // entry catches everything the task throws and returns it as a reply, so a rejection from tinypool
 // itself always means the pool's machinery failed (the worker died, the arguments could not be
 // cloned), never that the task threw.
@@ -22,6 +22,34 @@ export interface TaskMessage {
   readonly seq?: number
 }
 
+/**
+ * A {@link TaskMessage} as it travels: one flat array, the arguments followed by the id (or, for a
+ * task with a `seq`, by the seq and the id's bitwise complement, a negative number). Structured
+ * clone copies a dense array of numbers for much less than an object holding an array: this
+ * envelope is most of what a small task costs to send.
+ */
+export type PackedTask = unknown[]
+
+/** Packs `message` into a new array (the caller's `args` array is left alone). */
+export function packTask({ id, args, seq }: TaskMessage): PackedTask {
+  const packed = new Array<unknown>(args.length + (seq === undefined ? 1 : 2))
+  for (let i = 0; i < args.length; i++) packed[i] = args[i]
+  if (seq === undefined) packed[args.length] = id
+  else {
+    packed[args.length] = seq
+    packed[args.length + 1] = ~id
+  }
+  return packed
+}
+
+/** Unpacks what {@link packTask} made, in place: what is left of `packed` is the arguments. */
+export function unpackTask(packed: PackedTask): TaskMessage {
+  const last = packed.pop() as number
+  if (last >= 0) return { id: last, args: packed }
+  const seq = packed.pop() as number
+  return { id: ~last, args: packed, seq }
+}
+
 export type TaskReply = (
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: SerializedThrown }
@@ -30,6 +58,21 @@ export type TaskReply = (
 ) & {
   /** Strays of earlier tasks that surfaced after those tasks had answered (the thread is replaced). */
   readonly late?: readonly LateStray[]
+}
+
+/**
+ * A {@link TaskReply} as it travels. The common answer, a value and nothing else to say, is sent
+ * as the value itself when it is a number, string, boolean, bigint, undefined or null, and as a
+ * one-element array `[value]` otherwise; anything else (an error, a stray, late strays) is the
+ * TaskReply object. A plain object can thus only be a TaskReply: a task's own object result is
+ * always inside an array.
+ */
+export type PackedReply = TaskReply | readonly [unknown] | string | number | boolean | bigint | undefined | null
+
+/** True for the values sent as themselves in a {@link PackedReply} (all of them cloneable). */
+export function isBareValue(value: unknown): value is string | number | boolean | bigint | undefined | null {
+  const type = typeof value
+  return value === null || (type !== 'object' && type !== 'function' && type !== 'symbol')
 }
 
 /** A stray that surfaced after its task had answered. */

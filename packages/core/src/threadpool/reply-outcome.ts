@@ -3,7 +3,7 @@
 // the worker), and a worker's exit. The messages themselves are in protocol.ts.
 import { codedError, errorCodes, WorkerCrashedError, warningCodes } from '../errors.js'
 import type { PoolTask } from './pool-task.js'
-import type { TaskReply } from './protocol.js'
+import { isBareValue, type PackedReply, type TaskReply } from './protocol.js'
 import { deserializeThrown } from './remote-error.js'
 
 /** How a pool task ended. */
@@ -59,8 +59,11 @@ export function explainRejection(name: string, error: unknown): Error {
 }
 
 /** What a reply means for its task; a task asked to stop (`grace`) that answered in time is cancelled. */
-export function replyOutcome(task: PoolTask, reply: TaskReply): [Outcome, unknown] {
-  const { ok, value } = readReply(task.name, reply)
+export function replyOutcome(task: PoolTask, reply: PackedReply): [Outcome, unknown] {
+  // The common answer first, without a TaskReply object (see PackedReply).
+  if (isBareValue(reply)) return task.stopping === undefined ? ['completed', reply] : ['cancelled', task.stopping]
+  if (Array.isArray(reply)) return task.stopping === undefined ? ['completed', reply[0]] : ['cancelled', task.stopping]
+  const { ok, value } = readReply(task.name, reply as TaskReply)
   if (task.stopping !== undefined) return ['cancelled', task.stopping]
   return [ok ? 'completed' : 'failed', value]
 }

@@ -354,6 +354,72 @@ describe('P5: a bounded queue', () => {
   })
 })
 
+describe('tasks handed to tinypool ahead of time', () => {
+  /** Reports its start through `flag`, then blocks its thread until `gate` is opened. */
+  function hold(flag: Int32Array, gate: Int32Array): string {
+    Atomics.store(flag, 1, process.getBuiltinModule('node:worker_threads').threadId)
+    Atomics.store(flag, 0, 1)
+    Atomics.notify(flag, 0)
+    Atomics.wait(gate, 0, 0)
+    return 'released'
+  }
+  const open = (gate: Int32Array): void => {
+    Atomics.store(gate, 0, 1)
+    Atomics.notify(gate, 0)
+  }
+
+  it('a task next in line counts as queued, and tasks finish in the order they were given', async () => {
+    const p = pool({ maxThreads: 1 })
+    const flag = newFlag()
+    const gate = newFlag()
+    const order: number[] = []
+    const first = p.run(hold, [flag, gate]).then(() => order.push(0))
+    await startedOn(flag)
+    const rest = [1, 2, 3, 4].map((i) =>
+      p.run((n: number) => n, [i], i % 2 === 0 ? { timeout: 60_000 } : undefined).then((n) => order.push(n)),
+    )
+    expect(p.stats()).toMatchObject({ running: 1, queued: 4 })
+    open(gate)
+    await Promise.all([first, ...rest])
+    expect(order).toEqual([0, 1, 2, 3, 4])
+    const stats = p.stats()
+    expect(stats).toMatchObject({ running: 0, queued: 0, completed: 5 })
+    expect(stats.waitTime.count).toBe(5)
+    expect(stats.runTime.count).toBe(5)
+  })
+
+  it('a cancellable task is never handed over ahead: cancelled while queued, it leaves the threads alone', async () => {
+    const p = pool({ maxThreads: 1 })
+    const flag = newFlag()
+    const gate = newFlag()
+    const first = p.run(hold, [flag, gate])
+    const thread = await startedOn(flag)
+    const controller = new AbortController()
+    const cancellable = p.run(threadOf, [], { signal: controller.signal })
+    const plain = p.run(threadOf, [])
+    expect(p.stats()).toMatchObject({ running: 1, queued: 2 })
+    controller.abort()
+    expect(await rejectionOf(cancellable)).toBeInstanceOf(CancelledError)
+    open(gate)
+    expect(await first).toBe('released')
+    expect(await plain).toBe(thread) // the same thread: nothing was terminated
+    expect(p.stats()).toMatchObject({ completed: 2, cancelled: 1 })
+  })
+
+  it('cancelling a running task never takes a task waiting behind it down with its thread', async () => {
+    const p = pool({ maxThreads: 1 })
+    const flag = newFlag()
+    const controller = new AbortController()
+    const doomed = p.run(spin, [flag, 10_000], { signal: controller.signal })
+    await startedOn(flag)
+    const waiting = [p.run((n: number) => n * 2, [1]), p.run((n: number) => n * 2, [2])]
+    expect(p.stats()).toMatchObject({ running: 1, queued: 2 })
+    controller.abort()
+    expect(await rejectionOf(doomed)).toBeInstanceOf(CancelledError)
+    expect(await Promise.all(waiting)).toEqual([2, 4])
+  })
+})
+
 describe('P7: transfer', () => {
   it('moves ArrayBuffers instead of copying them', async () => {
     const p = pool()

@@ -1,7 +1,7 @@
 // The tinypool worker of a Threadpool: this module runs inside each worker thread (tinypool
 // imports it by path as `dist/threadpool/worker/entry.js`; the main thread never imports it). Its
 // default export runs one task and never throws: whatever the task throws comes back as a
-// `TaskReply` (see ../protocol.ts), serialized with ../remote-error.ts. The task's function is
+// `TaskReply` (packed, see ../protocol.ts), serialized with ../remote-error.ts. The task's function is
 // called with a `TaskContext` as `this` (task-context.ts); replies go out through reply-guard.ts.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { BroadcastChannel, MessagePort } from 'node:worker_threads'
@@ -9,19 +9,21 @@ import { Tinypool } from 'tinypool'
 import { codedError, errorCodes } from '../../errors.js'
 import { type Deferred, deferred } from '../../internal/deferred.js'
 import type { ShippedEntry } from '../function-source.js'
-import type {
-  AbortRequest,
-  LateStray,
-  PoolWorkerData,
-  SourceAnswer,
-  SourceRequest,
-  StrayKind,
-  TaskMessage,
-  TaskReply,
+import {
+  type AbortRequest,
+  type LateStray,
+  type PackedReply,
+  type PackedTask,
+  type PoolWorkerData,
+  type SourceAnswer,
+  type SourceRequest,
+  type StrayKind,
+  type TaskReply,
+  unpackTask,
 } from '../protocol.js'
 import { serializeThrown } from '../remote-error.js'
 import { compileFunction, isShippedFrame } from './compile-function.js'
-import { installGuard, replies, retire } from './reply-guard.js'
+import { installGuard, packValue, replies, retire } from './reply-guard.js'
 import { endAbortable, onAbortRequest, startAbortable, TaskContext } from './task-context.js'
 
 type Callable = (...args: unknown[]) => unknown
@@ -181,15 +183,18 @@ function answerOrStray(run: TaskRun, result: PromiseLike<unknown>): Promise<unkn
 
 /**
  * Runs one task: compiles or imports its function (once per worker), calls it with the task's
- * arguments and returns the outcome as a reply. Never rejects. A stray rejection or throw from the
- * task's code before it answers fails it at once, even if its own promise never settles. (Waiting a
- * turn before answering would catch more strays in time, but costs a third of no-op throughput.)
+ * arguments and returns the outcome as a reply (packed, see ../protocol.ts). Never rejects. A stray
+ * rejection or throw from the task's code before it answers fails it at once, even if its own
+ * promise never settles. (Waiting a turn before answering would catch more strays in time, but
+ * costs a third of no-op throughput.)
  */
-export default async function runTask({ id, args, seq }: TaskMessage): Promise<TaskReply> {
+export default async function runTask(packed: PackedTask): Promise<PackedReply> {
+  const { id, args, seq } = unpackTask(packed)
   let entry: ShippedEntry | undefined
   const run: TaskRun = { name: `#${id}`, answered: false, fail: undefined }
   const context = new TaskContext()
-  let reply: TaskReply
+  let value: unknown
+  let reply: TaskReply | undefined
   try {
     entry = entries.get(id) ?? (await entryOf(id))
     run.name = entry.name
@@ -197,7 +202,7 @@ export default async function runTask({ id, args, seq }: TaskMessage): Promise<T
     if (seq !== undefined) startAbortable(seq, context, workerData.cancelled, run.name, currentRun.run(run, AsyncLocalStorage.snapshot))
     const fn = ready.get(id) ?? (await functionOf(id, entry))
     const result = currentRun.run(run, () => Reflect.apply(fn, context, args))
-    reply = { ok: true, value: isThenable(result) ? await answerOrStray(run, result) : result }
+    value = isThenable(result) ? await answerOrStray(run, result) : result
   } catch (error) {
     reply =
       error instanceof StrayError
@@ -206,6 +211,8 @@ export default async function runTask({ id, args, seq }: TaskMessage): Promise<T
   }
   if (seq !== undefined) endAbortable(context)
   run.answered = true
+  if (reply === undefined && late.length === 0) return packValue(value, run.name)
+  reply ??= { ok: true, value }
   if (late.length > 0) reply = { ...reply, late: late.splice(0) }
   replies.set(reply, run.name)
   return reply

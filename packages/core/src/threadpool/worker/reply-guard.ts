@@ -13,13 +13,25 @@
 // the entry guards `MessagePort.prototype.postMessage` and rewrites the reading in the reply.
 import type { MessagePort, TransferListItem } from 'node:worker_threads'
 import { codedError, errorCodes } from '../../errors.js'
-import type { TaskReply } from '../protocol.js'
+import { isBareValue, type PackedReply, type TaskReply } from '../protocol.js'
 import { serializeThrown } from '../remote-error.js'
 
-/** Every reply our entry made, with its task's name (to explain a result that cannot be cloned). */
+/** Every reply our entry made but a bare value, with its task's name (to explain a result that cannot be cloned). */
 export const replies = new WeakMap<object, string>()
 /** Set once the thread must be replaced after its next answer. */
 let retiring = false
+
+/**
+ * The packed reply of a task that answered `value` (see PackedReply in ../protocol.ts): the value
+ * itself when it is bare (it always clones), else `[value]`, remembered for the guard. A thread
+ * that is retiring always sends a remembered reply, so that the guard can mark its reading.
+ */
+export function packValue(value: unknown, name: string): PackedReply {
+  if (!retiring && isBareValue(value)) return value
+  const packed: [unknown] = [value]
+  replies.set(packed, name)
+  return packed
+}
 /** True when preload.ts ran in this thread. */
 let preloaded = false
 
