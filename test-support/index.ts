@@ -27,6 +27,7 @@ export {
 } from './postgres.ts'
 export { type NodeProcess, runNode } from './processes.ts'
 export { events, flush, promiseState, rejectionOf } from './promises.ts'
+export { serverPort } from './server-port.mjs'
 export { codeOf, untilAborted, waitForAbort } from './signals.ts'
 export {
   closeServer,

@@ -5,9 +5,9 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, chownSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { serverPort } from './server-port.mjs'
 
 /** The folder holding `initdb` and `postgres`: the PATH first, then Debian's /usr/lib/postgresql/<major>/bin (highest major). */
 export function postgresBinDir() {
@@ -37,15 +37,6 @@ export function postgresMissing() {
   if (postgresBinDir() === undefined)
     return 'PostgreSQL server binaries (initdb, postgres) are not on the PATH nor in /usr/lib/postgresql/*/bin; Debian: apt-get install postgresql'
   return undefined
-}
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /** The uid/gid of the `postgres` system user when this process is root (PostgreSQL refuses root), else undefined. */
@@ -97,7 +88,7 @@ export async function startPostgres(options = {}) {
     if (user) chownSync(dir, user.uid, user.gid)
     const data = join(dir, 'data')
     await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C'], user)
-    const port = await freePort()
+    const port = await serverPort()
     const settings = {
       listen_addresses: '127.0.0.1',
       port: String(port),

@@ -1,7 +1,7 @@
 // A real redis-server per test file, on a free loopback port; stopped by pid.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
+import { serverPort } from '@taskscope/test-support'
 
 export interface RedisServer {
   readonly port: number
@@ -16,15 +16,8 @@ export interface RedisServer {
   thaw(): void
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks one; it is released before it is returned). */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
+/** A free TCP port on 127.0.0.1, below the ephemeral range: a restart on it cannot find it taken. */
+export const freePort = serverPort
 
 /** Starts `redis-server` on `port` (a free one by default) with no persistence unless `args` say otherwise. */
 export async function startRedis(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
