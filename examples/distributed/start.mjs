@@ -16,12 +16,11 @@
  */
 import { fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { runMigrations } from 'bullmq'
 import pg from 'pg'
-import { postgresMissing, startPostgres } from '../postgres/throwaway-postgres.mjs'
+import { freePort, postgresMissing, startPostgres } from '../postgres/throwaway-postgres.mjs'
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 /** Every child, in the order they stop: the producer first, Redis last. */
@@ -53,15 +52,6 @@ function adopt(child, name, { quiet = false, silent = false, stop } = {}) {
   })
   console.log(`${name}: pid ${child.pid}`)
   return entry
-}
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 async function startRedis() {

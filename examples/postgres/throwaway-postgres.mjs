@@ -49,7 +49,8 @@ export function postgresMissing() {
   return undefined
 }
 
-async function freePort() {
+/** A free TCP port on 127.0.0.1 (the OS picks one; it is released before it is returned). */
+export async function freePort() {
   const server = createServer().listen(0, '127.0.0.1')
   await once(server, 'listening')
   const { port } = server.address()

@@ -4,24 +4,13 @@
 
 import { type NodeProcess as ExampleProcess, post, request } from '@taskscope/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runExample } from './helpers.ts'
+import { alive, runExample } from './helpers.ts'
 
 let server: ExampleProcess | undefined
 
 /** The pids start.mjs printed for its children (redis or postgres, worker-1, worker-2, producer). */
 const childPids = (output: string): number[] =>
   [...output.matchAll(/^(?:redis|postgres|worker-\d|producer): pid (\d+)$/gm)].map((m) => Number(m[1]))
-
-/** Whether a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
-    throw error
-  }
-}
 
 afterEach(async () => {
   if (server === undefined) return

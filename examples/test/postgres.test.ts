@@ -3,20 +3,9 @@
 // app sees its backend idle from another connection); SIGTERM stops everything and exits 0.
 import { httpRequest, type NodeProcess, request } from '@taskscope/test-support'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runExample } from './helpers.ts'
+import { alive, runExample } from './helpers.ts'
 
 let server: NodeProcess | undefined
-
-/** Whether a process with this pid exists. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
-    throw error
-  }
-}
 
 afterEach(async () => {
   if (server === undefined) return
