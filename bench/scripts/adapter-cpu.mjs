@@ -32,7 +32,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { FRAMEWORKS } from '../fixtures/http-apps.mjs'
 import { load } from '../lib/load.mjs'
-import { median, percentile } from '../lib/stats.mjs'
+import { median, percentile, shuffled } from '../lib/stats.mjs'
 
 const VARIANTS = {
   fastify: ['bare', 'adapter', 'peer'],
@@ -104,24 +104,6 @@ async function server(framework, variant, root) {
     }
   })
   process.send({ port: app.port })
-}
-
-/** `list` in an order of its own for round `round` (no variant always follows the same one). */
-function shuffled(list, round) {
-  const out = [...list]
-  let seed = round + 0x9e3779b9
-  const random = () => {
-    // mulberry32: a small seeded PRNG, so that a run can be repeated
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j], out[i]]
-  }
-  return out
 }
 
 const label = (variant) => (variant.endsWith('@baseline') ? `${LABELS[variant.split('@')[0]]}, baseline` : LABELS[variant])

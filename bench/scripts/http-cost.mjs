@@ -26,26 +26,12 @@ import { loadavg } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { load } from '../lib/load.mjs'
-import { median, percentile } from '../lib/stats.mjs'
+import { median, percentile, shuffled } from '../lib/stats.mjs'
 
 const here = fileURLToPath(import.meta.url)
 const fixtures = new URL('../fixtures/http-apps.mjs', import.meta.url)
 
-const { fakeCall } = await import(fixtures)
-
-async function fanoutBare() {
-  const [a, b, c] = await Promise.all([fakeCall(1), fakeCall(2), fakeCall(3)])
-  return { a, b, c }
-}
-
-async function fanoutGroup(group) {
-  const [a, b, c] = await Promise.all([
-    group.createTask((signal) => fakeCall(1, signal)),
-    group.createTask((signal) => fakeCall(2, signal)),
-    group.createTask((signal) => fakeCall(3, signal)),
-  ])
-  return { a, b, c }
-}
+const { fakeCall, fanoutBare, fanoutGroup } = await import(fixtures)
 
 /** A hand-written handler with cancellation: one AbortController per call, aborted when the response closes unfinished. */
 async function fanoutHand(res) {
@@ -330,23 +316,6 @@ const VARIANTS = {
 function option(name, fallback) {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`))
   return arg === undefined ? fallback : arg.slice(name.length + 3)
-}
-
-/** `list` in an order of its own for round `round` (mulberry32: a run can be repeated). */
-function shuffled(list, round) {
-  const out = [...list]
-  let seed = round + 0x9e3779b9
-  const random = () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[out[i], out[j]] = [out[j], out[i]]
-  }
-  return out
 }
 
 // ---- the server process -------------------------------------------------------------------------
